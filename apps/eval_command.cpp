@@ -1,0 +1,89 @@
+// slmc eval MODEL --tokens FILE --ctx N [--stride S] [--max-tokens K] [--json out.json]
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "lib/atomic_file.h"
+#include "lib/checkpoint.h"
+#include "lib/perplexity.h"
+#include "lib/progress.h"
+#include "lib/reference_model.h"
+#include "lib/token_file.h"
+#include "lib/version.h"
+
+namespace slmc {
+
+namespace {
+struct EvalOptions {
+  std::string model;
+  std::string tokens;
+  std::string tokens_format = "auto";
+  int64_t ctx = 256;
+  int64_t stride = 0;
+  int64_t max_tokens = 0;
+  int64_t batch = 4;
+  std::string json_out;
+};
+
+void runEval(const EvalOptions& o, const CommonOptions& common) {
+  setComputeThreads(common.threads);
+  const Model model = loadModel(o.model);
+  std::vector<int32_t> ids = readTokenFile(o.tokens, o.tokens_format);
+  if (o.max_tokens > 0 && static_cast<int64_t>(ids.size()) > o.max_tokens) ids.resize(static_cast<size_t>(o.max_tokens));
+  const ReferenceModel reference(model);
+  PerplexityOptions popts;
+  popts.ctx = o.ctx;
+  popts.stride = o.stride;
+  popts.batch = o.batch;
+  Progress progress("eval", common.quiet);
+  const PerplexityResult r =
+      evaluatePerplexity(reference, ids, popts, [&](int64_t done, int64_t total) { progress.update(done, total); });
+  const double tokens_per_s = static_cast<double>(r.tokens_forwarded) / r.seconds;
+  std::printf("perplexity %.4f  mean_nll %.5f  tokens_scored %lld  windows %lld  ctx %lld  stride %lld\n",
+              r.perplexity, r.mean_nll, static_cast<long long>(r.tokens_scored), static_cast<long long>(r.windows),
+              static_cast<long long>(o.ctx), static_cast<long long>(o.stride > 0 ? o.stride : o.ctx));
+  std::printf("speed      %.0f tokens/s  %.2f GFLOP/s  %.2fs  threads %d\n", tokens_per_s,
+              r.forward_flops / r.seconds / 1e9, r.seconds, computeThreads());
+  if (!o.json_out.empty()) {
+    const nlohmann::json j = {{"schema_version", 1},
+                              {"slmc_version", kVersion},
+                              {"command", "eval"},
+                              {"model", o.model},
+                              {"tokens_file", o.tokens},
+                              {"ctx", o.ctx},
+                              {"stride", o.stride > 0 ? o.stride : o.ctx},
+                              {"batch", o.batch},
+                              {"threads", computeThreads()},
+                              {"windows", r.windows},
+                              {"tokens_scored", r.tokens_scored},
+                              {"tokens_forwarded", r.tokens_forwarded},
+                              {"mean_nll", r.mean_nll},
+                              {"perplexity", r.perplexity},
+                              {"seconds", r.seconds},
+                              {"tokens_per_second", tokens_per_s},
+                              {"gflops_per_second", r.forward_flops / r.seconds / 1e9}};
+    writeFileAtomically(o.json_out, j.dump(2) + "\n");
+  }
+}
+}  // namespace
+
+void setupEval(CLI::App& app, const CommonOptions& common) {
+  auto opts = std::make_shared<EvalOptions>();
+  CLI::App* sub = app.add_subcommand("eval", "Perplexity of a model over a token stream (sliding windows)");
+  sub->add_option("model", opts->model, "Hugging Face model directory or llama2.c .bin")->required();
+  sub->add_option("--tokens", opts->tokens, "token ids: .txt (one id per line) or .u32 (raw uint32 little-endian)")
+      ->required();
+  sub->add_option("--tokens-format", opts->tokens_format, "auto (by extension), text or u32")
+      ->check(CLI::IsMember({"auto", "text", "u32"}));
+  sub->add_option("--ctx", opts->ctx, "window length in tokens")->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
+  sub->add_option("--stride", opts->stride, "tokens between window starts (default: --ctx)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--max-tokens", opts->max_tokens, "evaluate only the first K tokens (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--batch", opts->batch, "windows per forward")->check(CLI::Range(int64_t{1}, int64_t{1024}));
+  sub->add_option("--json", opts->json_out, "also write the figures as JSON to this file");
+  sub->callback([opts, &common] { runEval(*opts, common); });
+}
+
+}  // namespace slmc

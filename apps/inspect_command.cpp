@@ -1,0 +1,33 @@
+// slmc inspect MODEL [--tensors] [--json]
+#include <iostream>
+
+#include "apps/commands.h"
+#include "lib/checkpoint.h"
+#include "lib/model_summary.h"
+
+namespace slmc {
+
+namespace {
+struct InspectOptions {
+  std::string model;
+  bool tensors = false;
+  bool json = false;
+};
+
+void runInspect(const InspectOptions& o) {
+  const Model model = loadModel(o.model);
+  const ModelSummary summary = summarize(model);
+  std::cout << (o.json ? summaryJson(model, summary, o.tensors) : summaryText(model, summary, o.tensors));
+}
+}  // namespace
+
+void setupInspect(CLI::App& app) {
+  auto opts = std::make_shared<InspectOptions>();
+  CLI::App* sub = app.add_subcommand("inspect", "Show a model's architecture, parameter counts and size");
+  sub->add_option("model", opts->model, "Hugging Face model directory or llama2.c .bin")->required();
+  sub->add_flag("--tensors", opts->tensors, "list every tensor with dtype and shape");
+  sub->add_flag("--json", opts->json, "print JSON instead of text");
+  sub->callback([opts] { runInspect(*opts); });
+}
+
+}  // namespace slmc

@@ -1,0 +1,35 @@
+// slmc: compress pretrained small language models. main only wires subcommands and maps
+// failures to exit codes: 0 success, 1 runtime error (bad input file, failed pass), 2 usage.
+#include <cstdio>
+#include <exception>
+
+#include "apps/commands.h"
+#include "lib/error.h"
+#include "lib/version.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"slmc: compress pretrained small language models (quantize, prune, distill, export)"};
+  app.set_version_flag("--version", std::string("slmc ") + slmc::kVersion);
+  app.require_subcommand(1);
+  slmc::CommonOptions common;
+  app.add_option("--threads", common.threads, "CPU threads for compute (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("-q,--quiet", common.quiet, "no progress line");
+  app.fallthrough();
+  slmc::setupInspect(app);
+  slmc::setupEval(app, common);
+  slmc::setupExport(app, common);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const slmc::Error& e) {
+    std::fprintf(stderr, "slmc: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "slmc: internal error: %s (please report this)\n", e.what());
+    return 1;
+  }
+  return 0;
+}

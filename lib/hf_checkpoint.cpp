@@ -1,0 +1,196 @@
+#include "lib/hf_checkpoint.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "lib/atomic_file.h"
+#include "lib/error.h"
+#include "lib/safetensors.h"
+#include "lib/tensor_ops.h"
+
+namespace slmc {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool isFile(const std::string& path) { return fs::is_regular_file(path); }
+
+std::string readText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  require(static_cast<bool>(in), "cannot open '" + path + "'");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Checkpoint buffers that transformers recomputes and slmc does not need.
+bool isIgnoredBuffer(const std::string& name) {
+  const auto ends = [&](const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return ends("rotary_emb.inv_freq") || ends(".attn.bias") || ends(".attn.masked_bias");
+}
+
+// GPT-2 names with or without the "transformer." prefix map onto the canonical layout.
+void importGpt2(const ModelConfig& c, std::vector<std::pair<std::string, Tensor>>& raw, TensorMap& out) {
+  const int64_t h = c.hidden_size;
+  for (auto& [name, t] : raw) {
+    std::string n = name.rfind("transformer.", 0) == 0 ? name.substr(12) : name;
+    if (isIgnoredBuffer(n)) continue;
+    if (n == "wte.weight") {
+      out.set(names::kEmbedTokens, t);
+    } else if (n == "wpe.weight") {
+      out.set(names::kEmbedPositions, t);
+    } else if (n.rfind("ln_f.", 0) == 0) {
+      out.set(std::string(names::kFinalNorm) + n.substr(4), t);
+    } else if (n == "lm_head.weight") {
+      if (!c.tie_word_embeddings) out.set(names::kLmHead, t);
+    } else if (n.rfind("h.", 0) == 0) {
+      const size_t dot = n.find('.', 2);
+      const int64_t layer = std::stoll(n.substr(2, dot - 2));
+      const std::string rest = n.substr(dot + 1);
+      const auto L = [&](const std::string& s) { return names::layer(layer, s); };
+      const bool weight = rest.size() > 7 && rest.compare(rest.size() - 7, 7, ".weight") == 0;
+      const std::string kind = weight ? ".weight" : ".bias";
+      if (rest.rfind("ln_1.", 0) == 0) {
+        out.set(L("input_layernorm" + kind), t);
+      } else if (rest.rfind("ln_2.", 0) == 0) {
+        out.set(L("post_attention_layernorm" + kind), t);
+      } else if (rest.rfind("attn.c_attn.", 0) == 0) {
+        // Conv1D: weight [h, 3h] (in, out) → [3h, h]; bias [3h]; split into q, k, v.
+        require(t.shape().size() == (weight ? 2u : 1u) && t.shape().back() == 3 * h,
+                "tensor '" + name + "' has shape " + shapeString(t.shape()) + ", expected a fused q/k/v of " +
+                    std::to_string(3 * h) + " outputs");
+        const Tensor rows = weight ? transpose2d(t) : Tensor(t.dtype(), {3 * h, 1}, nullptr, t.bytes());
+        const char* parts[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"};
+        for (int64_t p = 0; p < 3; ++p) {
+          Tensor slice = sliceRows(rows, p * h, (p + 1) * h);
+          if (!weight) slice = Tensor::copyOf(slice.dtype(), {h}, slice.bytes());
+          out.set(L(std::string(parts[p]) + kind), slice);
+        }
+      } else {
+        const char* target = rest.rfind("attn.c_proj.", 0) == 0  ? "self_attn.o_proj"
+                             : rest.rfind("mlp.c_fc.", 0) == 0   ? "mlp.up_proj"
+                             : rest.rfind("mlp.c_proj.", 0) == 0 ? "mlp.down_proj"
+                                                                 : nullptr;
+        require(target != nullptr, "unexpected GPT-2 tensor '" + name + "' (not part of GPT2LMHeadModel)");
+        require(!weight || t.shape().size() == 2, "tensor '" + name + "' should be 2-D, has shape " + shapeString(t.shape()));
+        out.set(L(std::string(target) + kind), weight ? transpose2d(t) : t);
+      }
+    } else {
+      throw Error("unexpected GPT-2 tensor '" + name + "' (not part of GPT2LMHeadModel)");
+    }
+  }
+}
+
+std::vector<std::pair<std::string, Tensor>> exportGpt2(const Model& m) {
+  const ModelConfig& c = m.config;
+  std::vector<std::pair<std::string, Tensor>> out;
+  const auto& T = m.tensors;
+  out.emplace_back("transformer.wte.weight", T.at(names::kEmbedTokens));
+  out.emplace_back("transformer.wpe.weight", T.at(names::kEmbedPositions));
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const auto L = [&](const std::string& s) { return T.at(names::layer(i, s)); };
+    const std::string p = "transformer.h." + std::to_string(i) + ".";
+    out.emplace_back(p + "ln_1.weight", L("input_layernorm.weight"));
+    out.emplace_back(p + "ln_1.bias", L("input_layernorm.bias"));
+    out.emplace_back(p + "attn.c_attn.weight",
+                     transpose2d(concatRows({L("self_attn.q_proj.weight"), L("self_attn.k_proj.weight"),
+                                             L("self_attn.v_proj.weight")})));
+    Tensor qkv_bias = concatRows({L("self_attn.q_proj.bias"), L("self_attn.k_proj.bias"), L("self_attn.v_proj.bias")});
+    out.emplace_back(p + "attn.c_attn.bias", qkv_bias);
+    out.emplace_back(p + "attn.c_proj.weight", transpose2d(L("self_attn.o_proj.weight")));
+    out.emplace_back(p + "attn.c_proj.bias", L("self_attn.o_proj.bias"));
+    out.emplace_back(p + "ln_2.weight", L("post_attention_layernorm.weight"));
+    out.emplace_back(p + "ln_2.bias", L("post_attention_layernorm.bias"));
+    out.emplace_back(p + "mlp.c_fc.weight", transpose2d(L("mlp.up_proj.weight")));
+    out.emplace_back(p + "mlp.c_fc.bias", L("mlp.up_proj.bias"));
+    out.emplace_back(p + "mlp.c_proj.weight", transpose2d(L("mlp.down_proj.weight")));
+    out.emplace_back(p + "mlp.c_proj.bias", L("mlp.down_proj.bias"));
+  }
+  out.emplace_back("transformer.ln_f.weight", T.at(std::string(names::kFinalNorm) + ".weight"));
+  out.emplace_back("transformer.ln_f.bias", T.at(std::string(names::kFinalNorm) + ".bias"));
+  if (!c.tie_word_embeddings) out.emplace_back("lm_head.weight", T.at(names::kLmHead));
+  return out;
+}
+
+}  // namespace
+
+Model loadHfDirectory(const std::string& dir) {
+  const std::string config_path = dir + "/config.json";
+  require(isFile(config_path), "'" + dir + "' has no config.json (pass a Hugging Face model directory)");
+  Model m;
+  m.source = dir;
+  m.config = parseHfConfig(readText(config_path), config_path);
+
+  NamedTensors raw;
+  if (isFile(dir + "/model.safetensors")) {
+    raw = readSafetensors(dir + "/model.safetensors");
+  } else if (isFile(dir + "/model.safetensors.index.json")) {
+    raw = readShardedSafetensors(dir + "/model.safetensors.index.json");
+  } else {
+    const bool pickle = isFile(dir + "/pytorch_model.bin") || isFile(dir + "/pytorch_model.bin.index.json");
+    throw Error("'" + dir + "' has no model.safetensors" +
+                (pickle ? std::string(" (only pytorch_model.bin, which slmc does not read: convert it with "
+                                      "transformers' save_pretrained(safe_serialization=True))")
+                        : std::string(" or model.safetensors.index.json")));
+  }
+
+  if (m.config.family == ArchFamily::GPT2) {
+    importGpt2(m.config, raw.tensors, m.tensors);
+  } else {
+    for (auto& [name, t] : raw.tensors) {
+      if (isIgnoredBuffer(name)) continue;
+      if (name == names::kLmHead && m.config.tie_word_embeddings) continue;  // a tied copy
+      m.tensors.set(name, std::move(t));
+    }
+  }
+  // Canonical order, so that every reader produces the same model whatever the file order.
+  Model ordered;
+  ordered.config = m.config;
+  ordered.source = m.source;
+  for (const auto& spec : expectedTensors(m.config))
+    if (const Tensor* t = m.tensors.find(spec.name)) ordered.tensors.set(spec.name, *t);
+  for (const auto& [name, t] : m.tensors)
+    if (!ordered.tensors.contains(name)) ordered.tensors.set(name, t);  // validateModel names it
+  validateModel(ordered);
+  return ordered;
+}
+
+void saveHfDirectory(const Model& model, const std::string& dir) {
+  validateModel(model);
+  std::error_code ec;
+  if (fs::exists(dir, ec))
+    require(fs::is_directory(dir, ec), "'" + dir + "' exists and is not a directory (choose another output path)");
+  const std::string staging = dir + ".tmp." + std::to_string(::getpid());
+  fs::remove_all(staging, ec);
+  require(fs::create_directories(staging, ec) || fs::is_directory(staging),
+          "cannot create '" + staging + "': " + ec.message() + " (check that the parent directory is writable)");
+  try {
+    const std::vector<std::pair<std::string, Tensor>> tensors =
+        model.config.family == ArchFamily::GPT2
+            ? exportGpt2(model)
+            : std::vector<std::pair<std::string, Tensor>>(model.tensors.begin(), model.tensors.end());
+    writeSafetensors(staging + "/model.safetensors", tensors, {{"format", "pt"}});
+    writeFileAtomically(staging + "/config.json", hfConfigJson(model.config));
+    fs::create_directories(dir, ec);
+    require(fs::is_directory(dir), "cannot create '" + dir + "': " + ec.message());
+    for (const char* name : {"model.safetensors", "config.json"}) {
+      fs::rename(staging + "/" + name, dir + "/" + name, ec);
+      require(!ec, "cannot move " + std::string(name) + " into '" + dir + "': " + ec.message());
+    }
+    fs::remove_all(staging, ec);
+  } catch (...) {
+    fs::remove_all(staging, ec);
+    throw;
+  }
+}
+
+}  // namespace slmc

@@ -1,0 +1,64 @@
+// The in-memory model every pass works on: architecture config + named tensors in a stable
+// order. Tensor names follow Hugging Face's Llama layout for every family (GPT-2's fused,
+// transposed Conv1D weights are split and transposed on import), so passes see one layout:
+// every linear weight is [out_features, in_features].
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "lib/model_config.h"
+#include "lib/tensor.h"
+
+namespace slmc {
+
+// Name → tensor, iterated in insertion order (the order checkpoints are written in).
+class TensorMap {
+ public:
+  void set(const std::string& name, Tensor tensor);  // inserts or replaces in place
+  bool contains(const std::string& name) const { return index_.count(name) != 0; }
+  const Tensor& at(const std::string& name) const;  // throws Error naming the missing tensor
+  const Tensor* find(const std::string& name) const;
+  bool erase(const std::string& name);
+  size_t size() const { return entries_.size(); }
+  auto begin() const { return entries_.begin(); }
+  auto end() const { return entries_.end(); }
+
+ private:
+  std::vector<std::pair<std::string, Tensor>> entries_;
+  std::unordered_map<std::string, size_t> index_;
+};
+
+struct Model {
+  ModelConfig config;
+  TensorMap tensors;
+  std::string source;  // where it was loaded from (provenance)
+
+  // The weight a linear layer uses for the output head: lm_head, or the embedding when tied.
+  const Tensor& outputWeight() const;
+};
+
+struct TensorSpec {
+  std::string name;
+  Shape shape;
+};
+
+// Canonical tensor names. Layer-local names take the layer index.
+namespace names {
+std::string layer(int64_t i, const std::string& rest);  // "model.layers.<i>.<rest>"
+inline const char* kEmbedTokens = "model.embed_tokens.weight";
+inline const char* kEmbedPositions = "model.embed_positions.weight";
+inline const char* kFinalNorm = "model.norm";
+inline const char* kLmHead = "lm_head.weight";
+}  // namespace names
+
+// Every tensor the config implies, with its shape, in checkpoint order.
+std::vector<TensorSpec> expectedTensors(const ModelConfig& config);
+
+// Checks that the tensors are exactly the expected ones with the expected shapes, float dtypes
+// and finite values. Throws Error naming the first offending tensor and the fix.
+void validateModel(const Model& model);
+
+}  // namespace slmc

@@ -1,0 +1,47 @@
+// slmc's reference forward: one generic decoder (RMSNorm/LayerNorm, SwiGLU/GELU MLP, rotary or
+// learned positions, optional biases, grouped-query attention, tied embeddings) run with
+// LibTorch on the CPU in float32. Every pass is measured against it. This header is
+// LibTorch-free on purpose: including <torch/...> costs seconds per file.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "lib/model.h"
+
+namespace slmc {
+
+class ReferenceModel {
+ public:
+  // Weights are converted to float32 once; F32 tensors are used in place (no copy).
+  explicit ReferenceModel(const Model& model);
+  ~ReferenceModel();
+  ReferenceModel(const ReferenceModel&) = delete;
+  ReferenceModel& operator=(const ReferenceModel&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+
+  // Full-sequence causal forward. `ids` is row-major [batch, seq]; returns float32 logits
+  // [batch, seq, vocab]. Throws Error for ids outside the vocabulary or seq past the context.
+  Tensor logits(const std::vector<int32_t>& ids, int64_t batch, int64_t seq) const;
+
+  // Negative log-likelihood of each next token: out[b * (seq-1) + t] = -log p(ids[b, t+1] | ids[b, ..t]).
+  // Same forward as logits(), without copying the logits out.
+  std::vector<float> nextTokenNll(const std::vector<int32_t>& ids, int64_t batch, int64_t seq) const;
+
+  // Multiply-add FLOPs of one forward over [batch, seq] (linear layers, attention, head).
+  double forwardFlops(int64_t batch, int64_t seq) const;
+
+  struct Weights;  // LibTorch tensors, defined in the .cpp only
+
+ private:
+  ModelConfig config_;
+  std::unique_ptr<Weights> weights_;
+};
+
+// Sets the CPU threads LibTorch (and the BLAS under it) uses; n <= 0 means all cores.
+void setComputeThreads(int n);
+int computeThreads();
+
+}  // namespace slmc

@@ -1,0 +1,5 @@
+#pragma once
+
+namespace slmc {
+inline constexpr const char* kVersion = "0.1.0";
+}  // namespace slmc

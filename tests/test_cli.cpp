@@ -1,0 +1,85 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "tests/test_support.h"
+
+using namespace slmc::test;
+
+TEST_CASE("cli: --version, --help and usage errors") {
+  const auto version = runSlmc("--version");
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.find("slmc 0.1.0") != std::string::npos);
+  CHECK(runSlmc("--help").exit_code == 0);
+  CHECK(runSlmc("eval --help").out.find("--stride") != std::string::npos);
+  CHECK(runSlmc("").exit_code == 2);
+  CHECK(runSlmc("frobnicate").exit_code == 2);
+  CHECK(runSlmc("eval " + stories260K()).exit_code == 2);  // --tokens is required
+  CHECK(runSlmc("eval " + stories260K() + " --tokens x.txt --ctx 1").exit_code == 2);
+}
+
+TEST_CASE("cli: inspect the real model as text and JSON") {
+  const auto text = runSlmc("inspect " + stories260K());
+  CHECK(text.exit_code == 0);
+  CHECK(text.out.find("parameters   260032") != std::string::npos);
+  CHECK(text.out.find("8 q / 4 kv") != std::string::npos);
+  const auto json = runSlmc("inspect --json --tensors " + stories260K());
+  REQUIRE(json.exit_code == 0);
+  const auto j = nlohmann::json::parse(json.out);
+  CHECK(j["total_params"] == 260032);
+  CHECK(j["params_by_kind"]["mlp"] == 165120);
+  CHECK(j["config"]["num_kv_heads"] == 4);
+  CHECK(j["tensors"].size() == 47);
+  CHECK(j["bytes_by_dtype"]["F32"] == 1040128);
+}
+
+TEST_CASE("cli: eval writes perplexity and speed to JSON") {
+  ScratchDir dir("cli-eval");
+  const auto r = runSlmc("--threads 2 eval " + stories260K() + " --tokens " + fixture("reference/stories260K_sample.txt") +
+                         " --ctx 256 --stride 128 --json " + (dir / "eval.json"));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out.find("perplexity") != std::string::npos);
+  const auto j = readJson(dir / "eval.json");
+  CHECK(j["tokens_scored"] == 255);
+  CHECK(j["ctx"] == 256);
+  CHECK(j["stride"] == 128);
+  CHECK(j["threads"] == 2);
+  // One window covers the sample: the same loss transformers computed for it.
+  const double golden = readJson(fixture("reference/stories260K_logits.json"))["sample_mean_nll"];
+  CHECK(j["mean_nll"].get<double>() == doctest::Approx(golden).epsilon(1e-4));
+  CHECK(j["perplexity"].get<double>() < 20.0);
+  CHECK(j["tokens_per_second"].get<double>() > 0);
+}
+
+TEST_CASE("cli: bad input gives one error line, exit code 1, and no artifact") {
+  ScratchDir dir("cli-bad");
+  const auto expectError = [](const slmc::test::CommandResult& r, const std::string& text) {
+    CHECK(r.exit_code == 1);
+    CHECK_MESSAGE(r.err.find("slmc: error: ") == 0, r.err);
+    CHECK_MESSAGE(r.err.find(text) != std::string::npos, r.err);
+    CHECK_MESSAGE(countLines(r.err) == 1, r.err);
+  };
+  expectError(runSlmc("inspect " + (dir / "nope")), "does not exist");
+  writeFile(dir / "junk.bin", std::string(100, 'x'));
+  expectError(runSlmc("inspect " + (dir / "junk.bin")), "not a model slmc can read");
+  writeFile(dir / "ids.txt", "1\n2\n999\n");
+  expectError(runSlmc("eval " + stories260K() + " --tokens " + (dir / "ids.txt") + " --ctx 8 --json " + (dir / "r.json")),
+              "token id 999 is outside the vocabulary");
+  CHECK_FALSE(std::filesystem::exists(dir / "r.json"));
+  writeFile(dir / "ids2.txt", "1\n2\n3\n");
+  expectError(runSlmc("eval " + stories260K() + " --tokens " + (dir / "ids2.txt") + " --ctx 600"),
+              "exceeds the model's context of 512");
+  expectError(runSlmc("export " + (dir / "junk.bin") + " -o " + (dir / "out")), "not a model slmc can read");
+  CHECK_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+TEST_CASE("cli: export writes a Hugging Face directory that loads back") {
+  ScratchDir dir("cli-export");
+  const auto r = runSlmc("export " + stories260K() + " --format hf -o " + (dir / "hf"));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(std::filesystem::exists(dir / "hf/config.json"));
+  CHECK(std::filesystem::exists(dir / "hf/model.safetensors"));
+  const auto inspect = runSlmc("inspect --json " + (dir / "hf"));
+  REQUIRE(inspect.exit_code == 0);
+  CHECK(nlohmann::json::parse(inspect.out)["total_params"] == 260032);
+}

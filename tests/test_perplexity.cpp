@@ -1,0 +1,83 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "lib/checkpoint.h"
+#include "lib/error.h"
+#include "lib/perplexity.h"
+#include "lib/token_file.h"
+#include "tests/test_support.h"
+
+using namespace slmc;
+using namespace slmc::test;
+
+TEST_CASE("sliding windows score each token at most once, every token that has context in its window") {
+  for (int64_t n : {2, 7, 100, 257}) {
+    for (auto [ctx, stride] : std::vector<std::pair<int64_t, int64_t>>{{8, 0}, {8, 8}, {8, 3}, {16, 1}, {64, 32}}) {
+      CAPTURE(n);
+      CAPTURE(ctx);
+      CAPTURE(stride);
+      std::vector<int> scored(static_cast<size_t>(n), 0);
+      for (const EvalWindow& w : slidingWindows(n, ctx, stride)) {
+        CHECK(w.end - w.begin <= ctx);
+        CHECK(w.score_from > w.begin);  // at least one token of context
+        for (int64_t t = w.score_from; t < w.end; ++t) ++scored[static_cast<size_t>(t)];
+      }
+      CHECK(scored[0] == 0);
+      // As in the Hugging Face recipe, only a window's first token goes unscored, and only when
+      // no earlier window scored it (stride == ctx): it has no context inside its window.
+      const int64_t step = stride ? stride : ctx;
+      for (int64_t t = 1; t < n; ++t)
+        REQUIRE(scored[static_cast<size_t>(t)] == (step == ctx && t % ctx == 0 ? 0 : 1));
+    }
+  }
+  CHECK_THROWS_WITH_AS(slidingWindows(100, 8, 9), doctest::Contains("cannot exceed --ctx"), Error);
+  CHECK_THROWS_WITH_AS(slidingWindows(1, 8, 0), doctest::Contains("at least 2 tokens"), Error);
+}
+
+TEST_CASE("perplexity equals the mean NLL computed from the logits by hand") {
+  const ReferenceModel model(loadModel(fixture("reference/tiny-qwen2")));
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back((i * 37 + 11) % 96);
+  PerplexityOptions o;
+  o.ctx = 16;
+  o.stride = 8;
+  o.batch = 3;
+  const PerplexityResult r = evaluatePerplexity(model, ids, o);
+  CHECK(r.tokens_scored == 39);
+
+  // By hand: each window's logits, log-softmax, the scored targets only.
+  double sum = 0;
+  for (const EvalWindow& w : slidingWindows(40, 16, 8)) {
+    const int64_t len = w.end - w.begin;
+    const std::vector<int32_t> window(ids.begin() + w.begin, ids.begin() + w.end);
+    const Tensor logits = model.logits(window, 1, len);
+    for (int64_t t = w.score_from; t < w.end; ++t) {
+      const float* row = logits.floats() + (t - w.begin - 1) * 96;
+      double m = row[0];
+      for (int v = 1; v < 96; ++v) m = std::max(m, static_cast<double>(row[v]));
+      double z = 0;
+      for (int v = 0; v < 96; ++v) z += std::exp(row[v] - m);
+      sum += -(row[ids[static_cast<size_t>(t)]] - m - std::log(z));
+    }
+  }
+  CHECK(r.mean_nll == doctest::Approx(sum / 39).epsilon(1e-5));
+  CHECK(r.perplexity == doctest::Approx(std::exp(sum / 39)).epsilon(1e-5));
+}
+
+TEST_CASE("perplexity of stories260K on its own sampled text") {
+  const ReferenceModel model(loadModel(stories260K()));
+  const std::vector<int32_t> ids = readTokenFile(fixture("reference/stories260K_sample.txt"));
+  PerplexityOptions o;
+  o.ctx = 256;
+  const PerplexityResult r = evaluatePerplexity(model, ids, o);
+  const double golden = readJson(fixture("reference/stories260K_logits.json"))["sample_mean_nll"];
+  CHECK(r.mean_nll == doctest::Approx(golden).epsilon(1e-4));  // one window: same as transformers' loss
+  o.ctx = 64;
+  o.stride = 32;
+  const PerplexityResult shorter = evaluatePerplexity(model, ids, o);
+  CHECK(shorter.tokens_scored == 255);
+  CHECK(shorter.mean_nll > r.mean_nll * 0.95);  // less context can't help much
+  o.ctx = 1024;
+  CHECK_THROWS_WITH_AS(evaluatePerplexity(model, ids, o), doctest::Contains("exceeds the model's context of 512"), Error);
+}

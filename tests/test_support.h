@@ -1,0 +1,91 @@
+// Shared helpers for the doctest suites: where the real models and fixtures are, scratch
+// directories, running the slmc binary, reading files.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace slmc::test {
+
+inline std::string envOr(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+// The real checkpoints and text (../shared by default; SLMC_MODELS / SLMC_DATA override).
+inline std::string modelsDir() { return envOr("SLMC_MODELS", SLMC_DEFAULT_MODELS); }
+inline std::string dataDir() { return envOr("SLMC_DATA", SLMC_DEFAULT_DATA); }
+inline std::string stories260K() {
+  const std::string path = modelsDir() + "/stories260K/stories260K.bin";
+  REQUIRE_MESSAGE(std::filesystem::exists(path), "real model missing: " << path << " (set SLMC_MODELS)");
+  return path;
+}
+inline std::string fixture(const std::string& rel) { return std::string(SLMC_SOURCE_DIR) + "/tests/fixtures/" + rel; }
+
+inline std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+inline void writeFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+inline nlohmann::json readJson(const std::string& path) { return nlohmann::json::parse(readFile(path)); }
+
+// A fresh directory under the working directory, removed at the end of the test.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& name)
+      : path_(std::filesystem::absolute("scratch-" + name + "-" + std::to_string(::getpid())).string()) {
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+  const std::string& path() const { return path_; }
+  // Files left in the directory (to check that failures leave nothing behind).
+  size_t entries() const {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(path_)) ++n;
+    return n;
+  }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs `slmc <args>` through the shell, capturing stdout and stderr separately.
+inline CommandResult runSlmc(const std::string& args) {
+  static int counter = 0;
+  const std::string base = "cmd-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  const std::string cmd = std::string(SLMC_BINARY) + " " + args + " >" + base + ".out 2>" + base + ".err";
+  const int status = std::system(cmd.c_str());
+  CommandResult r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, readFile(base + ".out"), readFile(base + ".err")};
+  std::filesystem::remove(base + ".out");
+  std::filesystem::remove(base + ".err");
+  return r;
+}
+
+inline size_t countLines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace slmc::test
