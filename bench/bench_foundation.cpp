@@ -1,0 +1,202 @@
+// Foundation figures (printed, never asserted): checkpoint load time vs a plain read of the same
+// bytes, reference-forward tokens/s and GFLOP/s vs the matmul throughput LibTorch reaches on the
+// same shapes, and peak RSS vs model bytes + activations of one batch.
+//
+//   bench_foundation [--model PATH] [--synthetic] [--batch B] [--seq S] [--threads N] [--iters K]
+//
+// Default model: $SLMC_MODELS/stories260K/stories260K.bin. --synthetic instead builds a random
+// Llama-style model (hidden 512, 8 layers, mlp 1408, vocab 8192; ~50M parameters), writes it as a
+// Hugging Face directory under /tmp and loads that, so the figures also cover a model whose
+// matmuls are big enough for BLAS to matter.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lib/checkpoint.h"
+#include "lib/hf_checkpoint.h"
+#include "lib/reference_model.h"
+
+using namespace slmc;
+namespace fs = std::filesystem;
+
+namespace {
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// VmHWM (peak) or VmRSS (current) of this process from /proc, in MiB.
+double procStatusMiB(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::stod(line.substr(std::strlen(key) + 1)) / 1024.0;  // kB
+  return 0;
+}
+
+// Plain sequential read of every file under `path` (a file or a directory), in bytes.
+size_t readAll(const std::string& path) {
+  std::vector<std::string> files;
+  if (fs::is_directory(path)) {
+    for (const auto& e : fs::directory_iterator(path))
+      if (e.is_regular_file()) files.push_back(e.path().string());
+  } else {
+    files.push_back(path);
+  }
+  std::vector<char> buf(1 << 20);
+  size_t total = 0;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0)
+      total += static_cast<size_t>(in.gcount());
+  }
+  return total;
+}
+
+Model syntheticModel() {
+  Model m;
+  ModelConfig& c = m.config;
+  c.hidden_size = 512;
+  c.intermediate_size = 1408;
+  c.num_layers = 8;
+  c.num_heads = 8;
+  c.num_kv_heads = 8;
+  c.head_dim = 64;
+  c.vocab_size = 8192;
+  c.max_position_embeddings = 1024;
+  m.source = "synthetic";
+  std::mt19937 rng(0);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  for (const auto& spec : expectedTensors(c)) {
+    std::vector<float> v(static_cast<size_t>(shapeNumel(spec.shape)));
+    const bool norm = spec.name.find("norm") != std::string::npos;
+    for (float& x : v) x = norm ? 1.0f : normal(rng);
+    m.tensors.set(spec.name, Tensor::fromFloats(spec.shape, std::move(v)));
+  }
+  return m;
+}
+
+// Best GFLOP/s of at::linear on the forward's own shapes, weighted by their share of FLOPs.
+double matmulGflops(const ModelConfig& c, int64_t rows, int iters) {
+  struct Shape2 {
+    int64_t out, in, count;
+  };
+  const int64_t q = c.num_heads * c.head_dim;
+  std::vector<Shape2> shapes = {{q, c.hidden_size, 1},
+                                {c.kvDim(), c.hidden_size, 2},
+                                {c.hidden_size, q, 1},
+                                {c.intermediate_size, c.hidden_size, c.gatedMlp() ? 2 : 1},
+                                {c.hidden_size, c.intermediate_size, 1}};
+  double flops = 0, seconds = 0;
+  for (const auto& s : shapes) {
+    const at::Tensor x = at::randn({rows, s.in}), w = at::randn({s.out, s.in});
+    at::linear(x, w);  // warm-up
+    double best = 1e30;
+    for (int i = 0; i < iters; ++i) {
+      const double t0 = now();
+      at::linear(x, w);
+      best = std::min(best, now() - t0);
+    }
+    flops += 2.0 * static_cast<double>(rows * s.out * s.in * s.count);
+    seconds += best * static_cast<double>(s.count);
+  }
+  return flops / seconds / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* env = std::getenv("SLMC_MODELS");
+  std::string model_path = std::string(env ? env : "../shared/models") + "/stories260K/stories260K.bin";
+  bool synthetic = false;
+  int64_t batch = 8, seq = 256;
+  int threads = 0, iters = 5;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "bench_foundation: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--model") model_path = next();
+    else if (a == "--synthetic") synthetic = true;
+    else if (a == "--batch") batch = std::stoll(next());
+    else if (a == "--seq") seq = std::stoll(next());
+    else if (a == "--threads") threads = std::stoi(next());
+    else if (a == "--iters") iters = std::stoi(next());
+    else {
+      std::fprintf(stderr, "usage: bench_foundation [--model PATH] [--synthetic] [--batch B] [--seq S] [--threads N] [--iters K]\n");
+      return 2;
+    }
+  }
+  setComputeThreads(threads);
+  at::randn({8, 8}).sum();  // let LibTorch initialise before taking the baseline
+  const double baseline_mib = procStatusMiB("VmRSS:");
+  if (synthetic) {
+    model_path = (fs::temp_directory_path() / "slmc-bench-synthetic").string();
+    if (!fs::exists(model_path + "/model.safetensors")) saveHfDirectory(syntheticModel(), model_path);
+  }
+
+  // Load vs read: both from the page cache (the first read warms it), best of `iters`.
+  size_t bytes = readAll(model_path);
+  double read_s = 1e30, load_s = 1e30;
+  for (int i = 0; i < iters; ++i) {
+    double t0 = now();
+    bytes = readAll(model_path);
+    read_s = std::min(read_s, now() - t0);
+    t0 = now();
+    const Model m = loadModel(model_path);  // mmap + validation (every weight checked finite)
+    load_s = std::min(load_s, now() - t0);
+  }
+  const Model model = loadModel(model_path);
+  const ModelConfig& c = model.config;
+  std::printf("model        %s (%s, %lld layers, hidden %lld, vocab %lld)\n", model_path.c_str(),
+              c.architecture.c_str(), static_cast<long long>(c.num_layers), static_cast<long long>(c.hidden_size),
+              static_cast<long long>(c.vocab_size));
+  std::printf("threads      %d\n", computeThreads());
+  std::printf("load         %.2f ms vs plain read %.2f ms of %.1f MiB: %.2fx (target <= 1.5x)\n", load_s * 1e3,
+              read_s * 1e3, static_cast<double>(bytes) / (1 << 20), load_s / read_s);
+
+  seq = std::min(seq, c.max_position_embeddings);
+  const ReferenceModel reference(model);
+  std::vector<int32_t> ids(static_cast<size_t>(batch * seq));
+  std::mt19937 rng(1);
+  for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.vocab_size));
+  reference.nextTokenNll(ids, batch, seq);  // warm-up
+  double fwd_s = 1e30;
+  for (int i = 0; i < iters; ++i) {
+    const double t0 = now();
+    reference.nextTokenNll(ids, batch, seq);
+    fwd_s = std::min(fwd_s, now() - t0);
+  }
+  const double flops = reference.forwardFlops(batch, seq);
+  const double fwd_gflops = flops / fwd_s / 1e9;
+  const double mm_gflops = matmulGflops(c, batch * seq, iters);
+  std::printf("forward      [%lld x %lld] %.2f ms: %.0f tokens/s, %.2f GFLOP/s\n", static_cast<long long>(batch),
+              static_cast<long long>(seq), fwd_s * 1e3, static_cast<double>(batch * seq) / fwd_s, fwd_gflops);
+  std::printf("matmul       %.2f GFLOP/s on the same linear shapes: forward reaches %.0f%% (target >= 50%%)\n",
+              mm_gflops, 100.0 * fwd_gflops / mm_gflops);
+
+  // Activations of one batch: the residual stream, the widest per-token tensor (MLP or logits)
+  // and one layer's attention scores, all float32.
+  const double tokens = static_cast<double>(batch * seq);
+  const double widest = static_cast<double>(std::max({c.hidden_size, c.intermediate_size, c.vocab_size}));
+  const double activations =
+      4.0 * (tokens * (static_cast<double>(c.hidden_size) + widest) +
+             static_cast<double>(batch * c.num_heads) * static_cast<double>(seq * seq));
+  const double model_mib = static_cast<double>(bytes) / (1 << 20);
+  std::printf("peak RSS     %.1f MiB above the %.1f MiB of the process with LibTorch loaded, vs model %.1f MiB + "
+              "2 x activations %.1f MiB = %.1f MiB\n",
+              procStatusMiB("VmHWM:") - baseline_mib, baseline_mib, model_mib, activations / (1 << 20),
+              model_mib + 2 * activations / (1 << 20));
+  return 0;
+}
