@@ -186,13 +186,15 @@ int main(int argc, char** argv) {
   std::printf("matmul       %.2f GFLOP/s on the same linear shapes: forward reaches %.0f%% (target >= 50%%)\n",
               mm_gflops, 100.0 * fwd_gflops / mm_gflops);
 
-  // Activations of one batch: the residual stream, the widest per-token tensor (MLP or logits)
-  // and one layer's attention scores, all float32.
+  // Activations of one batch, float32: the residual stream and the widest per-token tensor of a
+  // layer (fused q/k/v outputs or the MLP's hidden units), one layer's attention scores, and the
+  // logits of one 512-row chunk (nextTokenNll computes the head in chunks).
   const double tokens = static_cast<double>(batch * seq);
-  const double widest = static_cast<double>(std::max({c.hidden_size, c.intermediate_size, c.vocab_size}));
-  const double activations =
-      4.0 * (tokens * (static_cast<double>(c.hidden_size) + widest) +
-             static_cast<double>(batch * c.num_heads) * static_cast<double>(seq * seq));
+  const double widest = static_cast<double>(std::max(c.num_heads * c.head_dim + 2 * c.kvDim(),
+                                                     (c.gatedMlp() ? 2 : 1) * c.intermediate_size));
+  const double activations = 4.0 * (tokens * (static_cast<double>(c.hidden_size) + widest) +
+                                    static_cast<double>(batch * c.num_heads) * static_cast<double>(seq * seq) +
+                                    std::min(512.0, tokens) * static_cast<double>(c.vocab_size));
   const double model_mib = static_cast<double>(bytes) / (1 << 20);
   std::printf("peak RSS     %.1f MiB above the %.1f MiB of the process with LibTorch loaded, vs model %.1f MiB + "
               "2 x activations %.1f MiB = %.1f MiB\n",

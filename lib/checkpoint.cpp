@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "lib/error.h"
+#include "lib/file_util.h"
 #include "lib/hf_checkpoint.h"
 #include "lib/llama2c.h"
 
@@ -15,7 +16,7 @@ Model loadModel(const std::string& path) {
   require(fs::exists(path, ec), "model '" + path + "' does not exist (check the path)");
   if (fs::is_directory(path, ec)) return loadHfDirectory(path);
   const std::string name = fs::path(path).filename().string();
-  if (name == "config.json" || (name.size() > 12 && name.substr(name.size() - 12) == ".safetensors"))
+  if (name == "config.json" || endsWith(name, ".safetensors"))
     return loadHfDirectory(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string());
   if (looksLikeLlama2c(path)) {
     Model m = loadLlama2c(path);

@@ -6,11 +6,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "lib/atomic_file.h"
 #include "lib/error.h"
+#include "lib/file_util.h"
 #include "lib/safetensors.h"
 #include "lib/tensor_ops.h"
 
@@ -22,48 +21,40 @@ namespace {
 
 bool isFile(const std::string& path) { return fs::is_regular_file(path); }
 
-std::string readText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  require(static_cast<bool>(in), "cannot open '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Checkpoint buffers that transformers recomputes and slmc does not need.
 bool isIgnoredBuffer(const std::string& name) {
-  const auto ends = [&](const std::string& suffix) {
-    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  return ends("rotary_emb.inv_freq") || ends(".attn.bias") || ends(".attn.masked_bias");
+  return endsWith(name, "rotary_emb.inv_freq") || endsWith(name, ".attn.bias") || endsWith(name, ".attn.masked_bias");
 }
 
 // GPT-2 names with or without the "transformer." prefix map onto the canonical layout.
 void importGpt2(const ModelConfig& c, std::vector<std::pair<std::string, Tensor>>& raw, TensorMap& out) {
   const int64_t h = c.hidden_size;
   for (auto& [name, t] : raw) {
-    std::string n = name.rfind("transformer.", 0) == 0 ? name.substr(12) : name;
+    std::string n = startsWith(name, "transformer.") ? name.substr(12) : name;
     if (isIgnoredBuffer(n)) continue;
     if (n == "wte.weight") {
       out.set(names::kEmbedTokens, t);
     } else if (n == "wpe.weight") {
       out.set(names::kEmbedPositions, t);
-    } else if (n.rfind("ln_f.", 0) == 0) {
+    } else if (startsWith(n, "ln_f.")) {
       out.set(std::string(names::kFinalNorm) + n.substr(4), t);
     } else if (n == "lm_head.weight") {
       if (!c.tie_word_embeddings) out.set(names::kLmHead, t);
-    } else if (n.rfind("h.", 0) == 0) {
+    } else if (startsWith(n, "h.")) {
       const size_t dot = n.find('.', 2);
-      const int64_t layer = std::stoll(n.substr(2, dot - 2));
+      const std::string index = n.substr(2, dot == std::string::npos ? std::string::npos : dot - 2);
+      require(dot != std::string::npos && !index.empty() && index.find_first_not_of("0123456789") == std::string::npos,
+              "unexpected GPT-2 tensor '" + name + "' (expected h.<layer>.<name>)");
+      const int64_t layer = std::stoll(index);
       const std::string rest = n.substr(dot + 1);
       const auto L = [&](const std::string& s) { return names::layer(layer, s); };
-      const bool weight = rest.size() > 7 && rest.compare(rest.size() - 7, 7, ".weight") == 0;
+      const bool weight = endsWith(rest, ".weight");
       const std::string kind = weight ? ".weight" : ".bias";
-      if (rest.rfind("ln_1.", 0) == 0) {
+      if (startsWith(rest, "ln_1.")) {
         out.set(L("input_layernorm" + kind), t);
-      } else if (rest.rfind("ln_2.", 0) == 0) {
+      } else if (startsWith(rest, "ln_2.")) {
         out.set(L("post_attention_layernorm" + kind), t);
-      } else if (rest.rfind("attn.c_attn.", 0) == 0) {
+      } else if (startsWith(rest, "attn.c_attn.")) {
         // Conv1D: weight [h, 3h] (in, out) → [3h, h]; bias [3h]; split into q, k, v.
         require(t.shape().size() == (weight ? 2u : 1u) && t.shape().back() == 3 * h,
                 "tensor '" + name + "' has shape " + shapeString(t.shape()) + ", expected a fused q/k/v of " +
@@ -76,9 +67,9 @@ void importGpt2(const ModelConfig& c, std::vector<std::pair<std::string, Tensor>
           out.set(L(std::string(parts[p]) + kind), slice);
         }
       } else {
-        const char* target = rest.rfind("attn.c_proj.", 0) == 0  ? "self_attn.o_proj"
-                             : rest.rfind("mlp.c_fc.", 0) == 0   ? "mlp.up_proj"
-                             : rest.rfind("mlp.c_proj.", 0) == 0 ? "mlp.down_proj"
+        const char* target = startsWith(rest, "attn.c_proj.")  ? "self_attn.o_proj"
+                             : startsWith(rest, "mlp.c_fc.")   ? "mlp.up_proj"
+                             : startsWith(rest, "mlp.c_proj.") ? "mlp.down_proj"
                                                                  : nullptr;
         require(target != nullptr, "unexpected GPT-2 tensor '" + name + "' (not part of GPT2LMHeadModel)");
         require(!weight || t.shape().size() == 2, "tensor '" + name + "' should be 2-D, has shape " + shapeString(t.shape()));
@@ -128,7 +119,7 @@ Model loadHfDirectory(const std::string& dir) {
   require(isFile(config_path), "'" + dir + "' has no config.json (pass a Hugging Face model directory)");
   Model m;
   m.source = dir;
-  m.config = parseHfConfig(readText(config_path), config_path);
+  m.config = parseHfConfig(readTextFile(config_path), config_path);
 
   NamedTensors raw;
   if (isFile(dir + "/model.safetensors")) {

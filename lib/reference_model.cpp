@@ -164,13 +164,24 @@ Tensor ReferenceModel::logits(const std::vector<int32_t>& ids, int64_t batch, in
 std::vector<float> ReferenceModel::nextTokenNll(const std::vector<int32_t>& ids, int64_t batch, int64_t seq) const {
   c10::InferenceMode guard;
   require(seq >= 2, "need at least 2 tokens per sequence to score a next token");
-  const at::Tensor hidden = forwardHidden(config_, *weights_, ids, batch, seq).narrow(1, 0, seq - 1);
-  const at::Tensor logp = at::log_softmax(at::matmul(hidden, weights_->head.t()), -1);  // [B, S-1, V]
-  const at::Tensor targets =
-      at::from_blob(const_cast<int32_t*>(ids.data()), {batch, seq}, at::kInt).narrow(1, 1, seq - 1).to(at::kLong);
-  const at::Tensor nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1).contiguous();
-  std::vector<float> out(static_cast<size_t>(nll.numel()));
-  std::memcpy(out.data(), nll.data_ptr<float>(), out.size() * sizeof(float));
+  const at::Tensor hidden =
+      forwardHidden(config_, *weights_, ids, batch, seq).narrow(1, 0, seq - 1).reshape({batch * (seq - 1), -1});
+  const at::Tensor targets = at::from_blob(const_cast<int32_t*>(ids.data()), {batch, seq}, at::kInt)
+                                 .narrow(1, 1, seq - 1)
+                                 .reshape({batch * (seq - 1)})
+                                 .to(at::kLong);
+  // -log p(target) = logsumexp(logits) - logits[target], over row chunks so that at most
+  // kRows x vocab logits exist at once (a 32k vocabulary would otherwise dominate memory).
+  constexpr int64_t kRows = 512;
+  const int64_t rows = hidden.size(0);
+  std::vector<float> out(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; r += kRows) {
+    const int64_t n = std::min(kRows, rows - r);
+    const at::Tensor logits = at::matmul(hidden.narrow(0, r, n), weights_->head.t());
+    const at::Tensor target_logit = logits.gather(1, targets.narrow(0, r, n).unsqueeze(1)).squeeze(1);
+    const at::Tensor nll = (at::logsumexp(logits, 1) - target_logit).contiguous();
+    std::memcpy(out.data() + r, nll.data_ptr<float>(), static_cast<size_t>(n) * sizeof(float));
+  }
   return out;
 }
 

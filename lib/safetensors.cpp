@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "lib/atomic_file.h"
 #include "lib/error.h"
+#include "lib/file_util.h"
 #include "lib/mapped_file.h"
 
 namespace slmc {
@@ -23,14 +22,6 @@ constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 std::string parentDir(const std::string& path) {
   const auto slash = path.find_last_of('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
-std::string readText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  require(static_cast<bool>(in), "cannot open '" + path + "' (check the path)");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -125,7 +116,7 @@ NamedTensors readSafetensors(const std::string& path) {
 NamedTensors readShardedSafetensors(const std::string& index_path) {
   json index;
   try {
-    index = json::parse(readText(index_path));
+    index = json::parse(readTextFile(index_path));
   } catch (const json::parse_error& e) {
     throw Error(index_path + ": not valid JSON (" + std::string(e.what()) + ")");
   }

@@ -6,15 +6,12 @@
 
 #include "lib/atomic_file.h"
 #include "lib/error.h"
+#include "lib/file_util.h"
 #include "lib/mapped_file.h"
 
 namespace slmc {
 
 namespace {
-bool endsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::string resolveFormat(const std::string& path, const std::string& format) {
   if (format == "text" || format == "u32") return format;
   require(format == "auto", "unknown token file format '" + format + "' (use text or u32)");
