@@ -1,0 +1,345 @@
+// Reading a Hugging Face tokenizer.json (+ tokenizer_config.json beside it) into HfBpeTokenizer.
+// Schema: https://huggingface.co/docs/tokenizers (model, normalizer, pre_tokenizer,
+// post_processor, decoder, added_tokens). Only what changes the ids of a BPE model is read;
+// anything that would change them and that slmc does not implement is rejected by name.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "datasets/byte_level.h"
+#include "datasets/hf_tokenizer.h"
+#include "datasets/utf8.h"
+#include "lib/error.h"
+#include "lib/mapped_file.h"
+
+namespace slmc {
+
+using nlohmann::json;
+
+namespace {
+
+json parseJsonFile(const std::string& path, const std::string& what) {
+  const auto file = MappedFile::open(path);
+  const auto* begin = reinterpret_cast<const char*>(file->data());
+  try {
+    return json::parse(begin, begin + file->size());
+  } catch (const json::parse_error& e) {
+    throw Error(what + " '" + path + "' is not valid JSON (parse error at byte " + std::to_string(e.byte) +
+                "); re-download or regenerate it");
+  }
+}
+
+std::string typeOf(const json& node) {
+  if (!node.is_object()) return "";
+  const auto it = node.find("type");
+  return it != node.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// bos_token / eos_token in tokenizer_config.json: a string or an AddedToken object.
+std::string tokenContent(const json& node) {
+  if (node.is_string()) return node.get<std::string>();
+  if (node.is_object() && node.contains("content") && node["content"].is_string()) return node["content"];
+  return "";
+}
+
+}  // namespace
+
+struct HfTokenizerReader {
+  HfBpeTokenizer& t;
+  std::string where;  // "tokenizer.json '<path>'"
+
+  [[noreturn]] void unsupported(const std::string& what) const {
+    throw Error(where + " uses " + what +
+                ", which slmc does not implement; slmc reads BPE tokenizer.json files in the byte-level (GPT-2) "
+                "or SentencePiece (Metaspace / Prepend+Replace ▁, byte fallback) style");
+  }
+
+  const json& member(const json& node, const char* key, const std::string& context) const {
+    require(node.is_object() && node.contains(key),
+            where + " is missing \"" + key + "\" in " + context + "; it is not a complete Hugging Face tokenizer.json");
+    return node[key];
+  }
+
+  int32_t setPiece(const std::string& text, int64_t id) {
+    require(id >= 0 && id < (1 << 28), where + " gives token '" + text + "' the id " + std::to_string(id) +
+                                           ", outside 0..2^28; the file is corrupt");
+    const auto i = static_cast<size_t>(id);
+    if (t.pieces_.size() <= i) t.pieces_.resize(i + 1);
+    t.pieces_[i] = text;
+    t.ids_.emplace(text, static_cast<int32_t>(id));
+    return static_cast<int32_t>(id);
+  }
+
+  void readModel(const json& model) {
+    const std::string type = typeOf(model);
+    if (type.empty() && !model.contains("merges")) unsupported("a model without a type");
+    if (!type.empty() && type != "BPE") unsupported("a " + type + " model (supported: BPE)");
+    for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
+      if (model.contains(key) && model[key].is_string() && !model[key].get<std::string>().empty())
+        unsupported(std::string("the BPE option ") + key);
+    const json& vocab = member(model, "vocab", "model");
+    require(vocab.is_object(), where + " has a model.vocab that is not an object of token → id");
+    t.ids_.reserve(vocab.size() * 2);
+    for (const auto& [text, id] : vocab.items()) {
+      require(id.is_number_integer(), where + " gives token '" + text + "' a non-integer id");
+      setPiece(text, id.get<int64_t>());
+    }
+    t.ignore_merges_ = model.value("ignore_merges", false);
+  }
+
+  // Merges as "a b" strings (tokenizers < 0.20) or ["a", "b"] pairs (newer); rank = position.
+  template <typename AddMerge>
+  void readMerges(const json& model, AddMerge add) {
+    const json& merges = member(model, "merges", "model");
+    require(merges.is_array(), where + " has model.merges that is not a list");
+    uint32_t rank = 0;
+    for (const json& m : merges) {
+      std::string a, b;
+      if (m.is_string()) {
+        const std::string s = m.get<std::string>();
+        const size_t space = s.find(' ', 1);
+        require(space != std::string::npos && s.find(' ', space + 1) == std::string::npos,
+                where + " has merge " + std::to_string(rank) + " '" + s + "' that is not two tokens split by one space");
+        a = s.substr(0, space);
+        b = s.substr(space + 1);
+      } else {
+        require(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(),
+                where + " has merge " + std::to_string(rank) + " that is neither \"a b\" nor [\"a\", \"b\"]");
+        a = m[0].get<std::string>();
+        b = m[1].get<std::string>();
+      }
+      const int32_t left = t.idOf(a), right = t.idOf(b), merged = t.idOf(a + b);
+      require(left >= 0 && right >= 0 && merged >= 0,
+              where + " has merge " + std::to_string(rank) + " ('" + a + "', '" + b +
+                  "') over tokens missing from the vocabulary; the file is corrupt");
+      add(left, right, rank++, merged);
+    }
+  }
+
+  void readAddedTokens(const json& root) {
+    if (!root.contains("added_tokens") || root["added_tokens"].is_null()) return;
+    for (const json& a : root["added_tokens"]) {
+      AddedToken tok;
+      tok.content = member(a, "content", "added_tokens").get<std::string>();
+      tok.id = setPiece(tok.content, member(a, "id", "added_tokens").get<int64_t>());
+      tok.special = a.value("special", false);
+      tok.lstrip = a.value("lstrip", false);
+      tok.rstrip = a.value("rstrip", false);
+      t.added_.add(tok);
+    }
+  }
+
+  void readNormalizer(const json& n) {
+    if (n.is_null()) return;
+    const std::string type = typeOf(n);
+    if (type == "Sequence") {
+      for (const json& step : member(n, "normalizers", "the Sequence normalizer")) readNormalizer(step);
+    } else if (type == "Prepend") {
+      t.normalizer_.push_back({true, "", member(n, "prepend", "Prepend").get<std::string>()});
+    } else if (type == "Replace") {
+      const json pattern = member(n, "pattern", "Replace");
+      if (!pattern.contains("String")) unsupported("a Replace normalizer with a regex pattern");
+      const std::string from = pattern["String"].get<std::string>();
+      require(!from.empty(), where + " has a Replace normalizer with an empty pattern");
+      t.normalizer_.push_back({false, from, member(n, "content", "Replace").get<std::string>()});
+    } else {
+      unsupported("the " + (type.empty() ? std::string("untyped") : type) + " normalizer (supported: Prepend, Replace)");
+    }
+  }
+
+  void readPreTokenizer(const json& p) {
+    if (p.is_null()) return;
+    const std::string type = typeOf(p);
+    if (type == "Sequence") {
+      for (const json& step : member(p, "pretokenizers", "the Sequence pre-tokenizer")) readPreTokenizer(step);
+    } else if (type == "ByteLevel") {
+      t.byte_level_ = true;
+      t.add_prefix_space_ = p.value("add_prefix_space", false);
+      if (p.value("use_regex", true))
+        t.splitters_.push_back(std::make_unique<RegexSplitter>(RegexSplitter::gpt2Pattern()));
+    } else if (type == "Split") {
+      const json pattern = member(p, "pattern", "Split");
+      if (p.value("behavior", std::string("Isolated")) != "Isolated" || p.value("invert", false))
+        unsupported("a Split pre-tokenizer with behavior '" + p.value("behavior", std::string()) +
+                    "' (supported: Isolated, not inverted)");
+      std::string regex;
+      if (pattern.contains("Regex")) {
+        regex = pattern["Regex"].get<std::string>();
+      } else {
+        regex = "\\Q" + member(pattern, "String", "Split pattern").get<std::string>() + "\\E";
+      }
+      t.splitters_.push_back(std::make_unique<RegexSplitter>(regex));
+    } else if (type == "Metaspace") {
+      t.metaspace_ = true;
+      t.metaspace_char_ = p.value("replacement", std::string("\xE2\x96\x81"));
+      const std::string scheme = p.value("prepend_scheme", std::string(p.value("add_prefix_space", true) ? "always" : "never"));
+      t.metaspace_prepend_ = scheme == "first" ? HfBpeTokenizer::Prepend::kFirst
+                             : scheme == "never" ? HfBpeTokenizer::Prepend::kNever
+                                                 : HfBpeTokenizer::Prepend::kAlways;
+      metaspace_split_ = p.value("split", true);
+    } else {
+      unsupported("the " + (type.empty() ? std::string("untyped") : type) +
+                  " pre-tokenizer (supported: ByteLevel, Split, Metaspace)");
+    }
+  }
+
+  // Only how many prefix spaces decode removes matters: encode added exactly one.
+  void readDecoder(const json& d) {
+    if (d.is_null()) return;
+    const std::string type = typeOf(d);
+    if (type == "Sequence") {
+      for (const json& step : member(d, "decoders", "the Sequence decoder")) readDecoder(step);
+    } else if (type == "Strip") {
+      if (d.value("content", std::string(" ")) == " ") t.strip_leading_spaces_ = d.value("start", 0);
+    } else if (type == "Metaspace") {
+      const std::string scheme = d.value("prepend_scheme", std::string(d.value("add_prefix_space", true) ? "always" : "never"));
+      if (scheme != "never") t.strip_leading_spaces_ = 1;
+    }
+  }
+
+  // BOS from a TemplateProcessing "single" template that starts with a special token.
+  void readPostProcessor(const json& p) {
+    if (p.is_null()) return;
+    const std::string type = typeOf(p);
+    if (type == "Sequence") {
+      for (const json& step : p.value("processors", json::array())) readPostProcessor(step);
+    } else if (type == "TemplateProcessing" && p.contains("single") && p["single"].is_array()) {
+      const json& single = p["single"];
+      if (!single.empty() && single[0].contains("SpecialToken")) {
+        template_bos_ = t.idOf(single[0]["SpecialToken"].value("id", std::string()));
+      }
+      if (single.size() > 1 && single.back().contains("SpecialToken"))
+        template_eos_ = t.idOf(single.back()["SpecialToken"].value("id", std::string()));
+    }
+  }
+
+  void readBosEos(const std::string& path) {
+    // 1. tokenizer_config.json beside the file, 2. the post-processor, 3. well-known names.
+    const std::string config = (std::filesystem::path(path).parent_path() / "tokenizer_config.json").string();
+    bool bos_known = false, eos_known = false;
+    if (std::filesystem::is_regular_file(config)) {
+      const json c = parseJsonFile(config, "tokenizer config");
+      if (c.contains("bos_token")) {
+        t.bos_id_ = t.idOf(tokenContent(c["bos_token"]));
+        bos_known = true;
+      }
+      if (c.contains("eos_token")) {
+        t.eos_id_ = t.idOf(tokenContent(c["eos_token"]));
+        eos_known = true;
+      }
+      if (c.contains("add_bos_token") && c["add_bos_token"].is_boolean()) {
+        t.adds_bos_by_default_ = c["add_bos_token"].get<bool>();
+      } else {
+        t.adds_bos_by_default_ = template_bos_ >= 0;
+      }
+    } else {
+      t.adds_bos_by_default_ = template_bos_ >= 0;
+    }
+    if (!bos_known) t.bos_id_ = template_bos_;
+    if (!eos_known) t.eos_id_ = template_eos_;
+    const auto firstKnown = [&](std::initializer_list<const char*> names) {
+      for (const char* name : names)
+        if (const AddedToken* a = t.added_.byContent(name); a && a->special) return a->id;
+      return -1;
+    };
+    if (!bos_known && t.bos_id_ < 0) t.bos_id_ = firstKnown({"<s>", "<|begin_of_text|>", "<bos>"});
+    if (!eos_known && t.eos_id_ < 0) t.eos_id_ = firstKnown({"</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>"});
+  }
+
+  void finishByteLevel() {
+    for (int b = 0; b < 256; ++b) {
+      const int32_t id = t.idOf(bytePiece(static_cast<unsigned char>(b)));
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", b);
+      require(id >= 0, where + " is byte-level but its vocabulary lacks the piece for byte " + hex +
+                           "; the file is incomplete");
+      t.byte_ids_[static_cast<size_t>(b)] = id;
+    }
+  }
+
+  void finishSentencePiece(const json& model) {
+    if (t.ignore_merges_) unsupported("ignore_merges with a SentencePiece-style model");
+    t.byte_of_.assign(t.pieces_.size(), -1);
+    if (model.value("byte_fallback", false)) {
+      std::array<int32_t, 256> bytes{};
+      for (int b = 0; b < 256; ++b) {
+        char name[8];
+        std::snprintf(name, sizeof name, "<0x%02X>", b);
+        const int32_t id = t.idOf(name);
+        require(id >= 0, where + " sets byte_fallback but has no " + name + " token; the file is incomplete");
+        bytes[static_cast<size_t>(b)] = id;
+        t.byte_of_[static_cast<size_t>(id)] = static_cast<int16_t>(b);
+      }
+      t.sp_.setByteFallback(bytes);
+    }
+    if (model.contains("unk_token") && model["unk_token"].is_string()) t.sp_.setUnknown(t.idOf(model["unk_token"]));
+    for (const auto& [text, id] : t.ids_) {
+      if (text.empty() || findInvalidUtf8(text) != std::string::npos) continue;
+      if (t.added_.byId(id)) continue;
+      size_t pos = 0;
+      const uint32_t cp = nextCodepoint(text, pos);
+      if (pos == text.size()) t.sp_.setCodepoint(cp, id);
+    }
+    t.sp_.setWhitespace(t.idOf(t.metaspace_char_),
+                        t.metaspace_ && metaspace_split_ ? SentencePieceBpe::Split::kEverySpace
+                                                         : SentencePieceBpe::Split::kNone,
+                        t.pieces_);
+  }
+
+  void read(const std::string& path) {
+    const json root = parseJsonFile(path, "tokenizer.json");
+    require(root.is_object(), where + " is not a JSON object; it is not a Hugging Face tokenizer.json");
+    const json& model = member(root, "model", "the file");
+    readModel(model);
+    readAddedTokens(root);
+    readNormalizer(root.value("normalizer", json()));
+    readPreTokenizer(root.value("pre_tokenizer", json()));
+    readDecoder(root.value("decoder", json()));
+    readPostProcessor(root.value("post_processor", json()));
+    t.added_kind_.assign(t.pieces_.size(), HfBpeTokenizer::kModelPiece);
+    for (const AddedToken& a : t.added_.tokens())
+      t.added_kind_[static_cast<size_t>(a.id)] = a.special ? HfBpeTokenizer::kSpecial : HfBpeTokenizer::kAddedText;
+
+    const bool sentencepiece = t.metaspace_ || model.value("byte_fallback", false) ||
+                               std::any_of(t.normalizer_.begin(), t.normalizer_.end(), [&](const auto& s) {
+                                 return s.text.find(t.metaspace_char_) != std::string::npos;
+                               });
+    if (t.byte_level_ && (sentencepiece || !t.normalizer_.empty()))
+      unsupported("a ByteLevel pre-tokenizer together with a normalizer, Metaspace or byte_fallback");
+    if (!t.byte_level_ && !sentencepiece)
+      unsupported("a BPE model with neither a ByteLevel pre-tokenizer nor a SentencePiece-style ▁ normalizer/Metaspace");
+    if (!t.byte_level_ && !t.splitters_.empty()) unsupported("a Split pre-tokenizer with a SentencePiece-style model");
+
+    BpeMerges& merges = t.byte_level_ ? t.merges_ : t.sp_.merges();
+    readMerges(model, [&](int32_t l, int32_t r, uint32_t rank, int32_t m) { merges.add(l, r, rank, m); });
+    if (t.byte_level_)
+      finishByteLevel();
+    else
+      finishSentencePiece(model);
+    readBosEos(path);
+  }
+
+  int32_t template_bos_ = -1;
+  int32_t template_eos_ = -1;
+  bool metaspace_split_ = true;
+};
+
+std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::load(const std::string& path) {
+  std::unique_ptr<HfBpeTokenizer> t(new HfBpeTokenizer());
+  HfTokenizerReader reader{*t, "tokenizer.json '" + path + "'"};
+  try {
+    reader.read(path);
+  } catch (const nlohmann::json::exception& e) {
+    // A field of the wrong JSON type (e.g. a number where a string belongs).
+    throw Error(reader.where + " has a field of an unexpected type (" + e.what() + "); the file is corrupt");
+  }
+  return t;
+}
+
+int32_t HfBpeTokenizer::idOf(const std::string& piece) const {
+  const auto it = ids_.find(piece);
+  return it == ids_.end() ? -1 : it->second;
+}
+
+}  // namespace slmc
