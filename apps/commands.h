@@ -15,5 +15,6 @@ struct CommonOptions {
 void setupInspect(CLI::App& app);
 void setupEval(CLI::App& app, const CommonOptions& common);
 void setupExport(CLI::App& app, const CommonOptions& common);
+void setupDataset(CLI::App& app);
 
 }  // namespace slmc

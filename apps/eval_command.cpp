@@ -1,11 +1,22 @@
-// slmc eval MODEL --tokens FILE --ctx N [--stride S] [--max-tokens K] [--json out.json]
+// slmc eval MODEL (--tokens FILE | --data FILE|DIR|data.h5 [--tokenizer PATH]) --ctx N [--stride S]
+//           [--data-format F] [--field NAME] [--max-tokens K] [--json out.json]
+// --data text is tokenized with the boundary policy of datasets/sample_builder.h (BOS per
+// document) into one stream; a data.h5 from `slmc dataset build` contributes its samples'
+// ids concatenated in row order. Either stream is then scored with sliding windows; with
+// --ctx equal to the dataset's seq_len each window is exactly one sample.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "datasets/sample_builder.h"
+#include "datasets/text_source.h"
+#include "datasets/token_dataset_h5.h"
+#include "datasets/tokenizer.h"
 #include "lib/atomic_file.h"
 #include "lib/checkpoint.h"
+#include "lib/error.h"
 #include "lib/perplexity.h"
 #include "lib/progress.h"
 #include "lib/reference_model.h"
@@ -19,6 +30,10 @@ struct EvalOptions {
   std::string model;
   std::string tokens;
   std::string tokens_format = "auto";
+  std::string data;
+  std::string tokenizer;
+  std::string text_format = "auto";
+  std::string field = "text";
   int64_t ctx = 256;
   int64_t stride = 0;
   int64_t max_tokens = 0;
@@ -26,11 +41,81 @@ struct EvalOptions {
   std::string json_out;
 };
 
+void requireTokenizerFits(int64_t tokenizer_vocab, const std::string& tokenizer, const Model& model,
+                          const std::string& model_path) {
+  // A tokenizer smaller than the embedding is fine (checkpoints often pad the vocabulary to a
+  // multiple of 64); a larger one yields ids the model has no row for.
+  require(tokenizer_vocab <= model.config.vocab_size,
+          "tokenizer " + tokenizer + " has " + std::to_string(tokenizer_vocab) + " tokens but model '" + model_path +
+              "' has a vocabulary of " + std::to_string(model.config.vocab_size) +
+              " (use the tokenizer the model was trained with)");
+}
+
+// The tokenizer for text --data: --tokenizer, else the model directory's tokenizer.json.
+std::unique_ptr<Tokenizer> evalTokenizer(const EvalOptions& o, std::string& path) {
+  path = o.tokenizer;
+  if (path.empty()) {
+    require(std::filesystem::is_directory(o.model),
+            "--data " + o.data + " is text and model '" + o.model +
+                "' is a file with no tokenizer beside it (pass --tokenizer PATH)");
+    path = (std::filesystem::path(o.model) / "tokenizer.json").string();
+    require(std::filesystem::exists(path),
+            "model directory '" + o.model + "' has no tokenizer.json (pass --tokenizer PATH)");
+  }
+  return loadTokenizer(path);
+}
+
+// The ids to score and a description of where they came from (for the JSON report).
+std::vector<int32_t> evalStream(const EvalOptions& o, const Model& model, nlohmann::json& source) {
+  if (!o.tokens.empty()) {
+    source = {{"tokens_file", o.tokens}};
+    std::vector<int32_t> ids = readTokenFile(o.tokens, o.tokens_format);
+    if (o.max_tokens > 0 && static_cast<int64_t>(ids.size()) > o.max_tokens)
+      ids.resize(static_cast<size_t>(o.max_tokens));
+    return ids;
+  }
+  if (std::filesystem::is_regular_file(o.data) && isHdf5File(o.data)) {
+    TokenDataset d = readTokenDatasetH5(o.data);
+    // Datasets from `slmc dataset build` name their tokenizer: check it before scoring.
+    const nlohmann::json tok = d.provenance.is_object() ? d.provenance.value("tokenizer", nlohmann::json()) : nullptr;
+    if (tok.is_object() && tok.contains("vocab_size") && tok["vocab_size"].is_number_integer())
+      requireTokenizerFits(tok["vocab_size"].get<int64_t>(),
+                           "'" + tok.value("path", std::string("?")) + "' (from " + o.data + ")", model, o.model);
+    source = {{"data", o.data}, {"data_kind", "hdf5"}, {"num_samples", d.num_samples}, {"seq_len", d.seq_len}};
+    if (o.max_tokens > 0 && static_cast<int64_t>(d.input_ids.size()) > o.max_tokens)
+      d.input_ids.resize(static_cast<size_t>(o.max_tokens));
+    return std::move(d.input_ids);
+  }
+  const std::vector<std::string> files = expandInputs({o.data});  // a missing path is reported first
+  std::string tokenizer_path;
+  const std::unique_ptr<Tokenizer> tokenizer = evalTokenizer(o, tokenizer_path);
+  requireTokenizerFits(tokenizer->vocabSize(), "'" + tokenizer_path + "'", model, o.model);
+  TextSourceOptions text;
+  text.format = parseTextFormat(o.text_format);
+  text.field = o.field;
+  DocumentReader reader(files, text);
+  TokenStream stream = tokenizeDocuments(reader, *tokenizer, o.max_tokens);
+  source = {{"data", o.data},
+            {"data_kind", "text"},
+            {"text_format", o.text_format},
+            {"tokenizer", tokenizer_path},
+            {"tokenizer_kind", tokenizer->kind()},
+            {"documents", stream.documents},
+            {"boundary_policy", boundaryPolicyDescription(*tokenizer)}};
+  return std::move(stream.ids);
+}
+
 void runEval(const EvalOptions& o, const CommonOptions& common) {
+  if (o.tokens.empty() == o.data.empty())
+    throw CLI::ValidationError("eval", "give exactly one of --tokens FILE or --data FILE|DIR|data.h5");
   setComputeThreads(common.threads);
   const Model model = loadModel(o.model);
-  std::vector<int32_t> ids = readTokenFile(o.tokens, o.tokens_format);
-  if (o.max_tokens > 0 && static_cast<int64_t>(ids.size()) > o.max_tokens) ids.resize(static_cast<size_t>(o.max_tokens));
+  // Checked before any data is read or tokenized.
+  require(o.ctx <= model.config.max_position_embeddings,
+          "--ctx " + std::to_string(o.ctx) + " exceeds the model's context of " +
+              std::to_string(model.config.max_position_embeddings) + " tokens (use a smaller --ctx)");
+  nlohmann::json source;
+  const std::vector<int32_t> ids = evalStream(o, model, source);
   const ReferenceModel reference(model);
   PerplexityOptions popts;
   popts.ctx = o.ctx;
@@ -51,6 +136,7 @@ void runEval(const EvalOptions& o, const CommonOptions& common) {
                               {"command", "eval"},
                               {"model", o.model},
                               {"tokens_file", o.tokens},
+                              {"input", source},
                               {"ctx", o.ctx},
                               {"stride", o.stride > 0 ? o.stride : o.ctx},
                               {"batch", o.batch},
@@ -72,8 +158,16 @@ void setupEval(CLI::App& app, const CommonOptions& common) {
   auto opts = std::make_shared<EvalOptions>();
   CLI::App* sub = app.add_subcommand("eval", "Perplexity of a model over a token stream (sliding windows)");
   sub->add_option("model", opts->model, "Hugging Face model directory or llama2.c .bin")->required();
-  sub->add_option("--tokens", opts->tokens, "token ids: .txt (one id per line) or .u32 (raw uint32 little-endian)")
-      ->required();
+  CLI::Option* tokens =
+      sub->add_option("--tokens", opts->tokens, "token ids: .txt (one id per line) or .u32 (raw uint32 little-endian)");
+  CLI::Option* data = sub->add_option(
+      "--data", opts->data, "text file, directory of .txt/.jsonl, or data.h5 from `slmc dataset build`");
+  tokens->excludes(data);
+  sub->add_option("--tokenizer", opts->tokenizer,
+                  "tokenizer for text --data (default: tokenizer.json in the model directory)");
+  sub->add_option("--data-format", opts->text_format, "text --data format: auto, text, lines, paragraphs, jsonl")
+      ->check(CLI::IsMember({"auto", "text", "lines", "paragraphs", "jsonl"}));
+  sub->add_option("--field", opts->field, "JSONL field holding the text");
   sub->add_option("--tokens-format", opts->tokens_format, "auto (by extension), text or u32")
       ->check(CLI::IsMember({"auto", "text", "u32"}));
   sub->add_option("--ctx", opts->ctx, "window length in tokens")->check(CLI::Range(int64_t{2}, int64_t{1} << 20));

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   slmc::setupInspect(app);
   slmc::setupEval(app, common);
   slmc::setupExport(app, common);
+  slmc::setupDataset(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
