@@ -23,6 +23,7 @@
 
 #include "lib/checkpoint.h"
 #include "lib/hf_checkpoint.h"
+#include "lib/random_model.h"
 #include "lib/reference_model.h"
 
 using namespace slmc;
@@ -61,8 +62,7 @@ size_t readAll(const std::string& path) {
 }
 
 Model syntheticModel() {
-  Model m;
-  ModelConfig& c = m.config;
+  ModelConfig c;
   c.hidden_size = 512;
   c.intermediate_size = 1408;
   c.num_layers = 8;
@@ -71,16 +71,7 @@ Model syntheticModel() {
   c.head_dim = 64;
   c.vocab_size = 8192;
   c.max_position_embeddings = 1024;
-  m.source = "synthetic";
-  std::mt19937 rng(0);
-  std::normal_distribution<float> normal(0.0f, 0.02f);
-  for (const auto& spec : expectedTensors(c)) {
-    std::vector<float> v(static_cast<size_t>(shapeNumel(spec.shape)));
-    const bool norm = spec.name.find("norm") != std::string::npos;
-    for (float& x : v) x = norm ? 1.0f : normal(rng);
-    m.tensors.set(spec.name, Tensor::fromFloats(spec.shape, std::move(v)));
-  }
-  return m;
+  return randomModel(c, 0, 0.03f);
 }
 
 // GFLOP/s LibTorch's matmuls reach on every matmul shape of one forward (linear layers, the

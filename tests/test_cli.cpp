@@ -53,12 +53,6 @@ TEST_CASE("cli: eval writes perplexity and speed to JSON") {
 
 TEST_CASE("cli: bad input gives one error line, exit code 1, and no artifact") {
   ScratchDir dir("cli-bad");
-  const auto expectError = [](const slmc::test::CommandResult& r, const std::string& text) {
-    CHECK(r.exit_code == 1);
-    CHECK_MESSAGE(r.err.find("slmc: error: ") == 0, r.err);
-    CHECK_MESSAGE(r.err.find(text) != std::string::npos, r.err);
-    CHECK_MESSAGE(countLines(r.err) == 1, r.err);
-  };
   expectError(runSlmc("inspect " + (dir / "nope")), "does not exist");
   writeFile(dir / "junk.bin", std::string(100, 'x'));
   expectError(runSlmc("inspect " + (dir / "junk.bin")), "not a model slmc can read");

@@ -7,6 +7,7 @@
 #include "datasets/token_dataset_h5.h"
 #include "datasets/tokenizer.h"
 #include "lib/hf_checkpoint.h"
+#include "lib/random_model.h"
 #include "lib/token_file.h"
 #include "tests/test_support.h"
 
@@ -14,30 +15,10 @@ using namespace slmc;
 using namespace slmc::test;
 
 namespace {
-std::string llama2Tokenizer() {
-  const std::string path = modelsDir() + "/llama2-tokenizer/tokenizer.bin";
-  REQUIRE_MESSAGE(std::filesystem::exists(path), "real tokenizer missing: " << path << " (set SLMC_MODELS)");
-  return path;
-}
-
-std::string wikitextValid() {
-  const std::string path = dataDir() + "/wikitext-2/valid.txt";
-  REQUIRE_MESSAGE(std::filesystem::exists(path), "real data missing: " << path << " (set SLMC_DATA)");
-  return path;
-}
-
-void expectError(const CommandResult& r, const std::string& text) {
-  CHECK(r.exit_code == 1);
-  CHECK_MESSAGE(r.err.rfind("slmc: error: ", 0) == 0, r.err);
-  CHECK_MESSAGE(r.err.find(text) != std::string::npos, r.err);
-  CHECK_MESSAGE(countLines(r.err) == 1, r.err);
-}
-
 // A one-layer Llama with the llama2 tokenizer's 32000-token vocabulary and fixed pseudo-random
 // weights: small enough to write in a test, big enough to take every llama2 token id.
 void writeTinyLlama32k(const std::string& dir) {
-  Model model;
-  ModelConfig& c = model.config;
+  ModelConfig c;
   c.hidden_size = 16;
   c.intermediate_size = 32;
   c.num_layers = 1;
@@ -47,23 +28,13 @@ void writeTinyLlama32k(const std::string& dir) {
   c.vocab_size = 32000;
   c.max_position_embeddings = 128;
   c.tie_word_embeddings = true;
-  uint32_t state = 7;
-  for (const TensorSpec& spec : expectedTensors(c)) {
-    std::vector<float> values(static_cast<size_t>(shapeNumel(spec.shape)));
-    const bool norm = spec.name.find("norm") != std::string::npos;
-    for (float& v : values) {
-      state = state * 1664525u + 1013904223u;
-      v = norm ? 1.0f : (static_cast<float>(state >> 8) / 16777216.0f - 0.5f) * 0.2f;
-    }
-    model.tensors.set(spec.name, Tensor::fromFloats(spec.shape, std::move(values)));
-  }
-  saveHfDirectory(model, dir);
+  saveHfDirectory(randomModel(c, 7), dir);
 }
 }  // namespace
 
 TEST_CASE("cli dataset: build on wikitext-2 valid with the llama2.c tokenizer") {
   ScratchDir dir("cli-dataset-wikitext");
-  const std::string tok = llama2Tokenizer(), valid = wikitextValid();
+  const std::string tok = llama2TokenizerBin(), valid = wikitext("valid");
   const std::string args = "dataset build --tokenizer " + tok + " --input " + valid + " --seq-len 256 --samples 32";
   const auto r = runSlmc(args + " --seed 7 -o " + (dir / "d.h5") + " --json " + (dir / "r.json"));
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -118,7 +89,7 @@ TEST_CASE("cli dataset: a directory of .txt and .jsonl, every sample kept") {
   writeFile(dir / "corpus/b.txt", "Once upon a time there was a cat.\n\nThe cat sat on the mat.\n");
   writeFile(dir / "corpus/sub/a.jsonl",
             "{\"text\": \"Hello world, this is a story.\"}\n{\"text\": \"Another one.\"}\n");
-  const auto r = runSlmc("dataset build --tokenizer " + llama2Tokenizer() + " --input " + (dir / "corpus") +
+  const auto r = runSlmc("dataset build --tokenizer " + llama2TokenizerBin() + " --input " + (dir / "corpus") +
                          " --seq-len 8 -o " + (dir / "d.h5"));
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   const TokenDataset d = readTokenDatasetH5(dir / "d.h5");
@@ -136,7 +107,7 @@ TEST_CASE("cli dataset: a directory of .txt and .jsonl, every sample kept") {
 
 TEST_CASE("cli dataset: bad input gives one error line, exit code 1, and no output") {
   ScratchDir dir("cli-dataset-bad");
-  const std::string build = "dataset build --tokenizer " + llama2Tokenizer() + " --seq-len 16 ";
+  const std::string build = "dataset build --tokenizer " + llama2TokenizerBin() + " --seq-len 16 ";
   const std::string out = " -o " + (dir / "out.h5") + " --json " + (dir / "r.json");
   const auto nothingLeft = [&] {
     CHECK_FALSE(std::filesystem::exists(dir / "out.h5"));
@@ -156,7 +127,7 @@ TEST_CASE("cli dataset: bad input gives one error line, exit code 1, and no outp
   nothingLeft();
   writeFile(dir / "short.txt", "A few words only.\n");
   // "A few words only." is 6 llama2 ids with BOS: one sample of 4.
-  expectError(runSlmc("dataset build --tokenizer " + llama2Tokenizer() + " --seq-len 4 --input " + (dir / "short.txt") +
+  expectError(runSlmc("dataset build --tokenizer " + llama2TokenizerBin() + " --seq-len 4 --input " + (dir / "short.txt") +
                       " --samples 5" + out),
               "--samples 5 is more than the data provides: 1 samples of 4 tokens (6 tokens in all)");
   expectError(runSlmc(build + "--input " + (dir / "short.txt") + " --samples 1" + out), "fewer than one sample");
@@ -207,7 +178,7 @@ TEST_CASE("cli eval --data: bad input and usage errors") {
   CHECK_FALSE(std::filesystem::exists(dir / "r.json"));
   writeFile(dir / "t.txt", "Once upon a time.\n");
   expectError(runSlmc(eval + " --data " + (dir / "t.txt") + " --ctx 8"), "pass --tokenizer PATH");
-  expectError(runSlmc(eval + " --data " + (dir / "t.txt") + " --tokenizer " + llama2Tokenizer() + " --ctx 8"),
+  expectError(runSlmc(eval + " --data " + (dir / "t.txt") + " --tokenizer " + llama2TokenizerBin() + " --ctx 8"),
               "has 32000 tokens but model '" + stories260K() + "' has a vocabulary of 512");
   expectError(runSlmc(eval + " --data " + (dir / "missing.txt") + " --ctx 8"), "does not exist");
   CHECK(runSlmc(eval + " --ctx 8").exit_code == 2);  // neither --tokens nor --data
@@ -217,7 +188,7 @@ TEST_CASE("cli eval --data: bad input and usage errors") {
 TEST_CASE("cli eval --data: text and the .h5 built from it score the same stream") {
   ScratchDir dir("cli-eval-text");
   writeTinyLlama32k(dir / "tiny");
-  const std::string tok = llama2Tokenizer(), valid = wikitextValid();
+  const std::string tok = llama2TokenizerBin(), valid = wikitext("valid");
   // Evaluation stops reading the text once it has --max-tokens ids.
   const auto text = runSlmc("eval " + (dir / "tiny") + " --data " + valid + " --tokenizer " + tok +
                             " --ctx 32 --max-tokens 320 --json " + (dir / "text.json"));

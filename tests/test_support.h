@@ -23,10 +23,15 @@ inline std::string envOr(const char* name, const char* fallback) {
 // The real checkpoints and text (../shared by default; SLMC_MODELS / SLMC_DATA override).
 inline std::string modelsDir() { return envOr("SLMC_MODELS", SLMC_DEFAULT_MODELS); }
 inline std::string dataDir() { return envOr("SLMC_DATA", SLMC_DEFAULT_DATA); }
-inline std::string stories260K() {
-  const std::string path = modelsDir() + "/stories260K/stories260K.bin";
-  REQUIRE_MESSAGE(std::filesystem::exists(path), "real model missing: " << path << " (set SLMC_MODELS)");
+// A real file under SLMC_MODELS / SLMC_DATA; the test fails naming it when it is missing.
+inline std::string realFile(const std::string& path, const char* env) {
+  REQUIRE_MESSAGE(std::filesystem::exists(path), "real file missing: " << path << " (set " << env << ")");
   return path;
+}
+inline std::string stories260K() { return realFile(modelsDir() + "/stories260K/stories260K.bin", "SLMC_MODELS"); }
+inline std::string llama2TokenizerBin() { return realFile(modelsDir() + "/llama2-tokenizer/tokenizer.bin", "SLMC_MODELS"); }
+inline std::string wikitext(const std::string& split) {
+  return realFile(dataDir() + "/wikitext-2/" + split + ".txt", "SLMC_DATA");
 }
 inline std::string fixture(const std::string& rel) { return std::string(SLMC_SOURCE_DIR) + "/tests/fixtures/" + rel; }
 
@@ -86,6 +91,14 @@ inline size_t countLines(const std::string& s) {
   size_t n = 0;
   for (char c : s) n += c == '\n';
   return n;
+}
+
+// A failed command as users must see it: exit code 1 and one line `slmc: error: ...` holding `text`.
+inline void expectError(const CommandResult& r, const std::string& text) {
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(r.err.rfind("slmc: error: ", 0) == 0, r.err);
+  CHECK_MESSAGE(r.err.find(text) != std::string::npos, r.err);
+  CHECK_MESSAGE(countLines(r.err) == 1, r.err);
 }
 
 }  // namespace slmc::test

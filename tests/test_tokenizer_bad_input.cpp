@@ -12,12 +12,6 @@ using namespace slmc;
 using namespace slmc::test;
 
 namespace {
-std::string llamaBin() {
-  const std::string path = modelsDir() + "/llama2-tokenizer/tokenizer.bin";
-  REQUIRE_MESSAGE(std::filesystem::exists(path), "real tokenizer missing: " << path << " (set SLMC_MODELS)");
-  return path;
-}
-
 template <typename F>
 std::string errorOf(F&& f) {
   try {
@@ -42,7 +36,7 @@ TEST_CASE("tokenizer bad input: invalid UTF-8 names the byte offset") {
       {"ok \xED\xA0\x80", "byte offset 3"},      // UTF-16 surrogate
       {"\xE6\x97\xA5 \x80", "byte offset 4"},    // stray continuation byte
   };
-  for (const std::string& path : {llamaBin(), fixture("tokenizers/llama2/tokenizer.json"),
+  for (const std::string& path : {llama2TokenizerBin(), fixture("tokenizers/llama2/tokenizer.json"),
                                   fixture("tokenizers/bytelevel/tokenizer.json")}) {
     const auto tok = loadTokenizer(path);
     for (const auto& [text, expected] : bad) checkError(errorOf([&] { tok->encode(text, true); }), expected);
@@ -51,7 +45,7 @@ TEST_CASE("tokenizer bad input: invalid UTF-8 names the byte offset") {
 
 TEST_CASE("tokenizer bad input: corrupt or unsupported tokenizer files") {
   ScratchDir dir("tok-bad");
-  const std::string real = readFile(llamaBin());
+  const std::string real = readFile(llama2TokenizerBin());
   REQUIRE(real.size() > 1000);
   const auto load = [&](const std::string& name, const std::string& bytes) {
     writeFile(dir / name, bytes);
@@ -63,7 +57,7 @@ TEST_CASE("tokenizer bad input: corrupt or unsupported tokenizer files") {
   // Cut on a token boundary: only the model's vocab_size can tell.
   writeFile(dir / "boundary.bin", real.substr(0, real.size() - (8 + 3)));  // the last piece is 3 bytes
   checkError(errorOf([&] { Llama2cTokenizer::load(dir / "boundary.bin", 32000); }), "vocab_size is 32000");
-  CHECK(Llama2cTokenizer::load(llamaBin(), 32000)->vocabSize() == 32000);
+  CHECK(Llama2cTokenizer::load(llama2TokenizerBin(), 32000)->vocabSize() == 32000);
 
   checkError(load("notjson.json", "{\"model\": [1, 2"), "is not valid JSON");
   checkError(load("wordpiece.json", R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}})"), "WordPiece model");
@@ -84,7 +78,7 @@ TEST_CASE("tokenizer bad input: corrupt or unsupported tokenizer files") {
 }
 
 TEST_CASE("tokenizer bad input: out-of-range ids in decode") {
-  const auto tok = loadTokenizer(llamaBin());
+  const auto tok = loadTokenizer(llama2TokenizerBin());
   checkError(errorOf([&] { tok->decode({5, 32000}); }), "token id 32000");
   checkError(errorOf([&] { tok->decode({-1}); }), "token id -1");
 }

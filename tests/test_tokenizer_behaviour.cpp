@@ -13,11 +13,6 @@ using namespace slmc;
 using namespace slmc::test;
 
 namespace {
-std::string llamaBin() {
-  const std::string path = modelsDir() + "/llama2-tokenizer/tokenizer.bin";
-  REQUIRE_MESSAGE(std::filesystem::exists(path), "real tokenizer missing: " << path << " (set SLMC_MODELS)");
-  return path;
-}
 std::string llamaJson() { return fixture("tokenizers/llama2/tokenizer.json"); }
 std::string byteLevelJson() { return fixture("tokenizers/bytelevel/tokenizer.json"); }
 
@@ -31,7 +26,7 @@ std::vector<int32_t> concat(std::vector<int32_t> a, const std::vector<int32_t>& 
 }  // namespace
 
 TEST_CASE("tokenizer: BOS and EOS ids, add_bos, and decode skipping them") {
-  const auto l2c = loadTokenizer(llamaBin());
+  const auto l2c = loadTokenizer(llama2TokenizerBin());
   const auto hf = loadTokenizer(llamaJson());
   const auto bl = loadTokenizer(byteLevelJson());
   CHECK(l2c->bosId() == 1);
@@ -66,7 +61,7 @@ TEST_CASE("tokenizer: special tokens in the text are matched verbatim and never 
   CHECK(eot == concat(concat(bl->encode("a", false), {0}), bl->encode("b", false)));
   CHECK(bl->decode(eot) == "ab");  // specials are skipped by decode
   // llama2.c's run.c knows no special tokens in text: "<s>" is three characters.
-  const auto l2c = loadTokenizer(llamaBin());
+  const auto l2c = loadTokenizer(llama2TokenizerBin());
   const auto lit = l2c->encode("<s>", false);
   CHECK(std::find(lit.begin(), lit.end(), 1) == lit.end());
   CHECK(l2c->decode(lit) == "<s>");
@@ -74,7 +69,7 @@ TEST_CASE("tokenizer: special tokens in the text are matched verbatim and never 
 
 TEST_CASE("tokenizer: byte fallback for code points missing from the vocabulary") {
   const std::string emoji = "\xF0\x9F\x98\x80";  // 😀, not a Llama 2 piece
-  for (const std::string& path : {llamaBin(), llamaJson()}) {
+  for (const std::string& path : {llama2TokenizerBin(), llamaJson()}) {
     const auto tok = loadTokenizer(path);
     const auto ids = tok->encode(emoji, false);
     // ▁ (the dummy prefix), then one <0xNN> piece per byte: byte + 3 in Llama 2's vocabulary.
@@ -141,7 +136,7 @@ TEST_CASE("tokenizer: llama2.c and tokenizer.json agree on Llama 2 for a long re
   // Long enough to take the per-call word cache path of both encoders.
   const std::string text = readFile(dataDir() + "/wikitext-2/valid.txt").substr(0, 200000);
   REQUIRE(text.size() == 200000);
-  const auto l2c = loadTokenizer(llamaBin());
+  const auto l2c = loadTokenizer(llama2TokenizerBin());
   const auto hf = loadTokenizer(llamaJson());
   // wikitext writes <unk>, a special token for tokenizer.json: compare on text without it.
   std::string clean = text;

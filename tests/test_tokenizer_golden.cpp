@@ -25,12 +25,6 @@ std::vector<Case> goldens(const std::string& reference) {
   return cases;
 }
 
-std::string llamaBin() {
-  const std::string path = modelsDir() + "/llama2-tokenizer/tokenizer.bin";
-  REQUIRE_MESSAGE(std::filesystem::exists(path), "real tokenizer missing: " << path << " (set SLMC_MODELS)");
-  return path;
-}
-
 // Special tokens each tokenizer matches in the text (llama2.c matches none).
 const std::vector<std::string> kLlamaSpecials = {"<s>", "</s>", "<unk>"};
 const std::vector<std::string> kByteLevelSpecials = {"<|endoftext|>"};
@@ -70,7 +64,7 @@ void checkGoldens(const Tokenizer& tok, const std::vector<Case>& cases, bool sen
 }  // namespace
 
 TEST_CASE("tokenizer golden: llama2.c tokenizer.bin matches sentencepiece on tokenizer.model") {
-  const auto tok = loadTokenizer(llamaBin());
+  const auto tok = loadTokenizer(llama2TokenizerBin());
   CHECK(tok->kind() == "llama2c");
   CHECK(tok->vocabSize() == 32000);
   checkGoldens(*tok, goldens("sentencepiece"), true, {});
