@@ -75,7 +75,7 @@ Model syntheticModel() {
 }
 
 // GFLOP/s LibTorch's matmuls reach on every matmul shape of one forward (linear layers, the
-// attention's batched QK^T and PV, the output head), each timed alone (best of `iters`) and
+// attention's batched QK^T and PV per causal block, the output head), each timed alone (best of `iters`) and
 // weighted by its share of the forward's FLOPs.
 double matmulGflops(const ModelConfig& c, int64_t batch, int64_t seq, int iters) {
   const int64_t rows = batch * seq, q = c.num_heads * c.head_dim, heads = batch * c.num_heads;
@@ -93,10 +93,12 @@ double matmulGflops(const ModelConfig& c, int64_t batch, int64_t seq, int iters)
       linear(c.hidden_size, q, 1),
       linear(c.intermediate_size, c.hidden_size, c.gatedMlp() ? 2 : 1),
       linear(c.hidden_size, c.intermediate_size, 1),
-      {at::randn({heads, seq, c.head_dim}), at::randn({heads, c.head_dim, seq}), c.num_layers, true},  // QK^T
-      {at::randn({heads, seq, seq}), at::randn({heads, seq, c.head_dim}), c.num_layers, true},         // PV
-      {at::randn({rows, c.hidden_size}), at::randn({c.vocab_size, c.hidden_size}), 1, false},          // head
+      {at::randn({rows, c.hidden_size}), at::randn({c.vocab_size, c.hidden_size}), 1, false},  // head
   };
+  for (const AttentionBlock& b : causalAttentionBlocks(seq)) {
+    cases.push_back({at::randn({heads, b.rows, c.head_dim}), at::randn({heads, c.head_dim, b.keys}), c.num_layers, true});
+    cases.push_back({at::randn({heads, b.rows, b.keys}), at::randn({heads, b.keys, c.head_dim}), c.num_layers, true});
+  }
   double flops = 0, seconds = 0;
   for (const Case& k : cases) {
     const auto run = [&] { return k.batched ? at::bmm(k.a, k.b) : at::linear(k.a, k.b); };

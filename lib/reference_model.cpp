@@ -145,12 +145,18 @@ at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w,
       k = k.repeat_interleave(nh / nkv, 1);
       v = v.repeat_interleave(nh / nkv, 1);
     }
-    const at::Tensor scores = at::baddbmm(causal_bias, q.reshape({batch * nh, seq, hd}),
-                                          k.reshape({batch * nh, seq, hd}).transpose(1, 2), 1.0, scale);
-    const at::Tensor attn = at::bmm(at::softmax(scores, -1), v.reshape({batch * nh, seq, hd}))
-                                .view({batch, nh, seq, hd})
-                                .transpose(1, 2)
-                                .reshape({batch, seq, nh * hd});
+    const at::Tensor q3 = q.reshape({batch * nh, seq, hd}), k3 = k.reshape({batch * nh, seq, hd});
+    const at::Tensor v3 = v.reshape({batch * nh, seq, hd});
+    at::Tensor out = at::empty({batch * nh, seq, hd}, at::kFloat);
+    // Causal attention in blocks of query rows: a block only attends to the keys up to its last
+    // row, which skips most of the masked half of the scores and keeps each block's scores in cache.
+    for (const AttentionBlock& b : causalAttentionBlocks(seq)) {
+      const at::Tensor scores =
+          at::baddbmm(causal_bias.narrow(0, b.begin, b.rows).narrow(1, 0, b.keys), q3.narrow(1, b.begin, b.rows),
+                      k3.narrow(1, 0, b.keys).transpose(1, 2), 1.0, scale);
+      out.narrow(1, b.begin, b.rows).copy_(at::bmm(at::softmax(scores, -1), v3.narrow(1, 0, b.keys)));
+    }
+    const at::Tensor attn = out.view({batch, nh, seq, hd}).transpose(1, 2).reshape({batch, seq, nh * hd});
     x = x + L.o(attn);
     const at::Tensor m = applyNorm(c, L.post_norm, x);
     const at::Tensor act = c.gatedMlp() ? at::silu(L.gate(m)) * L.up(m) : geluTanh(L.up(m));
@@ -159,6 +165,16 @@ at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w,
   return applyNorm(c, w.final_norm, x);
 }
 }  // namespace
+
+std::vector<AttentionBlock> causalAttentionBlocks(int64_t seq) {
+  constexpr int64_t kRows = 64;
+  std::vector<AttentionBlock> blocks;
+  for (int64_t begin = 0; begin < seq; begin += kRows) {
+    const int64_t rows = std::min(kRows, seq - begin);
+    blocks.push_back({begin, rows, begin + rows});
+  }
+  return blocks;
+}
 
 Tensor ReferenceModel::logits(const std::vector<int32_t>& ids, int64_t batch, int64_t seq) const {
   c10::InferenceMode guard;
@@ -198,7 +214,9 @@ double ReferenceModel::forwardFlops(int64_t batch, int64_t seq) const {
   const double q = static_cast<double>(c.num_heads * c.head_dim), kv = static_cast<double>(c.kvDim());
   const double h = static_cast<double>(c.hidden_size), f = static_cast<double>(c.intermediate_size);
   const double per_token_linear = h * (q + 2 * kv) + q * h + (c.gatedMlp() ? 3 : 2) * h * f;
-  const double attention = 2.0 * static_cast<double>(batch * c.num_heads) * seq * seq * c.head_dim;  // QK^T and PV
+  double scored = 0;  // query-key pairs the blocked causal attention computes
+  for (const AttentionBlock& b : causalAttentionBlocks(seq)) scored += static_cast<double>(b.rows * b.keys);
+  const double attention = 2.0 * static_cast<double>(batch * c.num_heads) * scored * c.head_dim;  // QK^T and PV
   return 2.0 * (tokens * per_token_linear * c.num_layers + attention * c.num_layers +
                 tokens * h * static_cast<double>(c.vocab_size));
 }

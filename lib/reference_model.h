@@ -40,6 +40,14 @@ class ReferenceModel {
   std::unique_ptr<Weights> weights_;
 };
 
+// The causal attention runs in blocks of query rows: rows [begin, begin + rows) attend to keys
+// [0, keys), skipping most of the masked half of the scores. Exposed so that FLOP counts and the
+// benchmark's matmul baseline use the same shapes the forward runs.
+struct AttentionBlock {
+  int64_t begin, rows, keys;
+};
+std::vector<AttentionBlock> causalAttentionBlocks(int64_t seq);
+
 // Sets the CPU threads LibTorch (and the BLAS under it) uses; n <= 0 means all cores.
 void setComputeThreads(int n);
 int computeThreads();

@@ -15,4 +15,8 @@ TOKENS=tests/fixtures/reference/stories260K_sample.txt
 $SLMC eval "$MODEL" --tokens "$TOKENS" --ctx 256 --json out/stories260K.eval.json
 $SLMC export "$MODEL" --format hf -o out/stories260K-hf
 $SLMC eval out/stories260K-hf --tokens "$TOKENS" --ctx 256 --json out/stories260K-hf.eval.json
-echo "demo: reports in out/ (stories260K.inspect.json, stories260K.eval.json, stories260K-hf.eval.json)"
+# Real text through the real Llama 2 tokenizer into calibration samples (HDF5 + JSON report).
+$SLMC dataset build --tokenizer "$MODELS/llama2-tokenizer/tokenizer.bin" \
+  --input "${SLMC_DATA:-../shared/data}/wikitext-2/valid.txt" --seq-len 512 --samples 128 --seed 0 \
+  -o out/wikitext2-valid.h5 --json out/wikitext2-valid.dataset.json
+echo "demo: reports in out/ (stories260K.inspect.json, stories260K.eval.json, stories260K-hf.eval.json, wikitext2-valid.dataset.json)"
