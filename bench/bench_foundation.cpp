@@ -146,7 +146,10 @@ int main(int argc, char** argv) {
     }
   }
   setComputeThreads(threads);
-  at::randn({8, 8}).sum();  // let LibTorch initialise before taking the baseline
+  // Let LibTorch and the BLAS under it initialise (thread pools, OpenBLAS's work buffers) before
+  // taking the baseline: those are a fixed cost of the process, not of the model.
+  at::bmm(at::randn({2, 64, 64}), at::randn({2, 64, 64})).sum();
+  at::linear(at::randn({256, 256}), at::randn({256, 256})).sum();
   const double baseline_mib = procStatusMiB("VmRSS:");
   if (synthetic) {
     model_path = (fs::temp_directory_path() / "slmc-bench-synthetic").string();
@@ -195,13 +198,15 @@ int main(int argc, char** argv) {
               mm_gflops, 100.0 * fwd_gflops / mm_gflops);
 
   // Activations of one batch, float32: the residual stream and the widest per-token tensor of a
-  // layer (fused q/k/v outputs or the MLP's hidden units), one layer's attention scores, and the
-  // logits of one 512-row chunk (nextTokenNll computes the head in chunks).
+  // layer (fused q/k/v outputs or the MLP's hidden units), the scores of one causal attention
+  // block (at most 64 query rows x seq keys per head), and the logits of one 512-row chunk
+  // (nextTokenNll computes the head in chunks).
   const double tokens = static_cast<double>(batch * seq);
   const double widest = static_cast<double>(std::max(c.num_heads * c.head_dim + 2 * c.kvDim(),
                                                      (c.gatedMlp() ? 2 : 1) * c.intermediate_size));
   const double activations = 4.0 * (tokens * (static_cast<double>(c.hidden_size) + widest) +
-                                    static_cast<double>(batch * c.num_heads) * static_cast<double>(seq * seq) +
+                                    static_cast<double>(batch * c.num_heads) *
+                                        static_cast<double>(causalAttentionBlocks(seq).front().rows * seq) +
                                     std::min(512.0, tokens) * static_cast<double>(c.vocab_size));
   const double model_mib = static_cast<double>(bytes) / (1 << 20);
   std::printf("peak RSS     %.1f MiB above the %.1f MiB of the process with LibTorch loaded, vs model %.1f MiB + "

@@ -112,8 +112,8 @@ at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w,
                                               std::to_string(c.vocab_size) + ") (wrong token file for this model?)");
   const at::Tensor tokens =
       at::from_blob(const_cast<int32_t*>(ids.data()), {batch, seq}, at::kInt).to(at::kLong);
-  at::Tensor x = at::embedding(w.embed, tokens);  // [B, S, H]
-  if (c.positions == PositionType::Learned) x = x + w.positions.narrow(0, 0, seq);
+  at::Tensor x = at::embedding(w.embed, tokens);  // [B, S, H], a fresh tensor: updated in place below
+  if (c.positions == PositionType::Learned) x.add_(w.positions.narrow(0, 0, seq));
 
   const int64_t nh = c.num_heads, nkv = c.num_kv_heads, hd = c.head_dim;
   at::Tensor cos, sin;
@@ -157,10 +157,17 @@ at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w,
       out.narrow(1, b.begin, b.rows).copy_(at::bmm(at::softmax(scores, -1), v3.narrow(1, 0, b.keys)));
     }
     const at::Tensor attn = out.view({batch, nh, seq, hd}).transpose(1, 2).reshape({batch, seq, nh * hd});
-    x = x + L.o(attn);
+    // In place where a fresh tensor would only double the peak memory of the layer.
+    x.add_(L.o(attn));
     const at::Tensor m = applyNorm(c, L.post_norm, x);
-    const at::Tensor act = c.gatedMlp() ? at::silu(L.gate(m)) * L.up(m) : geluTanh(L.up(m));
-    x = x + L.down(act);
+    at::Tensor act;
+    if (c.gatedMlp()) {
+      act = L.gate(m);
+      at::silu_(act).mul_(L.up(m));
+    } else {
+      act = geluTanh(L.up(m));
+    }
+    x.add_(L.down(act));
   }
   return applyNorm(c, w.final_norm, x);
 }
