@@ -21,6 +21,10 @@ namespace {
 
 bool isFile(const std::string& path) { return fs::is_regular_file(path); }
 
+// Files of a Hugging Face directory that describe the tokenizer and generation defaults.
+const char* const kTokenizerFiles[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                       "tokenizer.model", "generation_config.json"};
+
 // Checkpoint buffers that transformers recomputes and slmc does not need.
 bool isIgnoredBuffer(const std::string& name) {
   return endsWith(name, "rotary_emb.inv_freq") || endsWith(name, ".attn.bias") || endsWith(name, ".attn.masked_bias");
@@ -171,11 +175,21 @@ void saveHfDirectory(const Model& model, const std::string& dir) {
             : std::vector<std::pair<std::string, Tensor>>(model.tensors.begin(), model.tensors.end());
     writeSafetensors(staging + "/model.safetensors", tensors, {{"format", "pt"}});
     writeFileAtomically(staging + "/config.json", hfConfigJson(model.config));
+    std::vector<std::string> files = {"model.safetensors", "config.json"};
+    // The tokenizer travels with the weights, so the export loads in transformers as is.
+    if (fs::is_directory(model.source, ec) && !fs::equivalent(model.source, dir, ec)) {
+      for (const char* name : kTokenizerFiles) {
+        if (!fs::is_regular_file(model.source + "/" + name)) continue;
+        fs::copy_file(model.source + "/" + name, staging + "/" + name, ec);
+        require(!ec, "cannot copy " + std::string(name) + " from '" + model.source + "': " + ec.message());
+        files.push_back(name);
+      }
+    }
     fs::create_directories(dir, ec);
     require(fs::is_directory(dir), "cannot create '" + dir + "': " + ec.message());
-    for (const char* name : {"model.safetensors", "config.json"}) {
+    for (const std::string& name : files) {
       fs::rename(staging + "/" + name, dir + "/" + name, ec);
-      require(!ec, "cannot move " + std::string(name) + " into '" + dir + "': " + ec.message());
+      require(!ec, "cannot move " + name + " into '" + dir + "': " + ec.message());
     }
     fs::remove_all(staging, ec);
   } catch (...) {

@@ -10,8 +10,9 @@
 namespace slmc {
 
 Model loadHfDirectory(const std::string& dir);
-// Writes config.json + model.safetensors into `dir` (created if missing). Files are staged in a
-// temporary folder and moved in only when all of them are complete.
+// Writes config.json + model.safetensors into `dir` (created if missing), plus the tokenizer and
+// generation files of the source directory when the model was loaded from one. Files are staged
+// in a temporary folder and moved in only when all of them are complete.
 void saveHfDirectory(const Model& model, const std::string& dir);
 
 }  // namespace slmc

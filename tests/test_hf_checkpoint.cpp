@@ -121,6 +121,16 @@ TEST_CASE("HF directories with problems are rejected naming the problem") {
   CHECK_THROWS_WITH_AS(loadModel(dir / "gqa"), doctest::Contains("not a multiple of num_key_value_heads"), Error);
 }
 
+TEST_CASE("HF export carries the source directory's tokenizer files") {
+  ScratchDir dir("hf-tokenizer");
+  copyDir(fixture("reference/tiny-gpt2"), dir / "src");
+  fs::copy_file(fixture("tokenizers/bytelevel/tokenizer.json"), dir / "src/tokenizer.json");
+  saveHfDirectory(loadModel(dir / "src"), dir / "out");
+  CHECK(readFile(dir / "out/tokenizer.json") == readFile(dir / "src/tokenizer.json"));
+  CHECK(readFile(dir / "out/generation_config.json") == readFile(dir / "src/generation_config.json"));
+  CHECK_FALSE(fs::exists(dir / "out/reference_logits.json"));  // only tokenizer/generation files travel
+}
+
 TEST_CASE("HF export onto a file fails and writes nothing") {
   ScratchDir dir("hf-atomic");
   writeFile(dir / "taken", "x");
