@@ -135,7 +135,6 @@ void runEval(const EvalOptions& o, const CommonOptions& common) {
                               {"slmc_version", kVersion},
                               {"command", "eval"},
                               {"model", o.model},
-                              {"tokens_file", o.tokens},
                               {"input", source},
                               {"ctx", o.ctx},
                               {"stride", o.stride > 0 ? o.stride : o.ctx},
