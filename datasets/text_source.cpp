@@ -8,16 +8,13 @@
 
 #include "datasets/sha256.h"
 #include "lib/error.h"
+#include "lib/file_util.h"
 
 namespace slmc {
 
 namespace fs = std::filesystem;
 
 namespace {
-bool endsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool isBlank(const std::string& line) { return line.find_first_not_of(" \t\r\n") == std::string::npos; }
 }  // namespace
 
