@@ -122,7 +122,8 @@ void setupDataset(CLI::App& app) {
   auto opts = std::make_shared<DatasetBuildOptions>();
   CLI::App* build = dataset->add_subcommand(
       "build", "Tokenize text into fixed-length samples (BOS per document, tail dropped) and write HDF5");
-  build->add_option("--tokenizer", opts->tokenizer, "tokenizer.json, llama2.c tokenizer.bin, or a model directory")
+  build->add_option("--tokenizer", opts->tokenizer,
+                    "tokenizer.json, llama2.c tokenizer.bin, SentencePiece tokenizer.model, or a model directory")
       ->required();
   build->add_option("--input", opts->inputs, "text file, or directory of .txt/.jsonl files (repeatable)")
       ->required()

@@ -163,7 +163,8 @@ void setupEval(CLI::App& app, const CommonOptions& common) {
       "--data", opts->data, "text file, directory of .txt/.jsonl, or data.h5 from `slmc dataset build`");
   tokens->excludes(data);
   sub->add_option("--tokenizer", opts->tokenizer,
-                  "tokenizer for text --data (default: tokenizer.json in the model directory)");
+                  "tokenizer for text --data: tokenizer.json, tokenizer.bin, tokenizer.model (default: tokenizer.json "
+                  "in the model directory)");
   sub->add_option("--data-format", opts->text_format, "text --data format: auto, text, lines, paragraphs, jsonl")
       ->check(CLI::IsMember({"auto", "text", "lines", "paragraphs", "jsonl"}));
   sub->add_option("--field", opts->field, "JSONL field holding the text");

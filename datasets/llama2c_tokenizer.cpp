@@ -36,20 +36,22 @@ std::unique_ptr<Llama2cTokenizer> Llama2cTokenizer::load(const std::string& path
   std::unique_ptr<Llama2cTokenizer> tok(new Llama2cTokenizer());
   size_t off = 4;
   while (off < size && (expected_vocab < 0 || static_cast<int64_t>(tok->pieces_.size()) < expected_vocab)) {
-    const std::string token = "token " + std::to_string(tok->pieces_.size());
-    require(off + 8 <= size, where + " is truncated at byte offset " + std::to_string(off) + " inside " + token +
-                                 "'s header; re-export or re-download it");
+    // Messages are built only on failure: this loop runs once per token (32,000 for Llama 2).
+    const auto token = [&] { return "token " + std::to_string(tok->pieces_.size()); };
+    if (off + 8 > size)
+      throw Error(where + " is truncated at byte offset " + std::to_string(off) + " inside " + token() +
+                  "'s header; re-export or re-download it");
     float score = 0;
     int32_t len = 0;
     std::memcpy(&score, data + off, 4);
     std::memcpy(&len, data + off + 4, 4);
     off += 8;
-    require(len >= 0 && len <= max_len, where + " has " + token + " of length " + std::to_string(len) +
-                                            " at byte offset " + std::to_string(off - 4) +
-                                            ", outside 0.." + std::to_string(max_len) + ": the file is corrupt");
-    require(off + static_cast<size_t>(len) <= size, where + " is truncated at byte offset " + std::to_string(size) +
-                                                        ": " + token + " needs " + std::to_string(len) +
-                                                        " bytes; re-export or re-download it");
+    if (len < 0 || len > max_len)
+      throw Error(where + " has " + token() + " of length " + std::to_string(len) + " at byte offset " +
+                  std::to_string(off - 4) + ", outside 0.." + std::to_string(max_len) + ": the file is corrupt");
+    if (off + static_cast<size_t>(len) > size)
+      throw Error(where + " is truncated at byte offset " + std::to_string(size) + ": " + token() + " needs " +
+                  std::to_string(len) + " bytes; re-export or re-download it");
     tok->pieces_.emplace_back(data + off, static_cast<size_t>(len));
     tok->scores_.push_back(score);
     off += static_cast<size_t>(len);
@@ -60,6 +62,21 @@ std::unique_ptr<Llama2cTokenizer> Llama2cTokenizer::load(const std::string& path
                 std::to_string(expected_vocab) + ": the file is truncated or belongs to another model");
   require(tok->pieces_.size() >= 3, where + " holds " + std::to_string(tok->pieces_.size()) +
                                         " tokens; it needs at least <unk>, <s>, </s>: the file is truncated");
+  tok->build();
+  return tok;
+}
+
+std::unique_ptr<Llama2cTokenizer> Llama2cTokenizer::fromPieces(std::vector<std::string> pieces,
+                                                               std::vector<float> scores, std::string kind) {
+  require(pieces.size() == scores.size(), "a " + kind + " vocabulary has " + std::to_string(pieces.size()) +
+                                              " pieces but " + std::to_string(scores.size()) +
+                                              " scores: every piece needs one");
+  require(pieces.size() >= 3, "a " + kind + " vocabulary holds " + std::to_string(pieces.size()) +
+                                  " pieces; it needs at least <unk>, <s>, </s>");
+  std::unique_ptr<Llama2cTokenizer> tok(new Llama2cTokenizer());
+  tok->kind_ = std::move(kind);
+  tok->pieces_ = std::move(pieces);
+  tok->scores_ = std::move(scores);
   tok->build();
   return tok;
 }
@@ -133,7 +150,8 @@ std::string Llama2cTokenizer::decode(const std::vector<int32_t>& ids) const {
   bool at_start = true;
   for (int32_t id : ids) {
     require(id >= 0 && static_cast<size_t>(id) < pieces_.size(),
-            "cannot decode token id " + std::to_string(id) + ": the llama2.c vocabulary has " +
+            "cannot decode token id " + std::to_string(id) + ": the " +
+                (kind_ == "llama2c" ? "llama2.c" : "SentencePiece") + " vocabulary has " +
                 std::to_string(pieces_.size()) + " tokens");
     if (id < 3) continue;  // <unk>, BOS, EOS
     const size_t i = static_cast<size_t>(id);

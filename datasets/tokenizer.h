@@ -1,7 +1,8 @@
 // Text ↔ token ids. One interface over the tokenizer formats slmc reads:
 //  - Hugging Face tokenizer.json with a BPE model: byte-level (GPT-2 style) or
 //    SentencePiece-style (metaspace ▁, byte fallback <0x..>, merges by rank);
-//  - Karpathy's llama2.c tokenizer.bin (score-ordered merges).
+//  - Karpathy's llama2.c tokenizer.bin (score-ordered merges);
+//  - SentencePiece BPE tokenizer.model (protobuf), read into the same encoder as tokenizer.bin.
 // Tokenizers are LibTorch-free and immutable after loading: encode/decode are const and
 // thread-safe.
 #pragma once
@@ -28,7 +29,8 @@ class Tokenizer {
   virtual int64_t vocabSize() const = 0;
   virtual int32_t bosId() const = 0;  // -1 when the tokenizer has none
   virtual int32_t eosId() const = 0;  // -1 when the tokenizer has none
-  // "hf-bpe-byte-level", "hf-bpe-sentencepiece" or "llama2c"; recorded in dataset provenance.
+  // "hf-bpe-byte-level", "hf-bpe-sentencepiece", "llama2c" or "sentencepiece-bpe"; recorded in
+  // dataset provenance.
   virtual std::string kind() const = 0;
 };
 
