@@ -78,7 +78,7 @@ Model syntheticModel() {
 // attention's batched QK^T and PV per causal block, the output head), each timed alone (best of `iters`) and
 // weighted by its share of the forward's FLOPs.
 double matmulGflops(const ModelConfig& c, int64_t batch, int64_t seq, int iters) {
-  const int64_t rows = batch * seq, q = c.num_heads * c.head_dim, heads = batch * c.num_heads;
+  const int64_t rows = batch * seq, q = c.num_heads * c.head_dim;
   struct Case {
     at::Tensor a, b;
     int64_t count;  // per forward
@@ -95,9 +95,13 @@ double matmulGflops(const ModelConfig& c, int64_t batch, int64_t seq, int iters)
       linear(c.hidden_size, c.intermediate_size, 1),
       {at::randn({rows, c.hidden_size}), at::randn({c.vocab_size, c.hidden_size}), 1, false},  // head
   };
+  // The forward stacks the q heads that share a kv head: kv_heads products of rep*rows rows.
+  const int64_t groups = batch * c.num_kv_heads, rep = c.num_heads / c.num_kv_heads;
   for (const AttentionBlock& b : causalAttentionBlocks(seq)) {
-    cases.push_back({at::randn({heads, b.rows, c.head_dim}), at::randn({heads, c.head_dim, b.keys}), c.num_layers, true});
-    cases.push_back({at::randn({heads, b.rows, b.keys}), at::randn({heads, b.keys, c.head_dim}), c.num_layers, true});
+    cases.push_back({at::randn({groups, rep * b.rows, c.head_dim}), at::randn({groups, c.head_dim, b.keys}),
+                     c.num_layers, true});
+    cases.push_back({at::randn({groups, rep * b.rows, b.keys}), at::randn({groups, b.keys, c.head_dim}),
+                     c.num_layers, true});
   }
   double flops = 0, seconds = 0;
   for (const Case& k : cases) {

@@ -98,6 +98,60 @@ at::Tensor geluTanh(const at::Tensor& x) {
   return 0.5 * x * (1.0 + at::tanh(k * (x + 0.044715 * x.pow(3))));
 }
 
+struct Rope {
+  at::Tensor cos, sin;  // [S, head_dim]; undefined for learned positions
+};
+
+// One layer's self-attention on norm(x); returns [B, S, nh*hd] (before the residual add).
+at::Tensor selfAttention(const ModelConfig& c, const Layer& L, const at::Tensor& x, const Rope& rope,
+                         const at::Tensor& causal_bias, int64_t batch, int64_t seq) {
+  const int64_t nh = c.num_heads, nkv = c.num_kv_heads, hd = c.head_dim, rep = nh / nkv;
+  at::Tensor q, k, v;
+  {
+    const at::Tensor h = applyNorm(c, L.input_norm, x);  // freed before the attention itself
+    q = L.q(h).view({batch, seq, nh, hd}).transpose(1, 2);
+    k = L.k(h).view({batch, seq, nkv, hd}).transpose(1, 2);
+    v = L.v(h).view({batch, seq, nkv, hd}).transpose(1, 2);
+  }
+  if (rope.cos.defined()) {
+    q = applyRotary(q, rope.cos, rope.sin);
+    k = applyRotary(k, rope.cos, rope.sin);
+  }
+  // Grouped-query attention without copying k/v per q head: the rep = nh/nkv q heads that
+  // share kv head g (heads g*rep .. g*rep+rep-1) are stacked as rep*rows query rows of one
+  // matrix product against g's keys, which also halves the number of small products.
+  const at::Tensor q5 = q.reshape({batch * nkv, rep, seq, hd});
+  const at::Tensor k3 = k.reshape({batch * nkv, seq, hd}), v3 = v.reshape({batch * nkv, seq, hd});
+  at::Tensor out = at::empty({batch * nkv, rep, seq, hd}, at::kFloat);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  // Causal attention in blocks of query rows: a block only attends to the keys up to its last
+  // row, which skips most of the masked half of the scores and keeps each block's scores in cache.
+  for (const AttentionBlock& b : causalAttentionBlocks(seq)) {
+    const at::Tensor bias = causal_bias.narrow(0, b.begin, b.rows).narrow(1, 0, b.keys).repeat({rep, 1});
+    const at::Tensor scores =
+        at::baddbmm(bias, q5.narrow(2, b.begin, b.rows).reshape({batch * nkv, rep * b.rows, hd}),
+                    k3.narrow(1, 0, b.keys).transpose(1, 2), 1.0, scale);
+    out.narrow(2, b.begin, b.rows)
+        .copy_(at::bmm(at::softmax(scores, -1), v3.narrow(1, 0, b.keys)).view({batch * nkv, rep, b.rows, hd}));
+  }
+  return L.o(out.view({batch, nh, seq, hd}).transpose(1, 2).reshape({batch, seq, nh * hd}));
+}
+
+// One layer's MLP on norm(x): SwiGLU for the Llama family, GELU (tanh) for GPT-2.
+at::Tensor feedForward(const ModelConfig& c, const Layer& L, const at::Tensor& x) {
+  at::Tensor act;
+  {
+    const at::Tensor m = applyNorm(c, L.post_norm, x);  // freed before the down projection
+    if (c.gatedMlp()) {
+      act = L.gate(m);
+      at::silu_(act).mul_(L.up(m));
+    } else {
+      act = geluTanh(L.up(m));
+    }
+  }
+  return L.down(act);
+}
+
 // The whole decoder, up to the final norm.
 at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w, const std::vector<int32_t>& ids,
                          int64_t batch, int64_t seq) {
@@ -115,59 +169,25 @@ at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w,
   at::Tensor x = at::embedding(w.embed, tokens);  // [B, S, H], a fresh tensor: updated in place below
   if (c.positions == PositionType::Learned) x.add_(w.positions.narrow(0, 0, seq));
 
-  const int64_t nh = c.num_heads, nkv = c.num_kv_heads, hd = c.head_dim;
-  at::Tensor cos, sin;
+  const int64_t hd = c.head_dim;
+  Rope rope;
   if (c.positions == PositionType::Rotary) {
     const at::Tensor inv_freq =
         1.0 / at::pow(c.rope_theta, at::arange(0, hd, 2, at::kFloat) / static_cast<double>(hd));
     const at::Tensor freqs = at::outer(at::arange(seq, at::kFloat), inv_freq);  // [S, hd/2]
     const at::Tensor emb = at::cat({freqs, freqs}, -1);
-    cos = emb.cos();
-    sin = emb.sin();
+    rope.cos = emb.cos();
+    rope.sin = emb.sin();
   }
   // Additive causal mask, fused with the scaling into one baddbmm per layer: at::matmul on the
   // 4-D view plus separate scale and masked_fill passes took 2.5x longer on stories260K.
   const at::Tensor causal_bias =
       at::zeros({seq, seq}, at::kFloat).masked_fill_(at::ones({seq, seq}, at::kBool).triu(1),
                                                      -std::numeric_limits<float>::infinity());
-  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-
   for (const Layer& L : w.layers) {
-    const at::Tensor h = applyNorm(c, L.input_norm, x);
-    at::Tensor q = L.q(h).view({batch, seq, nh, hd}).transpose(1, 2);
-    at::Tensor k = L.k(h).view({batch, seq, nkv, hd}).transpose(1, 2);
-    at::Tensor v = L.v(h).view({batch, seq, nkv, hd}).transpose(1, 2);
-    if (c.positions == PositionType::Rotary) {
-      q = applyRotary(q, cos, sin);
-      k = applyRotary(k, cos, sin);
-    }
-    if (nkv != nh) {  // grouped-query attention: each kv head serves nh/nkv consecutive q heads
-      k = k.repeat_interleave(nh / nkv, 1);
-      v = v.repeat_interleave(nh / nkv, 1);
-    }
-    const at::Tensor q3 = q.reshape({batch * nh, seq, hd}), k3 = k.reshape({batch * nh, seq, hd});
-    const at::Tensor v3 = v.reshape({batch * nh, seq, hd});
-    at::Tensor out = at::empty({batch * nh, seq, hd}, at::kFloat);
-    // Causal attention in blocks of query rows: a block only attends to the keys up to its last
-    // row, which skips most of the masked half of the scores and keeps each block's scores in cache.
-    for (const AttentionBlock& b : causalAttentionBlocks(seq)) {
-      const at::Tensor scores =
-          at::baddbmm(causal_bias.narrow(0, b.begin, b.rows).narrow(1, 0, b.keys), q3.narrow(1, b.begin, b.rows),
-                      k3.narrow(1, 0, b.keys).transpose(1, 2), 1.0, scale);
-      out.narrow(1, b.begin, b.rows).copy_(at::bmm(at::softmax(scores, -1), v3.narrow(1, 0, b.keys)));
-    }
-    const at::Tensor attn = out.view({batch, nh, seq, hd}).transpose(1, 2).reshape({batch, seq, nh * hd});
-    // In place where a fresh tensor would only double the peak memory of the layer.
-    x.add_(L.o(attn));
-    const at::Tensor m = applyNorm(c, L.post_norm, x);
-    at::Tensor act;
-    if (c.gatedMlp()) {
-      act = L.gate(m);
-      at::silu_(act).mul_(L.up(m));
-    } else {
-      act = geluTanh(L.up(m));
-    }
-    x.add_(L.down(act));
+    // In place where a fresh tensor would only raise the peak memory of the layer.
+    x.add_(selfAttention(c, L, x, rope, causal_bias, batch, seq));
+    x.add_(feedForward(c, L, x));
   }
   return applyNorm(c, w.final_norm, x);
 }
