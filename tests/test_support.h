@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/error.h"
+
 namespace slmc::test {
 
 inline std::string envOr(const char* name, const char* fallback) {
@@ -91,6 +93,23 @@ inline size_t countLines(const std::string& s) {
   size_t n = 0;
   for (char c : s) n += c == '\n';
   return n;
+}
+
+// The message of the slmc::Error that `f` throws, or "no error".
+template <typename F>
+std::string errorOf(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// An error message as users must see it: one line holding `expected`.
+inline void checkError(const std::string& err, const std::string& expected) {
+  CHECK_MESSAGE(err.find(expected) != std::string::npos, "expected '" << expected << "' in: " << err);
+  CHECK_MESSAGE(err.find('\n') == std::string::npos, err);
 }
 
 // A failed command as users must see it: exit code 1 and one line `slmc: error: ...` holding `text`.

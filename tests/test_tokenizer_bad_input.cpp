@@ -11,23 +11,6 @@
 using namespace slmc;
 using namespace slmc::test;
 
-namespace {
-template <typename F>
-std::string errorOf(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
-void checkError(const std::string& err, const std::string& expected) {
-  CHECK_MESSAGE(err.find(expected) != std::string::npos, "expected '" << expected << "' in: " << err);
-  CHECK(err.find('\n') == std::string::npos);
-}
-}  // namespace
-
 TEST_CASE("tokenizer bad input: invalid UTF-8 names the byte offset") {
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"ab\xFF" "cd", "byte offset 2"},          // not a lead byte

@@ -24,21 +24,6 @@ std::string llama2TokenizerModel() {
   return realFile(modelsDir() + "/llama2-tokenizer/tokenizer.model", "SLMC_MODELS");
 }
 
-template <typename F>
-std::string errorOf(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
-void checkError(const std::string& err, const std::string& expected) {
-  CHECK_MESSAGE(err.find(expected) != std::string::npos, "expected '" << expected << "' in: " << err);
-  CHECK_MESSAGE(err.find('\n') == std::string::npos, err);
-}
-
 // Protobuf wire format, enough to hand-build small ModelProtos.
 std::string varint(uint64_t v) {
   std::string out;
