@@ -52,6 +52,7 @@ NamedTensors readSafetensors(const std::string& path) {
   struct Span {
     uint64_t begin, end;
     std::string name;
+    Tensor tensor;
   };
   std::vector<Span> spans;
   std::shared_ptr<const void> owner = file;
@@ -92,11 +93,10 @@ NamedTensors readSafetensors(const std::string& path) {
     require(end - begin == expected, where + "holds " + std::to_string(end - begin) + " bytes but shape " +
                                          shapeString(shape) + " of " + dtypeName(dtype) + " needs " +
                                          std::to_string(expected) + " (the file is corrupt)");
-    spans.push_back({begin, end, name});
     const std::byte* p = data + begin;
     Tensor t = reinterpret_cast<uintptr_t>(p) % dtypeSize(dtype) == 0 ? Tensor(dtype, shape, owner, p)
                                                                       : Tensor::copyOf(dtype, shape, p);
-    out.tensors.emplace_back(name, std::move(t));
+    spans.push_back({begin, end, name, std::move(t)});
   }
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
   for (size_t i = 1; i < spans.size(); ++i)
@@ -104,12 +104,8 @@ NamedTensors readSafetensors(const std::string& path) {
             bad + "tensors '" + spans[i - 1].name + "' and '" + spans[i].name +
                 "' overlap in the data section (the file is corrupt)");
   // Keep the file's physical order: it is the order writers chose and what round trips expect.
-  std::vector<std::pair<std::string, Tensor>> ordered;
-  ordered.reserve(out.tensors.size());
-  for (const auto& span : spans)
-    for (auto& entry : out.tensors)
-      if (entry.first == span.name) ordered.push_back(std::move(entry));
-  out.tensors = std::move(ordered);
+  out.tensors.reserve(spans.size());
+  for (auto& span : spans) out.tensors.emplace_back(std::move(span.name), std::move(span.tensor));
   return out;
 }
 
