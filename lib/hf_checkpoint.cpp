@@ -147,16 +147,7 @@ Model loadHfDirectory(const std::string& dir) {
       m.tensors.set(name, std::move(t));
     }
   }
-  // Canonical order, so that every reader produces the same model whatever the file order.
-  Model ordered;
-  ordered.config = m.config;
-  ordered.source = m.source;
-  for (const auto& spec : expectedTensors(m.config))
-    if (const Tensor* t = m.tensors.find(spec.name)) ordered.tensors.set(spec.name, *t);
-  for (const auto& [name, t] : m.tensors)
-    if (!ordered.tensors.contains(name)) ordered.tensors.set(name, t);  // validateModel names it
-  validateModel(ordered);
-  return ordered;
+  return inCanonicalOrder(m);
 }
 
 void saveHfDirectory(const Model& model, const std::string& dir) {

@@ -9,6 +9,7 @@
 
 namespace slmc {
 
+// Reads the directory into canonical tensor order; loadModel() validates the result.
 Model loadHfDirectory(const std::string& dir);
 // Writes config.json + model.safetensors into `dir` (created if missing), plus the tokenizer and
 // generation files of the source directory when the model was loaded from one. Files are staged

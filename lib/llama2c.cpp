@@ -150,12 +150,8 @@ Model loadLlama2c(const std::string& path) {
   permuteRotary(m, "self_attn.q_proj.weight", c.num_heads);
   permuteRotary(m, "self_attn.k_proj.weight", c.num_kv_heads);
 
-  // Reorder to the canonical checkpoint order (per layer) so exports read naturally.
-  Model ordered;
-  ordered.config = m.config;
-  ordered.source = m.source;
-  for (const auto& spec : expectedTensors(c)) ordered.tensors.set(spec.name, m.tensors.at(spec.name));
-  return ordered;
+  // llama2.c stacks each kind over layers; per-layer (canonical) order makes exports read naturally.
+  return inCanonicalOrder(m);
 }
 
 }  // namespace slmc

@@ -12,6 +12,7 @@ namespace slmc {
 
 // Cheap check of the first bytes: does this file look like a llama2.c checkpoint?
 bool looksLikeLlama2c(const std::string& path);
+// Reads the file into canonical tensor order; loadModel() validates the result.
 Model loadLlama2c(const std::string& path);
 
 }  // namespace slmc

@@ -73,6 +73,17 @@ std::vector<TensorSpec> expectedTensors(const ModelConfig& c) {
   return specs;
 }
 
+Model inCanonicalOrder(const Model& model) {
+  Model ordered;
+  ordered.config = model.config;
+  ordered.source = model.source;
+  for (const auto& spec : expectedTensors(model.config))
+    if (const Tensor* t = model.tensors.find(spec.name)) ordered.tensors.set(spec.name, *t);
+  for (const auto& [name, t] : model.tensors)
+    if (!ordered.tensors.contains(name)) ordered.tensors.set(name, t);
+  return ordered;
+}
+
 void validateModel(const Model& model) {
   const std::string where = model.source.empty() ? std::string("model") : model.source;
   model.config.validate();

@@ -57,6 +57,11 @@ inline const char* kLmHead = "lm_head.weight";
 // Every tensor the config implies, with its shape, in checkpoint order.
 std::vector<TensorSpec> expectedTensors(const ModelConfig& config);
 
+// The same model with its tensors in expectedTensors() order, then any others in their current
+// order (so validateModel can name them). Readers call it so that every format yields the same
+// model whatever order its file stores tensors in.
+Model inCanonicalOrder(const Model& model);
+
 // Checks that the tensors are exactly the expected ones with the expected shapes, float dtypes
 // and finite values. Throws Error naming the first offending tensor and the fix.
 void validateModel(const Model& model);
