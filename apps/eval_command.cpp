@@ -110,10 +110,7 @@ void runEval(const EvalOptions& o, const CommonOptions& common) {
     throw CLI::ValidationError("eval", "give exactly one of --tokens FILE or --data FILE|DIR|data.h5");
   setComputeThreads(common.threads);
   const Model model = loadModel(o.model);
-  // Checked before any data is read or tokenized.
-  require(o.ctx <= model.config.max_position_embeddings,
-          "--ctx " + std::to_string(o.ctx) + " exceeds the model's context of " +
-              std::to_string(model.config.max_position_embeddings) + " tokens (use a smaller --ctx)");
+  requireContextFits(model.config, o.ctx);  // before any data is read or tokenized
   nlohmann::json source;
   const std::vector<int32_t> ids = evalStream(o, model, source);
   const ReferenceModel reference(model);

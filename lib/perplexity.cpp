@@ -26,12 +26,16 @@ std::vector<EvalWindow> slidingWindows(int64_t n, int64_t ctx, int64_t stride) {
   return windows;
 }
 
+void requireContextFits(const ModelConfig& config, int64_t ctx) {
+  require(ctx <= config.max_position_embeddings, "--ctx " + std::to_string(ctx) + " exceeds the model's context of " +
+                                                     std::to_string(config.max_position_embeddings) +
+                                                     " tokens (use a smaller --ctx)");
+}
+
 PerplexityResult evaluatePerplexity(const ReferenceModel& model, const std::vector<int32_t>& ids,
                                     const PerplexityOptions& options,
                                     const std::function<void(int64_t, int64_t)>& progress) {
-  require(options.ctx <= model.config().max_position_embeddings,
-          "--ctx " + std::to_string(options.ctx) + " exceeds the model's context of " +
-              std::to_string(model.config().max_position_embeddings) + " tokens (use a smaller --ctx)");
+  requireContextFits(model.config(), options.ctx);
   require(options.batch >= 1, "--batch must be at least 1");
   const auto windows = slidingWindows(static_cast<int64_t>(ids.size()), options.ctx, options.stride);
   PerplexityResult r;

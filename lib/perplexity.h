@@ -32,6 +32,9 @@ struct EvalWindow {
   int64_t score_from;  // targets ids[score_from, end) are scored
 };
 
+// Throws the user-facing error when windows of `ctx` tokens do not fit the model's context.
+void requireContextFits(const ModelConfig& config, int64_t ctx);
+
 // The windows the recipe visits, exposed for tests.
 std::vector<EvalWindow> slidingWindows(int64_t num_tokens, int64_t ctx, int64_t stride);
 
