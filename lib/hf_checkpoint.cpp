@@ -10,6 +10,7 @@
 #include "lib/atomic_file.h"
 #include "lib/error.h"
 #include "lib/file_util.h"
+#include "lib/quantized_checkpoint.h"
 #include "lib/safetensors.h"
 #include "lib/tensor_ops.h"
 
@@ -123,7 +124,8 @@ Model loadHfDirectory(const std::string& dir) {
   require(isFile(config_path), "'" + dir + "' has no config.json (pass a Hugging Face model directory)");
   Model m;
   m.source = dir;
-  m.config = parseHfConfig(readTextFile(config_path), config_path);
+  const std::string config_text = readTextFile(config_path);
+  m.config = parseHfConfig(config_text, config_path);
 
   NamedTensors raw;
   if (isFile(dir + "/model.safetensors")) {
@@ -138,7 +140,10 @@ Model loadHfDirectory(const std::string& dir) {
                         : std::string(" or model.safetensors.index.json")));
   }
 
-  if (m.config.family == ArchFamily::GPT2) {
+  const nlohmann::json config_json = nlohmann::json::parse(config_text);  // parseHfConfig checked it
+  if (config_json.contains("quantization_config")) {
+    importQuantizedTensors(config_json["quantization_config"], raw.tensors, m, dir);
+  } else if (m.config.family == ArchFamily::GPT2) {
     importGpt2(m.config, raw.tensors, m.tensors);
   } else {
     for (auto& [name, t] : raw.tensors) {
@@ -160,12 +165,22 @@ void saveHfDirectory(const Model& model, const std::string& dir) {
   require(fs::create_directories(staging, ec) || fs::is_directory(staging),
           "cannot create '" + staging + "': " + ec.message() + " (check that the parent directory is writable)");
   try {
+    // A quantized model keeps slmc's canonical names (quantized_checkpoint.h); a float one is
+    // written in the family's own Hugging Face layout.
+    const bool quantized = isQuantizedModel(model);
     const std::vector<std::pair<std::string, Tensor>> tensors =
-        model.config.family == ArchFamily::GPT2
+        quantized ? quantizedCheckpointTensors(model)
+        : model.config.family == ArchFamily::GPT2
             ? exportGpt2(model)
             : std::vector<std::pair<std::string, Tensor>>(model.tensors.begin(), model.tensors.end());
     writeSafetensors(staging + "/model.safetensors", tensors, {{"format", "pt"}});
-    writeFileAtomically(staging + "/config.json", hfConfigJson(model.config));
+    std::string config_text = hfConfigJson(model.config);
+    if (quantized) {
+      nlohmann::json config_json = nlohmann::json::parse(config_text);
+      config_json["quantization_config"] = quantizationConfig(model);
+      config_text = config_json.dump(2) + "\n";
+    }
+    writeFileAtomically(staging + "/config.json", config_text);
     std::vector<std::string> files = {"model.safetensors", "config.json"};
     // The tokenizer travels with the weights, so the export loads in transformers as is.
     if (fs::is_directory(model.source, ec) && !fs::equivalent(model.source, dir, ec)) {

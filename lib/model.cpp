@@ -34,6 +34,13 @@ bool TensorMap::erase(const std::string& name) {
   return true;
 }
 
+void Model::setQuantized(const std::string& name, QuantizedTensor q) {
+  require(tensors.contains(name), "internal: quantizing unknown tensor '" + name + "'");
+  q.validate(name);
+  tensors.set(name, q.dequantize());
+  quantized[name] = std::make_shared<const QuantizedTensor>(std::move(q));
+}
+
 const Tensor& Model::outputWeight() const {
   return tensors.at(config.tie_word_embeddings ? names::kEmbedTokens : names::kLmHead);
 }
@@ -77,6 +84,8 @@ Model inCanonicalOrder(const Model& model) {
   Model ordered;
   ordered.config = model.config;
   ordered.source = model.source;
+  ordered.quantized = model.quantized;
+  ordered.activation_quant = model.activation_quant;
   for (const auto& spec : expectedTensors(model.config))
     if (const Tensor* t = model.tensors.find(spec.name)) ordered.tensors.set(spec.name, *t);
   for (const auto& [name, t] : model.tensors)

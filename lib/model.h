@@ -4,12 +4,15 @@
 // every linear weight is [out_features, in_features].
 #pragma once
 
+#include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "lib/model_config.h"
+#include "lib/quantized_tensor.h"
 #include "lib/tensor.h"
 
 namespace slmc {
@@ -31,10 +34,31 @@ class TensorMap {
   std::unordered_map<std::string, size_t> index_;
 };
 
+// Fake quantization of a linear layer's input (W8A8): the reference forward rounds the input to
+// `bits`-bit symmetric integers before the product. Static: one per-tensor scale chosen on
+// calibration data; dynamic: a scale per token (row) from that row's max |x|.
+struct ActivationQuant {
+  int bits = 8;
+  bool dynamic = true;
+  float scale = 0;  // static only: value of one integer step
+
+  bool operator==(const ActivationQuant& o) const {
+    return bits == o.bits && dynamic == o.dynamic && scale == o.scale;
+  }
+};
+
 struct Model {
   ModelConfig config;
   TensorMap tensors;
   std::string source;  // where it was loaded from (provenance)
+  // Quantization state. For every name here, tensors[name] holds exactly quantized[name]
+  // ->dequantize() (F32), so the reference forward and every measurement see the quantized model.
+  std::map<std::string, std::shared_ptr<const QuantizedTensor>> quantized;
+  // Linear weight name → quantizer of that linear's input (absent: float input).
+  std::map<std::string, ActivationQuant> activation_quant;
+
+  // Replaces a linear weight by its quantized form (and its dequantized float in `tensors`).
+  void setQuantized(const std::string& name, QuantizedTensor q);
 
   // The weight a linear layer uses for the output head: lm_head, or the embedding when tied.
   const Tensor& outputWeight() const;

@@ -1,0 +1,43 @@
+// Integer weight quantization schemes: the one description of a quantized tensor's grid and
+// storage that the quantizers, the checkpoint writer/reader, the pack and the runtime all read
+// (ggml's type_traits idea: every size computation comes from here).
+//
+// Grid (GPTQ's convention, all 2^bits levels used):
+//   codes q are unsigned, 0 <= q <= maxq = 2^bits - 1; value = (q - zero) * scale.
+//   symmetric:  zero = 2^(bits-1) for every group; scale = 2 * max|w| / maxq.
+//   asymmetric: the range [lo, hi] is widened to contain 0; scale = (hi - lo) / maxq,
+//               zero = round(-lo / scale) clamped to [0, maxq].
+//   Scales are rounded up to the next float16 value when chosen (so the extremes stay within
+//   half a step), and what is stored (F16) is exactly what the in-memory model dequantizes with.
+// Groups: `group_size` consecutive columns of a row share (scale, zero); 0 means one group per
+// row (per-channel). Storage: packed codes (bit_packing.h) + one F16 scale per group + one packed
+// `bits`-bit zero per group (asymmetric only).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace slmc {
+
+struct QuantScheme {
+  int bits = 4;              // 2, 3, 4 or 8
+  int64_t group_size = 128;  // columns per group; 0: per-channel (one group per row)
+  bool symmetric = true;
+
+  bool operator==(const QuantScheme& o) const {
+    return bits == o.bits && group_size == o.group_size && symmetric == o.symmetric;
+  }
+};
+
+inline int maxCode(int bits) { return (1 << bits) - 1; }
+// Throws Error unless bits is 2, 3, 4 or 8.
+void validateBits(int bits);
+// "int4-g128-sym", "int8-channel-asym".
+std::string schemeName(const QuantScheme& scheme);
+// Columns per group for a row of `cols` (group_size 0 → cols).
+int64_t effectiveGroupSize(const QuantScheme& scheme, int64_t cols);
+int64_t groupsPerRow(const QuantScheme& scheme, int64_t cols);
+// Storage of a [rows, cols] tensor: packed codes + F16 scales + packed zeros (asymmetric).
+int64_t quantizedBytes(const QuantScheme& scheme, int64_t rows, int64_t cols);
+
+}  // namespace slmc
