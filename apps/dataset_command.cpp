@@ -2,19 +2,33 @@
 //                    --seq-len N [--samples K] [--seed S] -o data.h5 [--json report.json]
 // Text in, an HDF5 token dataset out: documents are tokenized and cut into samples by the policy
 // in datasets/sample_builder.h and chosen by datasets/sampler.h.
+//
+// slmc dataset generate MODEL --samples N --seq-len L [--seed S] [--temperature T] [--top-k K]
+//                       [--batch B] -o data.h5 [--json report.json]
+// Samples from the model itself (data-free calibration: no tokenizer or text needed): every row
+// is BOS followed by L-1 tokens drawn by ReferenceModel::generate. Rows are generated B at a time;
+// batch i uses the seed of the i-th draw of mt19937_64(--seed), so --seed and --batch together
+// fix the file byte for byte (on the same thread count).
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "apps/commands.h"
 #include "datasets/sample_builder.h"
 #include "datasets/sampler.h"
+#include "datasets/sha256.h"
 #include "datasets/text_source.h"
 #include "datasets/token_dataset_h5.h"
 #include "datasets/tokenizer.h"
 #include "lib/atomic_file.h"
+#include "lib/checkpoint.h"
 #include "lib/error.h"
+#include "lib/progress.h"
+#include "lib/reference_model.h"
 #include "lib/version.h"
 
 namespace slmc {
@@ -114,10 +128,123 @@ void runDatasetBuild(const DatasetBuildOptions& o) {
     writeFileAtomically(o.json_out, report.dump(2) + "\n");
   }
 }
+
+struct DatasetGenerateOptions {
+  std::string model;
+  int64_t samples = 0;
+  int64_t seq_len = 0;
+  uint64_t seed = 0;
+  double temperature = 1.0;
+  int64_t top_k = 0;
+  int64_t batch = 16;
+  std::string output;
+  std::string json_out;
+  int threads = 0;  // from the global --threads
+  bool quiet = false;
+};
+
+// The model's bytes for provenance: the file's sha256, or each regular file of a directory.
+nlohmann::json modelDigests(const std::string& path) {
+  if (!std::filesystem::is_directory(path)) return {{"path", path}, {"sha256", sha256File(path)}};
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(path))
+    if (entry.is_regular_file()) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  nlohmann::json files = nlohmann::json::array();
+  for (const std::string& name : names)
+    files.push_back({{"name", name}, {"sha256", sha256File((std::filesystem::path(path) / name).string())}});
+  return {{"path", path}, {"files", files}};
+}
+
+void runDatasetGenerate(const DatasetGenerateOptions& o) {
+  const auto start = std::chrono::steady_clock::now();
+  require(o.samples >= 1, "--samples must be at least 1, got " + std::to_string(o.samples));
+  require(o.seq_len >= 2, "--seq-len must be at least 2 (BOS plus one generated token), got " +
+                              std::to_string(o.seq_len));
+  require(std::isfinite(o.temperature) && o.temperature >= 0,
+          "--temperature must be >= 0 (0: greedy), got " + std::to_string(o.temperature));
+  require(o.top_k >= 0, "--top-k must be >= 0 (0: whole vocabulary), got " + std::to_string(o.top_k));
+  require(o.batch >= 1, "--batch must be at least 1, got " + std::to_string(o.batch));
+  requireWritableLocation(o.output);
+  if (!o.json_out.empty()) requireWritableLocation(o.json_out);
+  setComputeThreads(o.threads);
+  const Model model = loadModel(o.model);
+  const ModelConfig& c = model.config;
+  require(o.seq_len <= c.max_position_embeddings,
+          "--seq-len " + std::to_string(o.seq_len) + " exceeds the context of model '" + o.model + "' (" +
+              std::to_string(c.max_position_embeddings) + " tokens; use a smaller --seq-len)");
+  require(c.bos_token_id >= 0 && c.bos_token_id < c.vocab_size,
+          "model '" + o.model + "' has BOS id " + std::to_string(c.bos_token_id) + " outside its vocabulary of " +
+              std::to_string(c.vocab_size) + " (fix bos_token_id in its config)");
+  const nlohmann::json digests = modelDigests(o.model);
+  const ReferenceModel reference(model);
+
+  TokenDataset dataset;
+  dataset.num_samples = o.samples;
+  dataset.seq_len = o.seq_len;
+  dataset.input_ids.reserve(static_cast<size_t>(o.samples * o.seq_len));
+  std::mt19937_64 batch_seeds(o.seed);
+  Progress progress("generate", o.quiet);
+  for (int64_t done = 0; done < o.samples;) {
+    const int64_t n = std::min(o.batch, o.samples - done);
+    ReferenceModel::SamplingOptions sampling;
+    sampling.temperature = o.temperature;
+    sampling.top_k = o.top_k;
+    sampling.seed = batch_seeds();
+    const std::vector<int32_t> prompts(static_cast<size_t>(n), static_cast<int32_t>(c.bos_token_id));
+    const std::vector<int32_t> rows = reference.generate(prompts, n, 1, o.seq_len - 1, sampling);
+    dataset.input_ids.insert(dataset.input_ids.end(), rows.begin(), rows.end());
+    done += n;
+    progress.update(done, o.samples);
+  }
+  const double gen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const int64_t generated = o.samples * (o.seq_len - 1);
+  dataset.provenance = {{"schema", "slmc-token-dataset"},
+                        {"schema_version", 1},
+                        {"slmc_version", kVersion},
+                        {"generator",
+                         {{"method", "sampled from the model (data-free calibration): BOS, then seq_len-1 tokens"},
+                          {"model", digests},
+                          {"vocab_size", c.vocab_size},
+                          {"bos_id", c.bos_token_id},
+                          {"seed", o.seed},
+                          {"temperature", o.temperature},
+                          {"top_k", o.top_k},
+                          {"batch", o.batch},
+                          {"sampler",
+                           "per batch: mt19937_64(i-th draw of mt19937_64(seed)), 53-bit uniforms, float64 "
+                           "probabilities"}}},
+                        {"seq_len", o.seq_len},
+                        {"num_samples", o.samples}};
+  writeTokenDatasetH5(o.output, dataset);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::printf("dataset  %lld samples x %lld tokens -> %s\n", static_cast<long long>(o.samples),
+              static_cast<long long>(o.seq_len), o.output.c_str());
+  std::printf("sampling temperature %g  top-k %lld  seed %llu  batch %lld\n", o.temperature,
+              static_cast<long long>(o.top_k), static_cast<unsigned long long>(o.seed),
+              static_cast<long long>(o.batch));
+  std::printf("time     %.2fs  (%.0f generated tokens/s, threads %d)\n", seconds,
+              static_cast<double>(generated) / gen_seconds, computeThreads());
+  if (!o.json_out.empty()) {
+    nlohmann::json report = {{"schema_version", 1},
+                             {"slmc_version", kVersion},
+                             {"command", "dataset generate"},
+                             {"output", o.output},
+                             {"num_samples", o.samples},
+                             {"seq_len", o.seq_len},
+                             {"generated_tokens", generated},
+                             {"seconds", seconds},
+                             {"generated_tokens_per_second", static_cast<double>(generated) / gen_seconds},
+                             {"threads", computeThreads()},
+                             {"provenance", dataset.provenance}};
+    writeFileAtomically(o.json_out, report.dump(2) + "\n");
+  }
+}
 }  // namespace
 
 void setupDataset(CLI::App& app) {
-  CLI::App* dataset = app.add_subcommand("dataset", "Build token datasets from text (calibration and evaluation)");
+  CLI::App* dataset = app.add_subcommand("dataset", "Build token datasets from text, or generate them from a model (calibration and evaluation)");
   dataset->require_subcommand(1);
   auto opts = std::make_shared<DatasetBuildOptions>();
   CLI::App* build = dataset->add_subcommand(
@@ -142,6 +269,34 @@ void setupDataset(CLI::App& app) {
   build->add_option("-o,--output", opts->output, "output HDF5 file")->required();
   build->add_option("--json", opts->json_out, "also write a JSON report to this file");
   build->callback([opts] { runDatasetBuild(*opts); });
+
+  auto gen = std::make_shared<DatasetGenerateOptions>();
+  CLI::App* generate = dataset->add_subcommand(
+      "generate",
+      "Sample token sequences from the model itself and write HDF5 (each row: BOS, then seq-len - 1 sampled "
+      "tokens). Self-generated text is a known data-free calibration technique: it stands in for a corpus when the "
+      "model's tokenizer or training text is not at hand");
+  generate->add_option("model", gen->model, "Hugging Face model directory or llama2.c .bin")->required();
+  // Ranges are checked in runDatasetGenerate so that a bad value is one `slmc: error:` line.
+  generate->add_option("--samples", gen->samples, "sequences to generate")->required();
+  generate->add_option("--seq-len", gen->seq_len, "tokens per sequence, BOS included (at most the model's context)")
+      ->required();
+  generate->add_option("--seed", gen->seed, "sampling seed (with --batch, fixes the output byte for byte)")
+      ->capture_default_str();
+  generate->add_option("--temperature", gen->temperature, "softmax temperature (0: greedy argmax)")->capture_default_str();
+  generate->add_option("--top-k", gen->top_k, "sample among the k most likely tokens (0: whole vocabulary)")
+      ->capture_default_str();
+  generate->add_option("--batch", gen->batch, "sequences generated together")->capture_default_str();
+  generate->add_option("-o,--output", gen->output, "output HDF5 file")->required();
+  generate->add_option("--json", gen->json_out, "also write a JSON report to this file");
+  // setupDataset does not receive CommonOptions: read the global --threads / --quiet from the root.
+  CLI::App* root = &app;
+  generate->callback([gen, root] {
+    if (const CLI::Option* t = root->get_option_no_throw("--threads"); t && t->count() > 0)
+      gen->threads = t->as<int>();
+    if (const CLI::Option* q = root->get_option_no_throw("--quiet")) gen->quiet = q->count() > 0;
+    runDatasetGenerate(*gen);
+  });
 }
 
 }  // namespace slmc

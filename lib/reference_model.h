@@ -30,10 +30,22 @@ class ReferenceModel {
   // Same forward as logits(), without copying the logits out.
   std::vector<float> nextTokenNll(const std::vector<int32_t>& ids, int64_t batch, int64_t seq) const;
 
+  // Samples `new_tokens` tokens after each of `batch` prompts (prompts: row-major [batch,
+  // prompt_len]) with a KV cache; returns row-major [batch, prompt_len + new_tokens]. Sampling is
+  // seeded and platform-independent (mt19937_64, 53-bit uniforms); temperature 0 is greedy.
+  struct SamplingOptions {
+    double temperature = 1.0;
+    int64_t top_k = 0;  // 0: whole vocabulary
+    uint64_t seed = 0;
+  };
+  std::vector<int32_t> generate(const std::vector<int32_t>& prompts, int64_t batch, int64_t prompt_len,
+                                int64_t new_tokens, const SamplingOptions& options) const;
+
   // Multiply-add FLOPs of one forward over [batch, seq] (linear layers, attention, head).
   double forwardFlops(int64_t batch, int64_t seq) const;
 
-  struct Weights;  // LibTorch tensors, defined in the .cpp only
+  struct Weights;  // LibTorch tensors, defined in lib/reference_decoder_torch.h (internal)
+  const Weights& weights() const { return *weights_; }  // for lib/*_torch.cpp
 
  private:
   ModelConfig config_;
