@@ -9,6 +9,7 @@
 #include <fstream>
 #include <limits>
 
+#include "datasets/hdf5_handle.h"
 #include "lib/error.h"
 
 namespace slmc {
@@ -19,92 +20,27 @@ namespace {
 constexpr const char* kIds = "/input_ids";
 constexpr const char* kProvenance = "provenance";
 
-// HDF5 prints its own error stack to stderr by default; slmc reports one line of its own.
-void silenceHdf5() {
-  static const bool silenced = [] {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    return true;
-  }();
-  (void)silenced;
-}
-
-// Closes an HDF5 handle when it goes out of scope.
-class Handle {
- public:
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  ~Handle() {
-    if (id_ >= 0) close_(id_);
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  hid_t get() const { return id_; }
-  bool ok() const { return id_ >= 0; }
-  // Closes now and reports whether closing (which flushes) succeeded.
-  bool close() {
-    const herr_t status = close_(id_);
-    id_ = -1;
-    return status >= 0;
-  }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
-
-void check(herr_t status, const std::string& what) { require(status >= 0, what); }
-
 void writeContents(const std::string& file_path, const std::string& target, const TokenDataset& d) {
   const std::string fail = "writing '" + target + "' failed (disk full or not writable?)";
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
-  check(H5Pset_obj_track_times(fcpl.get(), false), fail);  // root group: no timestamps
+  checkHdf5(H5Pset_obj_track_times(fcpl.get(), false), fail);  // root group: no timestamps
   Handle file(H5Fcreate(file_path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
   require(file.ok(), "cannot write '" + target + "' (check that the directory is writable)");
 
   const hsize_t dims[2] = {static_cast<hsize_t>(d.num_samples), static_cast<hsize_t>(d.seq_len)};
   Handle space(H5Screate_simple(2, dims, nullptr), H5Sclose);
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  check(H5Pset_obj_track_times(dcpl.get(), false), fail);
+  checkHdf5(H5Pset_obj_track_times(dcpl.get(), false), fail);
   Handle dataset(H5Dcreate2(file.get(), kIds, H5T_STD_I32LE, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                  H5Dclose);
   require(dataset.ok(), fail);
-  check(H5Dwrite(dataset.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, d.input_ids.data()), fail);
+  checkHdf5(H5Dwrite(dataset.get(), H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, d.input_ids.data()), fail);
 
-  const std::string json = d.provenance.is_null() ? std::string("{}") : d.provenance.dump();
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  check(H5Tset_size(type.get(), json.size() + 1), fail);
-  check(H5Tset_strpad(type.get(), H5T_STR_NULLTERM), fail);
-  check(H5Tset_cset(type.get(), H5T_CSET_UTF8), fail);
-  Handle scalar(H5Screate(H5S_SCALAR), H5Sclose);
-  Handle attr(H5Acreate2(file.get(), kProvenance, type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  require(attr.ok(), fail);
-  check(H5Awrite(attr.get(), type.get(), json.c_str()), fail);
-  require(attr.close() && dataset.close() && file.close(), fail);
+  writeStringAttribute(file.get(), kProvenance, d.provenance.is_null() ? std::string("{}") : d.provenance.dump(),
+                       fail);
+  require(dataset.close() && file.close(), fail);
 }
 
-std::string readStringAttribute(hid_t object, const char* name, const std::string& path) {
-  const std::string bad = path + ": attribute '" + name + "' is not a readable string";
-  Handle attr(H5Aopen(object, name, H5P_DEFAULT), H5Aclose);
-  require(attr.ok(), bad);
-  Handle type(H5Aget_type(attr.get()), H5Tclose);
-  require(type.ok() && H5Tget_class(type.get()) == H5T_STRING, bad);
-  Handle memtype(H5Tcopy(H5T_C_S1), H5Tclose);
-  // HDF5 does not convert between character sets: read in the one the file uses.
-  check(H5Tset_cset(memtype.get(), H5Tget_cset(type.get())), bad);
-  if (H5Tis_variable_str(type.get()) > 0) {
-    check(H5Tset_size(memtype.get(), H5T_VARIABLE), bad);
-    char* text = nullptr;
-    check(H5Aread(attr.get(), memtype.get(), &text), bad);
-    std::string value = text ? text : "";
-    H5free_memory(text);
-    return value;
-  }
-  const size_t size = H5Tget_size(type.get());
-  check(H5Tset_size(memtype.get(), size + 1), bad);  // + 1: room for the terminator
-  std::string value(size + 1, '\0');
-  check(H5Aread(attr.get(), memtype.get(), value.data()), bad);
-  value.resize(std::strlen(value.c_str()));
-  return value;
-}
 }  // namespace
 
 bool isHdf5File(const std::string& path) {
