@@ -16,5 +16,8 @@ void setupInspect(CLI::App& app);
 void setupEval(CLI::App& app, const CommonOptions& common);
 void setupExport(CLI::App& app, const CommonOptions& common);
 void setupDataset(CLI::App& app);
+void setupQuantize(CLI::App& app, const CommonOptions& common);
+void setupCompress(CLI::App& app, const CommonOptions& common);
+void setupPasses(CLI::App& app);
 
 }  // namespace slmc

@@ -10,17 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
-#include "datasets/sample_builder.h"
-#include "datasets/text_source.h"
-#include "datasets/token_dataset_h5.h"
-#include "datasets/tokenizer.h"
+#include "datasets/token_source.h"
 #include "lib/atomic_file.h"
 #include "lib/checkpoint.h"
 #include "lib/error.h"
 #include "lib/perplexity.h"
 #include "lib/progress.h"
 #include "lib/reference_model.h"
-#include "lib/token_file.h"
 #include "lib/version.h"
 
 namespace slmc {
@@ -41,68 +37,16 @@ struct EvalOptions {
   std::string json_out;
 };
 
-void requireTokenizerFits(int64_t tokenizer_vocab, const std::string& tokenizer, const Model& model,
-                          const std::string& model_path) {
-  // A tokenizer smaller than the embedding is fine (checkpoints often pad the vocabulary to a
-  // multiple of 64); a larger one yields ids the model has no row for.
-  require(tokenizer_vocab <= model.config.vocab_size,
-          "tokenizer " + tokenizer + " has " + std::to_string(tokenizer_vocab) + " tokens but model '" + model_path +
-              "' has a vocabulary of " + std::to_string(model.config.vocab_size) +
-              " (use the tokenizer the model was trained with)");
-}
-
-// The tokenizer for text --data: --tokenizer, else the model directory's tokenizer.json.
-std::unique_ptr<Tokenizer> evalTokenizer(const EvalOptions& o, std::string& path) {
-  path = o.tokenizer;
-  if (path.empty()) {
-    require(std::filesystem::is_directory(o.model),
-            "--data " + o.data + " is text and model '" + o.model +
-                "' is a file with no tokenizer beside it (pass --tokenizer PATH)");
-    path = (std::filesystem::path(o.model) / "tokenizer.json").string();
-    require(std::filesystem::exists(path),
-            "model directory '" + o.model + "' has no tokenizer.json (pass --tokenizer PATH)");
-  }
-  return loadTokenizer(path);
-}
-
-// The ids to score and a description of where they came from (for the JSON report).
-std::vector<int32_t> evalStream(const EvalOptions& o, const Model& model, nlohmann::json& source) {
-  if (!o.tokens.empty()) {
-    source = {{"tokens_file", o.tokens}};
-    std::vector<int32_t> ids = readTokenFile(o.tokens, o.tokens_format);
-    if (o.max_tokens > 0 && static_cast<int64_t>(ids.size()) > o.max_tokens)
-      ids.resize(static_cast<size_t>(o.max_tokens));
-    return ids;
-  }
-  if (std::filesystem::is_regular_file(o.data) && isHdf5File(o.data)) {
-    TokenDataset d = readTokenDatasetH5(o.data);
-    // Datasets from `slmc dataset build` name their tokenizer: check it before scoring.
-    const nlohmann::json tok = d.provenance.is_object() ? d.provenance.value("tokenizer", nlohmann::json()) : nullptr;
-    if (tok.is_object() && tok.contains("vocab_size") && tok["vocab_size"].is_number_integer())
-      requireTokenizerFits(tok["vocab_size"].get<int64_t>(),
-                           "'" + tok.value("path", std::string("?")) + "' (from " + o.data + ")", model, o.model);
-    source = {{"data", o.data}, {"data_kind", "hdf5"}, {"num_samples", d.num_samples}, {"seq_len", d.seq_len}};
-    if (o.max_tokens > 0 && static_cast<int64_t>(d.input_ids.size()) > o.max_tokens)
-      d.input_ids.resize(static_cast<size_t>(o.max_tokens));
-    return std::move(d.input_ids);
-  }
-  const std::vector<std::string> files = expandInputs({o.data});  // a missing path is reported first
-  std::string tokenizer_path;
-  const std::unique_ptr<Tokenizer> tokenizer = evalTokenizer(o, tokenizer_path);
-  requireTokenizerFits(tokenizer->vocabSize(), "'" + tokenizer_path + "'", model, o.model);
-  TextSourceOptions text;
-  text.format = parseTextFormat(o.text_format);
-  text.field = o.field;
-  DocumentReader reader(files, text);
-  TokenStream stream = tokenizeDocuments(reader, *tokenizer, o.max_tokens);
-  source = {{"data", o.data},
-            {"data_kind", "text"},
-            {"text_format", o.text_format},
-            {"tokenizer", tokenizer_path},
-            {"tokenizer_kind", tokenizer->kind()},
-            {"documents", stream.documents},
-            {"boundary_policy", boundaryPolicyDescription(*tokenizer)}};
-  return std::move(stream.ids);
+TokenSourceOptions tokenSourceOptions(const EvalOptions& o) {
+  TokenSourceOptions t;
+  t.tokens = o.tokens;
+  t.tokens_format = o.tokens_format;
+  t.data = o.data;
+  t.tokenizer = o.tokenizer;
+  t.text_format = o.text_format;
+  t.field = o.field;
+  t.max_tokens = o.max_tokens;
+  return t;
 }
 
 void runEval(const EvalOptions& o, const CommonOptions& common) {
@@ -111,8 +55,9 @@ void runEval(const EvalOptions& o, const CommonOptions& common) {
   setComputeThreads(common.threads);
   const Model model = loadModel(o.model);
   requireContextFits(model.config, o.ctx);  // before any data is read or tokenized
-  nlohmann::json source;
-  const std::vector<int32_t> ids = evalStream(o, model, source);
+  TokenSource tokens = loadTokenSource(tokenSourceOptions(o), model, o.model);
+  const nlohmann::json source = tokens.provenance;
+  const std::vector<int32_t> ids = std::move(tokens.ids);
   const ReferenceModel reference(model);
   PerplexityOptions popts;
   popts.ctx = o.ctx;

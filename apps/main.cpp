@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   slmc::setupEval(app, common);
   slmc::setupExport(app, common);
   slmc::setupDataset(app);
+  slmc::setupQuantize(app, common);
+  slmc::setupCompress(app, common);
+  slmc::setupPasses(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

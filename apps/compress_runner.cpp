@@ -1,0 +1,161 @@
+#include "apps/compress_runner.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "lib/checkpoint.h"
+#include "lib/error.h"
+#include "lib/hf_checkpoint.h"
+#include "lib/model_comparison.h"
+#include "lib/model_size.h"
+#include "lib/pass_manager.h"
+#include "lib/pass_registry.h"
+#include "lib/perplexity.h"
+#include "lib/progress.h"
+#include "lib/reference_model.h"
+#include "lib/report.h"
+#include "passes/builtin_passes.h"
+
+namespace slmc {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+CompressFlags addCompressFlags(CLI::App* sub, CompressJob& job) {
+  CompressFlags f;
+  sub->add_option("--data", job.calibration.data,
+                  "calibration data: text file, directory of .txt/.jsonl, or data.h5 from `slmc dataset build|generate`");
+  sub->add_option("--tokenizer", job.calibration.tokenizer,
+                  "tokenizer for text data (default: tokenizer.json in the model directory)");
+  sub->add_option("--data-format", job.calibration.text_format, "text data format: auto, text, lines, paragraphs, jsonl")
+      ->check(CLI::IsMember({"auto", "text", "lines", "paragraphs", "jsonl"}));
+  sub->add_option("--field", job.calibration.field, "JSONL field holding the text");
+  f.samples = sub->add_option("--samples", job.samples, "calibration samples")->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  f.seq_len = sub->add_option("--seq-len", job.seq_len, "tokens per calibration sample")
+                  ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
+  f.seed = sub->add_option("--seed", job.seed, "seed for choosing calibration samples");
+  sub->add_option("--stats-cache", job.stats_cache,
+                  "HDF5 file caching calibration statistics (reused when model, data, seed and pass match)");
+  sub->add_option("--eval-data", job.eval.data, "evaluation text / directory / data.h5 (compared with the original)");
+  sub->add_option("--eval-tokens", job.eval.tokens, "evaluation token ids: .txt (one per line) or .u32");
+  f.eval_ctx = sub->add_option("--eval-ctx", job.eval_ctx, "evaluation window in tokens")
+                   ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
+  sub->add_option("--eval-max-tokens", job.eval.max_tokens, "evaluate only the first K tokens (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("-o,--output", job.output, "output directory (Hugging Face layout + quantization state)")->required();
+  sub->add_option("--report", job.report, "report JSON path (a .md summary is written beside it; default "
+                                          "OUTPUT/slmc_report.json)");
+  return f;
+}
+
+
+void runCompressJob(const std::string& command, const CompressJob& job, const CommonOptions& common) {
+  setComputeThreads(common.threads);
+  require(!job.pipeline.empty(), "the pipeline is empty (give --passes or a recipe with passes)");
+  std::error_code ec;
+  require(!fs::exists(job.output, ec) || fs::is_directory(job.output, ec),
+          "output '" + job.output + "' exists and is not a directory (choose another -o path)");
+  const Model original = loadModel(job.model);
+
+  PassRegistry registry;
+  registerBuiltinPasses(registry);
+  PassManager manager(registry);
+  manager.build(job.pipeline);
+
+  PassContext context;
+  context.threads = common.threads;
+  context.quiet = common.quiet;
+  context.seed = job.seed;
+  context.stats_cache = job.stats_cache;
+  json calibration_provenance;  // set when a pass loads the calibration data
+  if (!job.calibration.data.empty()) {
+    require(job.seq_len <= original.config.max_position_embeddings,
+            "--seq-len " + std::to_string(job.seq_len) + " exceeds the model's context of " +
+                std::to_string(original.config.max_position_embeddings) + " tokens (use a smaller --seq-len)");
+    context.setCalibration(
+        [&job, &original, &calibration_provenance] {
+          TokenSource source = loadTokenSource(job.calibration, original, job.model);
+          SampleSelection chosen =
+              selectSamples(source.ids, job.seq_len, job.samples, job.seed, "calibration data " + job.calibration.data);
+          CalibrationSamples samples;
+          samples.ids = std::move(chosen.ids);
+          samples.num_samples = chosen.num_samples;
+          samples.seq_len = chosen.seq_len;
+          samples.provenance = source.provenance;
+          samples.provenance["samples"] = chosen.num_samples;
+          samples.provenance["seq_len"] = chosen.seq_len;
+          samples.provenance["available_samples"] = chosen.available;
+          samples.provenance["seed"] = job.seed;
+          calibration_provenance = samples.provenance;
+          return samples;
+        },
+        job.calibration.data + ", " + std::to_string(job.samples) + " x " + std::to_string(job.seq_len) + " tokens");
+  }
+  // Evaluation tokens are read before any pass runs: a bad --eval-data must not cost a
+  // calibration first.
+  std::vector<int32_t> eval_ids;
+  json eval_source;
+  const bool evaluate = !job.eval.data.empty() || !job.eval.tokens.empty();
+  if (evaluate) {
+    requireContextFits(original.config, job.eval_ctx);
+    TokenSource source = loadTokenSource(job.eval, original, job.model);
+    require(source.ids.size() >= 2, "evaluation data holds fewer than 2 tokens");
+    eval_ids = std::move(source.ids);
+    eval_source = source.provenance;
+  }
+  manager.validate(original, context);
+
+  Model compressed = original;
+  const std::vector<PassRecord> records = manager.run(compressed, context);
+  saveHfDirectory(compressed, job.output);
+
+  Report report;
+  report.setCommand(command);
+  report.setSourceModel(job.model);
+  report.setPipeline(manager.pipelineText());
+  report.setPasses(records);
+  const ModelSize before = modelSize(original), after = modelSize(compressed);
+  report.setOriginalModel(before);
+  report.setCompressedModel(after);
+  for (const std::string& w : context.warnings) report.addWarning(w);
+
+  for (const PassRecord& r : records)
+    std::printf("%-10s %s  (%.2fs, peak RSS %.0f MiB)\n", r.name.c_str(), r.result.summary.c_str(), r.seconds,
+                static_cast<double>(r.peak_rss_bytes) / (1 << 20));
+  std::printf("size       %.3f MiB -> %.3f MiB (%.2fx), %.2f -> %.2f bits per weight\n",
+              static_cast<double>(before.bytes) / (1 << 20), static_cast<double>(after.bytes) / (1 << 20),
+              static_cast<double>(before.bytes) / static_cast<double>(after.bytes), before.bits_per_weight,
+              after.bits_per_weight);
+  json evaluation = {{"skipped", "no --eval-data or --eval-tokens"}};
+  if (evaluate) {
+    const ReferenceModel base(original), candidate(compressed);
+    ComparisonOptions copts;
+    copts.ctx = job.eval_ctx;
+    copts.batch = job.eval_batch;
+    Progress progress("evaluate", common.quiet);
+    const ComparisonResult c = compareModels(base, candidate, eval_ids, copts,
+                                             [&](int64_t done, int64_t total) { progress.update(done, total); });
+    const double increase = 100.0 * (c.candidate_perplexity / c.base_perplexity - 1.0);
+    evaluation = {{"input", eval_source},
+                  {"ctx", job.eval_ctx},
+                  {"tokens_scored", c.tokens_scored},
+                  {"perplexity", {{"original", c.base_perplexity}, {"compressed", c.candidate_perplexity}}},
+                  {"perplexity_increase_percent", increase},
+                  {"mean_nll", {{"original", c.base_mean_nll}, {"compressed", c.candidate_mean_nll}}},
+                  {"top1_agreement", c.top1_agreement},
+                  {"mean_kl", c.mean_kl},
+                  {"seconds", c.seconds}};
+    std::printf("perplexity %.4f -> %.4f (%+.2f%%)  top-1 agreement %.2f%%  mean KL %.5f  (%lld tokens)\n",
+                c.base_perplexity, c.candidate_perplexity, increase, 100.0 * c.top1_agreement, c.mean_kl,
+                static_cast<long long>(c.tokens_scored));
+  }
+  report.setEvaluation(evaluation);
+  if (!calibration_provenance.is_null()) report.setCalibration(calibration_provenance);
+  const std::string report_path = job.report.empty() ? (fs::path(job.output) / "slmc_report.json").string() : job.report;
+  report.write(report_path);
+  std::printf("wrote      %s  (report %s)\n", job.output.c_str(), report_path.c_str());
+}
+
+}  // namespace slmc

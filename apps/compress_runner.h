@@ -1,0 +1,44 @@
+// What `slmc compress`, `slmc quantize` (and later `prune`) share: load a model, build and check
+// the whole pipeline before any work, run it, write the artifact atomically, compare the result
+// with the original on evaluation tokens and write the report (JSON + Markdown).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apps/commands.h"
+#include "datasets/token_source.h"
+#include "lib/pipeline.h"
+
+namespace slmc {
+
+struct CompressJob {
+  std::string model;
+  std::vector<PassInvocation> pipeline;
+  std::string recipe;  // recipe file, for provenance ("" for inline pipelines)
+  // Calibration: --data (empty: none) cut into `samples` samples of `seq_len` chosen with `seed`.
+  TokenSourceOptions calibration;
+  int64_t samples = 128;
+  int64_t seq_len = 256;
+  uint64_t seed = 0;
+  std::string stats_cache;
+  // Evaluation against the original: --eval-data / --eval-tokens (empty: skipped).
+  TokenSourceOptions eval;
+  int64_t eval_ctx = 256;
+  int64_t eval_batch = 4;
+  std::string output;  // Hugging Face-style directory
+  std::string report;  // JSON path; default <output>/slmc_report.json
+};
+
+// Registers the flags every compressing command shares (data, evaluation, output, report).
+// Returns the options so callers can tell which were given (count()).
+struct CompressFlags {
+  CLI::Option *samples, *seq_len, *seed, *eval_ctx;
+};
+CompressFlags addCompressFlags(CLI::App* sub, CompressJob& job);
+
+void runCompressJob(const std::string& command, const CompressJob& job, const CommonOptions& common);
+
+}  // namespace slmc

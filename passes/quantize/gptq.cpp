@@ -1,0 +1,134 @@
+#include "passes/quantize/gptq.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "lib/error.h"
+#include "passes/quantize/rtn.h"
+#include "passes/quantize/second_order.h"
+
+namespace slmc {
+
+namespace {
+
+std::string formatNumber(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
+}
+
+// Damps h and factorizes it, retrying with ×10 damping up to three times. Returns the damping
+// fraction that worked; throws Error when none did.
+double dampedInverseFactor(const Eigen::MatrixXd& h, double damp, Eigen::MatrixXd& u) {
+  double fraction = damp;
+  for (int attempt = 0;; ++attempt) {
+    Eigen::MatrixXd damped = h;
+    damped.diagonal().array() += dampingFor(h, fraction);
+    if (upperCholeskyOfInverse(damped, u)) return fraction;
+    require(attempt < 3, "GPTQ: Hessian is not positive definite even with damping " + formatNumber(fraction) +
+                             " (too few calibration tokens for " + std::to_string(h.rows()) + " inputs?)");
+    fraction = fraction > 0 ? fraction * 10 : 0.01;  // damp 0: retry from the usual 1%
+  }
+}
+
+}  // namespace
+
+GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<double> hessian,
+                        const QuantScheme& scheme, const GptqOptions& options) {
+  validateBits(scheme.bits);
+  validateObserverOptions(options.observer, scheme.bits);
+  require(w != nullptr && rows > 0 && cols > 0,
+          "GPTQ: empty weight [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+  require(options.block_size > 0, "GPTQ: block_size must be positive (got " + std::to_string(options.block_size) + ")");
+  require(std::isfinite(options.damp) && options.damp >= 0,
+          "GPTQ: damp must be a non-negative number (got " + formatNumber(options.damp) + "; 0.01 is usual)");
+  const int64_t groups = groupsPerRow(scheme, cols), gs = cols / groups;
+  const int bits = scheme.bits;
+  const bool act_order = options.act_order;
+
+  Eigen::MatrixXd h = hessianMatrix(hessian, cols, "GPTQ");
+  std::vector<double>().swap(hessian);
+  const Eigen::MatrixXf h_error = h.cast<float>();  // the caller's H, for the reported errors
+
+  RowMatrixF weight = Eigen::Map<const RowMatrixF>(w, rows, cols);
+  require(weight.allFinite(), "GPTQ: the weight has a NaN or infinite value (check the checkpoint)");
+  for (const int64_t d : fixDeadInputs(h)) weight.col(d).setZero();
+
+  // Column order: natural, or decreasing diag(H) (stable, so deterministic on ties).
+  std::vector<int64_t> perm(static_cast<size_t>(cols));
+  std::iota(perm.begin(), perm.end(), 0);
+  std::vector<GroupGrid> grids(static_cast<size_t>(rows * groups));
+  if (act_order) {
+    // Static groups: fit on the original (dead-zeroed) weights, contiguous in storage order.
+    grids = observedGrids(weight.data(), rows, cols, scheme, options.observer);
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });
+    RowMatrixF wp(rows, cols);
+    Eigen::MatrixXd hp(cols, cols);
+    for (int64_t k = 0; k < cols; ++k) {
+      wp.col(k) = weight.col(perm[static_cast<size_t>(k)]);
+      for (int64_t l = 0; l < cols; ++l) hp(l, k) = h(perm[static_cast<size_t>(l)], perm[static_cast<size_t>(k)]);
+    }
+    weight = std::move(wp);
+    h = std::move(hp);
+  }
+
+  GptqResult result;
+  Eigen::MatrixXd u_double;
+  result.damp_used = dampedInverseFactor(h, options.damp, u_double);
+  h.resize(0, 0);
+  const RowMatrixF u = u_double.cast<float>();
+  u_double.resize(0, 0);
+
+  // Without act_order a group's grid is fit when the walk reaches its first column: blocks hold
+  // whole groups so that every column of the group has received all earlier updates by then.
+  int64_t block = options.block_size;
+  if (!act_order && scheme.group_size > 0) block = std::max<int64_t>(1, block / gs) * gs;
+
+  QuantizedTensor& q = result.q;
+  q.scheme = scheme;
+  q.rows = rows;
+  q.cols = cols;
+  q.codes.assign(static_cast<size_t>(rows * cols), 0);
+  for (int64_t i1 = 0; i1 < cols; i1 += block) {
+    const int64_t i2 = std::min(i1 + block, cols), count = i2 - i1;
+    RowMatrixF errors(rows, count);
+    // Rows are independent: each walks the block's columns on its own.
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      float* wr = weight.data() + r * cols;
+      GroupGrid* row_grids = grids.data() + r * groups;
+      for (int64_t j = i1; j < i2; ++j) {
+        const int64_t col = perm[static_cast<size_t>(j)];
+        if (!act_order && j % gs == 0) {
+          const ValueRange range = observeRange(wr + j, gs, bits, scheme.symmetric, options.observer);
+          row_grids[j / gs] = gridForRange(range.lo, range.hi, bits, scheme.symmetric);
+        }
+        const GroupGrid g = row_grids[col / gs];
+        const uint8_t code = quantizeValue(wr[j], g, bits);
+        q.codes[static_cast<size_t>(r * cols + col)] = code;
+        const float* u_row = u.data() + j * cols;
+        const float err = (wr[j] - dequantizeValue(code, g)) / u_row[j];
+        errors(r, j - i1) = err;
+        for (int64_t c = j + 1; c < i2; ++c) wr[c] -= err * u_row[c];
+      }
+    }
+    // Lazy batch update: the block's errors reach every later column in one product.
+    if (i2 < cols) weight.rightCols(cols - i2).noalias() -= errors * u.block(i1, i2, count, cols - i2);
+  }
+  q.scales.resize(grids.size());
+  q.zeros.resize(grids.size());
+  for (size_t i = 0; i < grids.size(); ++i) {
+    q.scales[i] = grids[i].scale;
+    q.zeros[i] = grids[i].zero;
+  }
+
+  const Tensor w_hat = q.dequantize();
+  result.error = hessianError(w, w_hat.floats(), rows, cols, h_error);
+  const Tensor w_rtn = quantizeRtnObserved(w, rows, cols, scheme, options.observer).dequantize();
+  result.rtn_error = hessianError(w, w_rtn.floats(), rows, cols, h_error);
+  return result;
+}
+
+}  // namespace slmc

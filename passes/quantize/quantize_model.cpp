@@ -1,0 +1,366 @@
+#include "passes/quantize/quantize_model.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <regex>
+
+#include "lib/error.h"
+#include "passes/quantize/rtn.h"
+#include "passes/quantize/second_order.h"
+#include "passes/quantize/smoothquant.h"
+
+namespace slmc {
+
+using nlohmann::json;
+
+QuantMethod parseQuantMethod(const std::string& name) {
+  if (name == "rtn") return QuantMethod::Rtn;
+  if (name == "gptq") return QuantMethod::Gptq;
+  if (name == "awq") return QuantMethod::Awq;
+  if (name == "smoothquant") return QuantMethod::SmoothQuant;
+  throw Error("unknown quantization method '" + name + "' (use rtn, gptq, awq or smoothquant)");
+}
+
+const char* quantMethodName(QuantMethod m) {
+  switch (m) {
+    case QuantMethod::Rtn: return "rtn";
+    case QuantMethod::Gptq: return "gptq";
+    case QuantMethod::Awq: return "awq";
+    case QuantMethod::SmoothQuant: return "smoothquant";
+  }
+  return "?";
+}
+
+bool methodNeedsCalibration(QuantMethod m) { return m != QuantMethod::Rtn; }
+
+bool matchesNamePattern(const std::string& name, const std::string& pattern) {
+  if (pattern.rfind("re:", 0) == 0) {
+    try {
+      return std::regex_match(name, std::regex(pattern.substr(3)));
+    } catch (const std::regex_error& e) {
+      throw Error("keep pattern '" + pattern + "' is not a valid regular expression (" + e.what() + ")");
+    }
+  }
+  return name.find(pattern) != std::string::npos;
+}
+
+std::vector<std::string> quantizationTargets(const Model& model, const std::vector<std::string>& keep) {
+  std::vector<std::string> targets;
+  for (const auto& [name, tensor] : model.tensors) {
+    if (tensor.shape().size() != 2 || name == names::kEmbedPositions) continue;  // norms, biases, positions
+    if (std::any_of(keep.begin(), keep.end(), [&](const std::string& p) { return matchesNamePattern(name, p); }))
+      continue;
+    targets.push_back(name);
+  }
+  return targets;
+}
+
+QuantScheme schemeForTensor(const std::string& name, int64_t cols, const QuantizeOptions& o,
+                            std::vector<std::string>& warnings) {
+  QuantScheme s = o.scheme;
+  if (s.group_size > 0 && cols % s.group_size != 0) {
+    require(!o.strict_groups, "tensor '" + name + "' has rows of " + std::to_string(cols) + " columns, which group size " +
+                                  std::to_string(s.group_size) +
+                                  " does not divide (choose a group size that divides it, or drop strict_groups to "
+                                  "fall back to per-channel for such tensors)");
+    warnings.push_back(name + ": " + std::to_string(cols) + " columns are not a multiple of group size " +
+                       std::to_string(s.group_size) + "; quantized per-channel instead");
+    s.group_size = 0;
+  }
+  return s;
+}
+
+namespace {
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::vector<float> floatsOf(const Model& m, const std::string& name) { return m.tensors.at(name).toFloats(); }
+
+void setFloats(Model& m, const std::string& name, std::vector<float> values) {
+  const Shape shape = m.tensors.at(name).shape();
+  m.tensors.set(name, Tensor::fromFloats(shape, std::move(values)));
+}
+
+struct Weight {
+  std::string name;
+  int64_t rows, cols;
+  std::vector<float> values;
+};
+
+Weight weightOf(const Model& m, const std::string& name) {
+  const Tensor& t = m.tensors.at(name);
+  return {name, t.dim(0), t.dim(1), t.toFloats()};
+}
+
+bool isTarget(const std::vector<std::string>& targets, const std::string& name) {
+  return std::find(targets.begin(), targets.end(), name) != targets.end();
+}
+
+// Everything a layer transform shares: options, targets, the running figures.
+struct Run {
+  const QuantizeOptions& options;
+  std::vector<std::string> targets;
+  QuantizeOutcome& outcome;
+  json layers = json::array();
+};
+
+void quantizeRtnWeight(Model& m, Run& run, const std::string& name, json& entries) {
+  const Weight w = weightOf(m, name);
+  const QuantScheme scheme = schemeForTensor(name, w.cols, run.options, run.outcome.warnings);
+  m.setQuantized(name, quantizeRtnObserved(w.values.data(), w.rows, w.cols, scheme, run.options.observer));
+  ++run.outcome.quantized_tensors;
+  entries.push_back({{"tensor", name}, {"method", "rtn"}, {"scheme", schemeName(scheme)}});
+}
+
+// Divides channel j of the operation that produces a site's input by s_j, so the consumers
+// (whose columns were multiplied by s_j) compute the same products: a norm's weight (and bias),
+// or rows of the linear before (v_proj before o_proj, up_proj before down_proj).
+void foldIntoPredecessor(Model& m, const std::string& predecessor, bool is_linear, const std::vector<float>& s) {
+  const std::string weight = predecessor + ".weight", bias = predecessor + ".bias";
+  std::vector<float> w = floatsOf(m, weight);
+  const size_t channels = s.size();
+  const size_t cols = is_linear ? w.size() / channels : 1;
+  for (size_t j = 0; j < channels; ++j)
+    for (size_t c = 0; c < cols; ++c) w[j * cols + c] /= s[j];
+  setFloats(m, weight, std::move(w));
+  if (m.tensors.contains(bias)) {
+    std::vector<float> b = floatsOf(m, bias);
+    for (size_t j = 0; j < channels; ++j) b[j] /= s[j];
+    setFloats(m, bias, std::move(b));
+  }
+}
+
+void scaleColumns(Model& m, const std::string& name, const std::vector<float>& s) {
+  Weight w = weightOf(m, name);
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t c = 0; c < w.cols; ++c) w.values[static_cast<size_t>(r * w.cols + c)] *= s[static_cast<size_t>(c)];
+  setFloats(m, name, std::move(w.values));
+}
+
+// The operation whose output is a site's input, when scales can be folded into it exactly.
+struct Predecessor {
+  std::string name;  // without ".weight"
+  bool is_linear = false;
+};
+bool foldablePredecessor(const ModelConfig& c, int64_t layer, const std::string& site, Predecessor& out,
+                         std::string& why_not) {
+  if (site == "attn_in") {
+    out = {names::layer(layer, "input_layernorm"), false};
+    return true;
+  }
+  if (site == "mlp_in") {
+    out = {names::layer(layer, "post_attention_layernorm"), false};
+    return true;
+  }
+  if (site == "attn_out") {
+    // o_proj's input channel h*hd+d comes from v head h/rep: a per-channel scale folds into v_proj
+    // only when every q head has its own v head.
+    if (c.num_kv_heads != c.num_heads) {
+      why_not = "grouped-query attention (v_proj rows are shared by several heads)";
+      return false;
+    }
+    out = {names::layer(layer, "self_attn.v_proj"), true};
+    return true;
+  }
+  if (site == "mlp_out") {
+    if (!c.gatedMlp()) {
+      why_not = "the GELU before down_proj is not scale-equivariant";
+      return false;
+    }
+    out = {names::layer(layer, "mlp.up_proj"), true};  // silu(gate) * up is linear in up
+    return true;
+  }
+  return false;
+}
+
+void gptqLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
+  for (const SiteStats& site : stats.sites) {
+    const std::vector<double> hessian = site.hessian();
+    for (const std::string& name : site.linears) {
+      if (!isTarget(run.targets, name)) continue;
+      const Weight w = weightOf(m, name);
+      const QuantScheme scheme = schemeForTensor(name, w.cols, run.options, run.outcome.warnings);
+      GptqResult r;
+      try {
+        r = gptqQuantize(w.values.data(), w.rows, w.cols, hessian, scheme, run.options.gptq);
+      } catch (const Error& e) {
+        throw Error(name + ": " + e.what());
+      }
+      m.setQuantized(name, std::move(r.q));
+      ++run.outcome.quantized_tensors;
+      entries.push_back({{"tensor", name},
+                         {"method", "gptq"},
+                         {"scheme", schemeName(scheme)},
+                         {"error", r.error},
+                         {"rtn_error", r.rtn_error},
+                         {"damp", r.damp_used}});
+    }
+  }
+}
+
+void awqLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
+  // 1. Search every site's scales on the layer as it came in, 2. fold them all, 3. quantize each
+  //    weight with the clipping search on its scaled input (llm-awq's order).
+  std::map<std::string, std::vector<float>> site_scales;
+  for (const SiteStats& site : stats.sites) {
+    const bool all_targets = std::all_of(site.linears.begin(), site.linears.end(),
+                                         [&](const std::string& n) { return isTarget(run.targets, n); });
+    Predecessor pred;
+    std::string why_not;
+    if (!all_targets) continue;
+    if (!foldablePredecessor(m.config, stats.layer, site.site, pred, why_not)) {
+      entries.push_back({{"site", site.site}, {"scaling", "skipped: " + why_not}});
+      continue;
+    }
+    std::vector<Weight> weights;
+    std::vector<AwqLinearRef> refs;
+    for (const std::string& name : site.linears) weights.push_back(weightOf(m, name));
+    for (const Weight& w : weights) refs.push_back({w.values.data(), w.rows});
+    std::vector<float> x_abs_mean(site.abs_sum.size());
+    for (size_t j = 0; j < x_abs_mean.size(); ++j)
+      x_abs_mean[j] = site.abs_sum[j] / static_cast<float>(std::max<int64_t>(site.tokens, 1));
+    // The search measures the output error on the site's own grid; a per-channel fallback of
+    // one member applies to the search too.
+    const QuantScheme scheme = schemeForTensor(site.linears.front(), site.channels, run.options, run.outcome.warnings);
+    const AwqScaleResult r = awqSearchScales(refs, site.channels, x_abs_mean, site.hessian(), scheme, run.options.awq);
+    entries.push_back({{"site", site.site},
+                       {"scaling", "alpha " + std::to_string(r.alpha)},
+                       {"alpha", r.alpha},
+                       {"loss_rtn", r.loss_before},
+                       {"loss_scaled", r.loss_after}});
+    site_scales[site.site] = r.scales;
+  }
+  for (const auto& [site_name, s] : site_scales) {
+    const SiteStats& site = stats.site(site_name);
+    Predecessor pred;
+    std::string why_not;
+    foldablePredecessor(m.config, stats.layer, site_name, pred, why_not);
+    for (const std::string& name : site.linears) scaleColumns(m, name, s);
+    foldIntoPredecessor(m, pred.name, pred.is_linear, s);
+  }
+  for (const SiteStats& site : stats.sites) {
+    auto it = site_scales.find(site.site);
+    const std::vector<double> hessian =
+        it == site_scales.end() ? site.hessian() : scaleHessian(site.hessian(), it->second);
+    for (const std::string& name : site.linears) {
+      if (!isTarget(run.targets, name)) continue;
+      const Weight w = weightOf(m, name);
+      const QuantScheme scheme = schemeForTensor(name, w.cols, run.options, run.outcome.warnings);
+      m.setQuantized(name, awqQuantize(w.values.data(), w.rows, w.cols, hessian, scheme, run.options.awq));
+      ++run.outcome.quantized_tensors;
+      entries.push_back({{"tensor", name}, {"method", "awq"}, {"scheme", schemeName(scheme)}});
+    }
+  }
+}
+
+void smoothQuantLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
+  const QuantizeOptions& o = run.options;
+  for (const SiteStats& site : stats.sites) {
+    std::vector<float> s(static_cast<size_t>(site.channels), 1.0f);
+    // Smoothing migrates difficulty from activations to weights where a norm can absorb it
+    // (SmoothQuant smooths the inputs of q/k/v and of the MLP's first projections).
+    if (site.site == "attn_in" || site.site == "mlp_in") {
+      std::vector<Weight> weights;
+      std::vector<LinearRef> refs;
+      for (const std::string& name : site.linears) weights.push_back(weightOf(m, name));
+      for (const Weight& w : weights) refs.push_back({w.values.data(), w.rows});
+      s = smoothQuantScales(site.abs_max, refs, site.channels, o.smooth_alpha);
+      Predecessor pred;
+      std::string why_not;
+      foldablePredecessor(m.config, stats.layer, site.site, pred, why_not);
+      for (const std::string& name : site.linears) scaleColumns(m, name, s);
+      foldIntoPredecessor(m, pred.name, pred.is_linear, s);
+    }
+    ActivationQuant aq;
+    aq.bits = o.act_bits;
+    aq.dynamic = o.act_dynamic;
+    if (!o.act_dynamic) {
+      require(site.sample_rows > 0, "internal: static activation scales need sampled rows");
+      std::vector<float> smoothed(site.sample.size());
+      const size_t c = static_cast<size_t>(site.channels);
+      for (size_t i = 0; i < smoothed.size(); ++i) smoothed[i] = site.sample[i] / s[i % c];
+      const ValueRange r = observeRange(smoothed.data(), static_cast<int64_t>(smoothed.size()), o.act_bits,
+                                        /*symmetric=*/true, o.act_observer);
+      const float amax = std::max(std::fabs(r.lo), std::fabs(r.hi));
+      aq.scale = std::max(amax, 1e-8f) / static_cast<float>((1 << (o.act_bits - 1)) - 1);
+    }
+    for (const std::string& name : site.linears) {
+      m.activation_quant[name] = aq;
+      if (isTarget(run.targets, name)) quantizeRtnWeight(m, run, name, entries);
+    }
+    json e = {{"site", site.site}, {"activation_bits", aq.bits}, {"activation_mode", aq.dynamic ? "dynamic" : "static"}};
+    if (!aq.dynamic) e["activation_scale"] = aq.scale;
+    if (site.site == "attn_in" || site.site == "mlp_in")
+      e["smoothing_max"] = *std::max_element(s.begin(), s.end()), e["smoothing_min"] = *std::min_element(s.begin(), s.end());
+    entries.push_back(e);
+  }
+}
+
+}  // namespace
+
+QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& options, const std::vector<int32_t>& ids,
+                              int64_t num_samples, int64_t seq_len, const LayerwiseCalibrationOptions& calibration,
+                              const std::function<void(int64_t, int64_t)>& progress) {
+  validateBits(options.scheme.bits);
+  QuantizeOutcome outcome;
+  Run run{options, quantizationTargets(model, options.keep), outcome};
+  require(!run.targets.empty(), "nothing to quantize: every weight matches a keep pattern (check --keep)");
+  const auto t0 = std::chrono::steady_clock::now();
+  // Weights outside the layers (embedding, head) have no calibration site: RTN.
+  std::vector<std::string> outside;
+  for (const std::string& name : run.targets)
+    if (name.rfind("model.layers.", 0) != 0) outside.push_back(name);
+
+  if (!methodNeedsCalibration(options.method)) {
+    for (int64_t i = 0; i < model.config.num_layers; ++i) {
+      json entries = json::array();
+      const std::string prefix = names::layer(i, "");
+      for (const std::string& name : run.targets)
+        if (name.rfind(prefix, 0) == 0) quantizeRtnWeight(model, run, name, entries);
+      run.layers.push_back({{"layer", i}, {"tensors", entries}});
+      if (progress) progress(i + 1, model.config.num_layers);
+    }
+  } else {
+    std::vector<double> layer_seconds;
+    const LayerwiseCalibrationReport cal = calibrateLayerwise(
+        model, ids, num_samples, seq_len, calibration,
+        [&](Model& m, const LayerStats& stats) {
+          json entries = json::array();
+          switch (options.method) {
+            case QuantMethod::Gptq: gptqLayer(m, run, stats, entries); break;
+            case QuantMethod::Awq: awqLayer(m, run, stats, entries); break;
+            case QuantMethod::SmoothQuant: smoothQuantLayer(m, run, stats, entries); break;
+            case QuantMethod::Rtn: break;
+          }
+          run.layers.push_back({{"layer", stats.layer}, {"tensors", entries}});
+        },
+        progress);
+    for (size_t i = 0; i < cal.layer_seconds.size() && i < run.layers.size(); ++i)
+      run.layers[i]["seconds"] = cal.layer_seconds[i];
+    outcome.figures["calibration"] = {{"samples", num_samples},
+                                      {"seq_len", seq_len},
+                                      {"tokens", num_samples * seq_len},
+                                      {"stats_cache", calibration.stats_cache},
+                                      {"stats_cache_hit", cal.cache_hit},
+                                      {"collect_seconds", cal.collect_seconds},
+                                      {"transform_seconds", cal.transform_seconds}};
+  }
+  json outside_entries = json::array();
+  for (const std::string& name : outside) quantizeRtnWeight(model, run, name, outside_entries);
+  if (!outside.empty()) outcome.figures["outside_layers"] = outside_entries;
+  outcome.figures["method"] = quantMethodName(options.method);
+  outcome.figures["scheme"] = schemeName(options.scheme);
+  outcome.figures["layers"] = run.layers;
+  outcome.figures["quantized_tensors"] = outcome.quantized_tensors;
+  outcome.figures["seconds"] = secondsSince(t0);
+  // A repeated fallback (one per tensor) reads better once per distinct message.
+  std::sort(outcome.warnings.begin(), outcome.warnings.end());
+  outcome.warnings.erase(std::unique(outcome.warnings.begin(), outcome.warnings.end()), outcome.warnings.end());
+  return outcome;
+}
+
+}  // namespace slmc

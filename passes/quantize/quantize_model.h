@@ -1,0 +1,66 @@
+// Post-training quantization of a model's linear weights (and, for SmoothQuant, activations):
+// the per-method drivers the `quantize` pass wires to its options. RTN needs no data; GPTQ, AWQ
+// and SmoothQuant transform one layer at a time from the statistics of calibration/'s
+// sequential driver, so layer i is calibrated on the outputs of the already quantized layers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "calibration/layerwise_calibration.h"
+#include "calibration/observers.h"
+#include "lib/model.h"
+#include "passes/quantize/awq.h"
+#include "passes/quantize/gptq.h"
+
+namespace slmc {
+
+enum class QuantMethod { Rtn, Gptq, Awq, SmoothQuant };
+QuantMethod parseQuantMethod(const std::string& name);
+const char* quantMethodName(QuantMethod method);
+
+struct QuantizeOptions {
+  QuantMethod method = QuantMethod::Rtn;
+  QuantScheme scheme;          // bits, group size (0: per-channel), symmetric
+  bool strict_groups = false;  // refuse (instead of per-channel fallback) rows the group does not divide
+  // Weights left in float: a plain pattern matches as a substring of the tensor name, "re:..."
+  // as a whole-name regular expression.
+  std::vector<std::string> keep = {"lm_head", "embed"};
+  ObserverOptions observer;  // weight grids (RTN, GPTQ)
+  GptqOptions gptq;
+  AwqOptions awq;
+  // SmoothQuant: migration strength and the activation quantizer.
+  double smooth_alpha = 0.5;
+  int act_bits = 8;
+  bool act_dynamic = true;  // per-token scales; false: one static per-tensor scale per linear
+  ObserverOptions act_observer;
+};
+
+struct QuantizeOutcome {
+  nlohmann::json figures = nlohmann::json::object();
+  std::vector<std::string> warnings;
+  int64_t quantized_tensors = 0;
+};
+
+// The weights `options` quantizes: every 2-D linear weight of the layers, plus the embedding and
+// the output head unless kept.
+std::vector<std::string> quantizationTargets(const Model& model, const std::vector<std::string>& keep);
+bool matchesNamePattern(const std::string& name, const std::string& pattern);
+
+// The scheme for a [rows, cols] weight: the requested one, or per-channel (with a warning) when
+// the group size does not divide cols — or an Error naming the tensor when strict_groups.
+QuantScheme schemeForTensor(const std::string& name, int64_t cols, const QuantizeOptions& options,
+                            std::vector<std::string>& warnings);
+
+bool methodNeedsCalibration(QuantMethod method);
+
+// Quantizes `model` in place. `calibration` is used by calibrated methods only (ids
+// [num_samples, seq_len]); `progress(done, total)` per layer.
+QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& options, const std::vector<int32_t>& ids,
+                              int64_t num_samples, int64_t seq_len, const LayerwiseCalibrationOptions& calibration,
+                              const std::function<void(int64_t, int64_t)>& progress = {});
+
+}  // namespace slmc

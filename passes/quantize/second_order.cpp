@@ -1,0 +1,56 @@
+#include "passes/quantize/second_order.h"
+
+#include <cmath>
+
+#include "lib/error.h"
+
+namespace slmc {
+
+Eigen::MatrixXd hessianMatrix(const std::vector<double>& hessian, int64_t cols, const std::string& who) {
+  require(cols > 0 && static_cast<int64_t>(hessian.size()) == cols * cols,
+          who + ": the Hessian has " + std::to_string(hessian.size()) + " entries for " + std::to_string(cols) +
+              " inputs (expected " + std::to_string(cols) + "x" + std::to_string(cols) + ")");
+  Eigen::MatrixXd h = Eigen::Map<const Eigen::MatrixXd>(hessian.data(), cols, cols);
+  require(h.allFinite(), who + ": the Hessian has a NaN or infinite entry (check the calibration activations)");
+  return h;
+}
+
+Eigen::VectorXd hessianErrorRows(const Eigen::Ref<const RowMatrixF>& e, const Eigen::MatrixXf& h) {
+  const RowMatrixF eh = e * h;
+  return eh.cwiseProduct(e).cast<double>().rowwise().sum();
+}
+
+double hessianError(const Eigen::Ref<const RowMatrixF>& e, const Eigen::MatrixXf& h) {
+  return hessianErrorRows(e, h).sum();
+}
+
+double hessianError(const float* w, const float* w_hat, int64_t rows, int64_t cols, const Eigen::MatrixXf& h) {
+  const Eigen::Map<const RowMatrixF> a(w, rows, cols), b(w_hat, rows, cols);
+  return hessianError(RowMatrixF(b - a), h);
+}
+
+std::vector<int64_t> fixDeadInputs(Eigen::MatrixXd& h) {
+  std::vector<int64_t> dead;
+  for (Eigen::Index i = 0; i < h.rows(); ++i)
+    if (h(i, i) == 0) {
+      h(i, i) = 1;
+      dead.push_back(i);
+    }
+  return dead;
+}
+
+double dampingFor(const Eigen::MatrixXd& h, double fraction) { return fraction * h.diagonal().mean(); }
+
+bool upperCholeskyOfInverse(const Eigen::MatrixXd& h, Eigen::MatrixXd& u) {
+  const Eigen::Index n = h.rows();
+  // J H J = L Lᵀ with J the index reversal, so H = R Rᵀ with R = J L J upper and
+  // H⁻¹ = (R⁻¹)ᵀ R⁻¹: U = R⁻¹ = J L⁻¹ J.
+  const Eigen::LLT<Eigen::MatrixXd> llt(h.reverse());
+  if (llt.info() != Eigen::Success) return false;
+  Eigen::MatrixXd l_inv = llt.matrixL().solve(Eigen::MatrixXd::Identity(n, n));
+  l_inv.triangularView<Eigen::StrictlyUpper>().setZero();
+  u = l_inv.reverse();
+  return u.allFinite() && (u.diagonal().array() > 0).all();
+}
+
+}  // namespace slmc
