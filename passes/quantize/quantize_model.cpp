@@ -300,6 +300,19 @@ void smoothQuantLayer(Model& m, Run& run, const LayerStats& stats, json& entries
   }
 }
 
+// Everything in the options that changes what later layers see: part of the stats cache key, so
+// a cache is never replayed for another method or setting.
+json optionsKey(const QuantizeOptions& o) {
+  return {{"method", quantMethodName(o.method)},
+          {"scheme", schemeName(o.scheme)},
+          {"strict_groups", o.strict_groups},
+          {"keep", o.keep},
+          {"observer", {observerKindName(o.observer.kind), o.observer.percentile, o.observer.mse_steps}},
+          {"gptq", {o.gptq.damp, o.gptq.block_size, o.gptq.act_order}},
+          {"awq", {o.awq.grid, o.awq.clip, o.awq.clip_grid, o.awq.max_shrink}},
+          {"smoothquant", {o.smooth_alpha, o.act_bits, o.act_dynamic, observerKindName(o.act_observer.kind)}}};
+}
+
 }  // namespace
 
 QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& options, const std::vector<int32_t>& ids,
@@ -325,9 +338,10 @@ QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& options, cons
       if (progress) progress(i + 1, model.config.num_layers);
     }
   } else {
-    std::vector<double> layer_seconds;
+    LayerwiseCalibrationOptions keyed = calibration;
+    keyed.cache_key_extra = {{"caller", calibration.cache_key_extra}, {"quantize", optionsKey(options)}};
     const LayerwiseCalibrationReport cal = calibrateLayerwise(
-        model, ids, num_samples, seq_len, calibration,
+        model, ids, num_samples, seq_len, keyed,
         [&](Model& m, const LayerStats& stats) {
           json entries = json::array();
           switch (options.method) {

@@ -1,0 +1,179 @@
+// The quantize pass's drivers on the real stories260K checkpoint, calibrated on text the model
+// sampled itself: GPTQ and AWQ beat RTN layer by layer and in perplexity, SmoothQuant W8A8 stays
+// close to float, the statistics cache replays exactly, and group fallbacks behave as documented.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "lib/checkpoint.h"
+#include "lib/error.h"
+#include "lib/model_comparison.h"
+#include "lib/random_model.h"
+#include "lib/reference_model.h"
+#include "passes/quantize/quantize_model.h"
+#include "tests/test_support.h"
+
+using namespace slmc;
+using namespace slmc::test;
+
+namespace {
+
+// [n, len] ids sampled from the model from BOS (seeded).
+std::vector<int32_t> sampled(const Model& model, int64_t n, int64_t len, uint64_t seed) {
+  const ReferenceModel ref(model);
+  ReferenceModel::SamplingOptions o;
+  o.seed = seed;
+  const std::vector<int32_t> bos(static_cast<size_t>(n), static_cast<int32_t>(model.config.bos_token_id));
+  return ref.generate(bos, n, 1, len - 1, o);
+}
+
+const Model& stories() {
+  static const Model m = loadModel(stories260K());
+  return m;
+}
+const std::vector<int32_t>& calibrationIds() {
+  static const std::vector<int32_t> ids = sampled(stories(), 32, 128, 11);
+  return ids;
+}
+const std::vector<int32_t>& evalIds() {
+  static const std::vector<int32_t> ids = sampled(stories(), 16, 128, 12);
+  return ids;
+}
+
+QuantizeOptions options(QuantMethod method, int bits, int64_t group) {
+  QuantizeOptions o;
+  o.method = method;
+  o.scheme = {bits, group, true};
+  return o;
+}
+
+Model quantized(const QuantizeOptions& o, QuantizeOutcome* outcome = nullptr, const std::string& cache = "") {
+  Model m = stories();
+  LayerwiseCalibrationOptions cal;
+  cal.stats_cache = cache;
+  cal.forward.sample_rows = o.method == QuantMethod::SmoothQuant && !o.act_dynamic ? 512 : 0;
+  QuantizeOutcome out = quantizeModel(m, o, calibrationIds(), 32, 128, cal);
+  if (outcome) *outcome = out;
+  return m;
+}
+
+ComparisonResult againstFloat(const Model& m) {
+  const ReferenceModel base(stories()), cand(m);
+  ComparisonOptions c;
+  c.ctx = 128;
+  return compareModels(base, cand, evalIds(), c);
+}
+
+}  // namespace
+
+TEST_CASE("quantize: RTN quantizes every layer linear, keeps embed/lm_head, and falls back per tensor") {
+  QuantizeOutcome outcome;
+  const Model m = quantized(options(QuantMethod::Rtn, 4, 32), &outcome);
+  CHECK(m.quantized.size() == 35);  // 5 layers x 7 linears
+  CHECK(m.quantized.count(names::kEmbedTokens) == 0);
+  // 172 = 4 * 43: down_proj's rows are not a multiple of 32 -> per-channel, with a warning each.
+  const QuantizedTensor& down = *m.quantized.at(names::layer(0, "mlp.down_proj.weight"));
+  CHECK(down.scheme.group_size == 0);
+  CHECK(m.quantized.at(names::layer(0, "mlp.up_proj.weight"))->scheme.group_size == 32);
+  CHECK(outcome.warnings.size() == 5);
+  CHECK(outcome.warnings[0].find("172 columns are not a multiple of group size 32") != std::string::npos);
+
+  QuantizeOptions strict = options(QuantMethod::Rtn, 4, 32);
+  strict.strict_groups = true;
+  checkError(errorOf([&] { quantized(strict); }), "'model.layers.0.mlp.down_proj.weight' has rows of 172 columns");
+
+  QuantizeOptions regex = options(QuantMethod::Rtn, 4, 0);
+  regex.keep = {"re:.*\\.mlp\\..*", "embed"};
+  CHECK(quantized(regex).quantized.size() == 20);  // attention only
+  regex.keep = {"layers", "embed"};
+  checkError(errorOf([&] { quantized(regex); }), "nothing to quantize");
+}
+
+TEST_CASE("quantize: GPTQ's per-layer reconstruction error is below RTN's on stories260K, and so is its perplexity") {
+  QuantizeOutcome outcome;
+  const Model gptq = quantized(options(QuantMethod::Gptq, 4, 32), &outcome);
+  int64_t tensors = 0;
+  for (const auto& layer : outcome.figures["layers"])
+    for (const auto& t : layer["tensors"]) {
+      CAPTURE(t.dump());
+      CHECK(t["error"].get<double>() < t["rtn_error"].get<double>());
+      ++tensors;
+    }
+  CHECK(tensors == 35);
+  const ComparisonResult g = againstFloat(gptq), r = againstFloat(quantized(options(QuantMethod::Rtn, 4, 32)));
+  CHECK(g.candidate_mean_nll < r.candidate_mean_nll);
+  CHECK(g.mean_kl < r.mean_kl);
+}
+
+TEST_CASE("quantize: AWQ's scales lower the output error and its perplexity beats RTN on stories260K") {
+  QuantizeOutcome outcome;
+  const Model awq = quantized(options(QuantMethod::Awq, 4, 32), &outcome);
+  int64_t scaled_sites = 0;
+  for (const auto& layer : outcome.figures["layers"])
+    for (const auto& e : layer["tensors"])
+      if (e.contains("alpha")) {
+        CHECK(e["loss_scaled"].get<double>() <= e["loss_rtn"].get<double>());
+        ++scaled_sites;
+      }
+  // attn_in, mlp_in and mlp_out per layer; attn_out is skipped (GQA: 8 heads share 4 v heads).
+  CHECK(scaled_sites == 15);
+  // Scales folded into the norms: the float norm weights changed.
+  CHECK(awq.tensors.at(names::layer(0, "input_layernorm.weight")).toFloats() !=
+        stories().tensors.at(names::layer(0, "input_layernorm.weight")).toFloats());
+  const ComparisonResult a = againstFloat(awq), r = againstFloat(quantized(options(QuantMethod::Rtn, 4, 32)));
+  CHECK(a.candidate_mean_nll < r.candidate_mean_nll);
+}
+
+TEST_CASE("quantize: SmoothQuant W8A8 quantizes every linear input and stays close to float") {
+  for (bool dynamic : {true, false}) {
+    CAPTURE(dynamic);
+    QuantizeOptions o = options(QuantMethod::SmoothQuant, 8, 0);
+    o.act_dynamic = dynamic;
+    const Model m = quantized(o);
+    CHECK(m.activation_quant.size() == 35);
+    for (const auto& [name, a] : m.activation_quant) {
+      CHECK(a.dynamic == dynamic);
+      CHECK(a.bits == 8);
+      if (!dynamic) CHECK(a.scale > 0);
+    }
+    // Per-token scales track each row's range; one static scale per tensor cannot, and this
+    // 64-wide model has heavy-tailed MLP activations (measured: +6% vs +23% perplexity).
+    const ComparisonResult c = againstFloat(m);
+    CHECK(c.candidate_mean_nll < c.base_mean_nll * (dynamic ? 1.05 : 1.12));
+    CHECK(c.top1_agreement > (dynamic ? 0.8 : 0.65));
+  }
+}
+
+TEST_CASE("quantize: the statistics cache replays the same quantization, and refuses other data") {
+  ScratchDir dir("quantize-cache");
+  const std::string cache = dir / "stats.h5";
+  QuantizeOutcome first, second;
+  const Model a = quantized(options(QuantMethod::Gptq, 4, 32), &first, cache);
+  const Model b = quantized(options(QuantMethod::Gptq, 4, 32), &second, cache);
+  CHECK_FALSE(first.figures["calibration"]["stats_cache_hit"].get<bool>());
+  CHECK(second.figures["calibration"]["stats_cache_hit"].get<bool>());
+  for (const auto& [name, q] : a.quantized) {
+    CAPTURE(name);
+    CHECK(b.quantized.at(name)->codes == q->codes);
+    CHECK(b.quantized.at(name)->scales == q->scales);
+  }
+  Model m = stories();
+  LayerwiseCalibrationOptions cal;
+  cal.stats_cache = cache;
+  cal.forward.sample_rows = 0;
+  std::vector<int32_t> other = calibrationIds();
+  other[5] = (other[5] + 1) % 512;
+  checkError(errorOf([&] { quantizeModel(m, options(QuantMethod::Gptq, 4, 32), other, 32, 128, cal); }),
+             "was computed for another data_sha256");
+  checkError(errorOf([&] { quantizeModel(m, options(QuantMethod::Awq, 4, 32), calibrationIds(), 32, 128, cal); }),
+             "was computed for another pass");
+}
+
+TEST_CASE("quantize: options that cannot work are refused before any change") {
+  Model m = stories();
+  checkError(errorOf([&] { quantizeModel(m, options(QuantMethod::Rtn, 5, 32), {}, 0, 0, {}); }),
+             "unsupported bit width 5");
+  CHECK(m.quantized.empty());
+  CHECK_THROWS_AS(parseQuantMethod("gtpq"), Error);
+}
