@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a real model: inspect stories260K, measure its perplexity with the reference
-# forward, export it as a Hugging Face directory, and check the export evaluates identically.
-# Reports go to out/.
+# forward, export it as a Hugging Face directory and check the export evaluates identically,
+# then compress it: 4-bit GPTQ (and the same from a recipe), calibrated and evaluated on text the
+# model sampled itself (its own tokenizer is not in ../shared). Reports go to out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODELS="${SLMC_MODELS:-../shared/models}"
@@ -19,4 +20,13 @@ $SLMC eval out/stories260K-hf --tokens "$TOKENS" --ctx 256 --json out/stories260
 $SLMC dataset build --tokenizer "$MODELS/llama2-tokenizer/tokenizer.bin" \
   --input "${SLMC_DATA:-../shared/data}/wikitext-2/valid.txt" --seq-len 512 --samples 128 --seed 0 \
   -o out/wikitext2-valid.h5 --json out/wikitext2-valid.dataset.json
+# Compression: self-sampled calibration (seed 1) and evaluation (seed 2) sets, then quantize.
+$SLMC dataset generate "$MODEL" --samples 128 --seq-len 256 --seed 1 -o out/stories260K-calib.h5
+$SLMC dataset generate "$MODEL" --samples 32 --seq-len 256 --seed 2 -o out/stories260K-eval.h5
+DATA="--data out/stories260K-calib.h5 --samples 128 --seq-len 256 --eval-data out/stories260K-eval.h5"
+$SLMC quantize "$MODEL" --method rtn --bits 4 --group-size 32 $DATA -o out/stories260K-w4-rtn
+$SLMC quantize "$MODEL" --method gptq --bits 4 --group-size 32 $DATA -o out/stories260K-w4-gptq
+$SLMC compress "$MODEL" --recipe configs/w8a8-smoothquant.yaml $DATA -o out/stories260K-w8a8
+$SLMC eval out/stories260K-w4-gptq --data out/stories260K-eval.h5 --ctx 256 --json out/stories260K-w4-gptq.eval.json
+echo "demo: quantized models and their reports in out/stories260K-w4-rtn, -w4-gptq, -w8a8 (slmc_report.json / .md)"
 echo "demo: reports in out/ (stories260K.inspect.json, stories260K.eval.json, stories260K-hf.eval.json, wikitext2-valid.dataset.json)"
