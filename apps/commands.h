@@ -19,5 +19,6 @@ void setupDataset(CLI::App& app);
 void setupQuantize(CLI::App& app, const CommonOptions& common);
 void setupCompress(CLI::App& app, const CommonOptions& common);
 void setupPasses(CLI::App& app);
+void setupVerify(CLI::App& app);
 
 }  // namespace slmc

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   slmc::setupQuantize(app, common);
   slmc::setupCompress(app, common);
   slmc::setupPasses(app);
+  slmc::setupVerify(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 #include "lib/file_util.h"
 #include "lib/hf_checkpoint.h"
 #include "lib/llama2c.h"
+#include "lib/pack_reader.h"
 
 namespace slmc {
 
@@ -20,11 +21,13 @@ Model loadModel(const std::string& path) {
     model = loadHfDirectory(path);
   else if (name == "config.json" || endsWith(name, ".safetensors"))
     model = loadHfDirectory(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string());
+  else if (looksLikePack(path) || endsWith(name, ".slmc"))  // a .slmc without the magic gets the pack's error
+    model = loadPackAsModel(path);
   else if (looksLikeLlama2c(path))
     model = loadLlama2c(path);
   else
     throw Error("'" + path + "' is not a model slmc can read (expected a Hugging Face directory with config.json + "
-              "model.safetensors, or a llama2.c .bin checkpoint)");
+              "model.safetensors, a llama2.c .bin checkpoint, or a .slmc pack)");
   validateModel(model);
   return model;
 }

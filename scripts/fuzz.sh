@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Fuzzes the .slmc pack reader (fuzz/pack_reader_fuzz.cpp) with libFuzzer + ASan + UBSan for a
+# bounded time; exits non-zero on any crash, leak, sanitizer report or timeout.
+#   bash scripts/fuzz.sh                         # 60 s
+#   SLMC_FUZZ_SECONDS=600 bash scripts/fuzz.sh   # longer
+# Needs clang (Debian: apt-get install clang). The fuzz target is built in build-fuzz/ (a clang
+# build of the LibTorch-free core only); the seed corpus is packs that `slmc export` writes from
+# the tiny fixture models, using build/apps/slmc (built first when missing; SLMC_BINARY
+# overrides). The growing corpus stays in build-fuzz/corpus, crash inputs in build-fuzz/crashes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${SLMC_FUZZ_SECONDS:-60}
+fuzz_dir=build-fuzz
+slmc=${SLMC_BINARY:-build/apps/slmc}
+
+command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (apt-get install clang)" >&2; exit 1; }
+
+# Every library compiled with the sanitizers and coverage instrumentation; UB is fatal.
+san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+if [ ! -f "$fuzz_dir/build.ninja" ]; then
+  cmake -S . -B "$fuzz_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_C_FLAGS="$san -fsanitize=fuzzer-no-link" -DCMAKE_CXX_FLAGS="$san -fsanitize=fuzzer-no-link" \
+    -DCMAKE_EXE_LINKER_FLAGS="$san" \
+    -DSLMC_BUILD_FUZZ=ON -DSLMC_BUILD_TESTS=OFF -DSLMC_BUILD_BENCH=OFF >/dev/null
+fi
+ninja -C "$fuzz_dir" pack_reader_fuzz
+
+if [ ! -x "$slmc" ]; then
+  [ -f build/build.ninja ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  ninja -C build slmc
+fi
+
+# Seeds: a float pack with a (small) tokenizer file, and RTN-quantized packs covering every bit
+# width, symmetric and asymmetric, grouped and per-channel.
+seeds="$fuzz_dir/seeds" corpus="$fuzz_dir/corpus" work="$fuzz_dir/seed-work"
+rm -rf "$seeds" "$work"
+mkdir -p "$seeds" "$corpus" "$work" "$fuzz_dir/crashes"
+model=tests/fixtures/reference/tiny-llama-bf16
+"$slmc" -q export "$model" -o "$seeds/float.slmc" --tokenizer tests/fixtures/tokenizers/llama2/tokenizer_config.json
+for scheme in "4 16" "3 0 --asymmetric" "2 16 --asymmetric" "8 0"; do
+  read -r bits group asym <<<"$scheme"
+  "$slmc" -q quantize "$model" --method rtn --bits "$bits" --group-size "$group" ${asym:-} -o "$work/int$bits" >/dev/null
+  "$slmc" -q export "$work/int$bits" -o "$seeds/int$bits.slmc"
+done
+for s in "$seeds"/*.slmc; do "$slmc" verify "$s" >/dev/null; done
+rm -rf "$work"
+echo "fuzz: $(ls "$seeds" | wc -l) seed packs; fuzzing the pack reader for ${seconds}s"
+
+"$fuzz_dir/fuzz/pack_reader_fuzz" "$corpus" "$seeds" \
+  -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  -artifact_prefix="$fuzz_dir/crashes/"
+echo "fuzz: no crash in ${seconds}s"
