@@ -10,6 +10,7 @@
 #include "lib/random_model.h"
 #include "lib/reference_model.h"
 #include "tests/test_support.h"
+#include "tests/tiny_configs.h"
 
 using namespace slmc;
 using namespace slmc::test;
@@ -61,26 +62,6 @@ std::vector<int32_t> fullRecompute(const ReferenceModel& model, const std::vecto
   return out;
 }
 
-ModelConfig tinyGpt2() {
-  ModelConfig c;
-  c.architecture = "GPT2LMHeadModel";
-  c.model_type = "gpt2";
-  c.family = ArchFamily::GPT2;
-  c.norm = NormType::LayerNorm;
-  c.activation = Activation::GeluTanh;
-  c.positions = PositionType::Learned;
-  c.hidden_size = 16;
-  c.intermediate_size = 64;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 4;
-  c.head_dim = 4;
-  c.vocab_size = 40;
-  c.max_position_embeddings = 24;
-  c.qkv_bias = c.o_bias = c.mlp_bias = true;
-  c.tie_word_embeddings = true;
-  return c;
-}
 
 }  // namespace
 
@@ -101,7 +82,7 @@ TEST_CASE("generate: temperature 0 equals step-by-step argmax of the full forwar
 
 TEST_CASE("generate: KV-cached sampling equals sampling from full-recompute probabilities") {
   const ReferenceModel stories(loadModel(stories260K()));
-  const ReferenceModel gpt2(randomModel(tinyGpt2(), 4, 0.5f));
+  const ReferenceModel gpt2(randomModel(tinyGpt2Config(2, 40, 24), 4, 0.5f));
   for (const auto& [temperature, top_k] : std::vector<std::pair<double, int64_t>>{{1.0, 0}, {0.7, 10}, {1.5, 3}}) {
     Sampling o;
     o.temperature = temperature;
@@ -147,7 +128,7 @@ TEST_CASE("generate: activation quant is applied (greedy equals the quantized mo
 }
 
 TEST_CASE("generate: bad arguments are one-line errors") {
-  const ReferenceModel model(randomModel(tinyGpt2(), 1));
+  const ReferenceModel model(randomModel(tinyGpt2Config(2, 40, 24), 1));
   Sampling o;
   checkError(errorOf([&] { model.generate({1, 2}, 1, 2, 23, o); }), "exceed the model's context of 24 tokens");
   checkError(errorOf([&] { model.generate({1, 40}, 1, 2, 3, o); }), "token id 40 is outside the vocabulary");

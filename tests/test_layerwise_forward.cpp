@@ -11,45 +11,14 @@
 #include "lib/reference_model.h"
 #include "lib/token_file.h"
 #include "tests/test_support.h"
+#include "tests/tiny_configs.h"
 
 using namespace slmc;
 using namespace slmc::test;
 
 namespace {
 
-ModelConfig tinyLlama() {
-  ModelConfig c;
-  c.hidden_size = 8;
-  c.intermediate_size = 12;
-  c.num_layers = 2;
-  c.num_heads = 2;
-  c.num_kv_heads = 1;
-  c.head_dim = 4;
-  c.vocab_size = 32;
-  c.max_position_embeddings = 16;
-  return c;
-}
 
-ModelConfig tinyGpt2() {
-  ModelConfig c;
-  c.architecture = "GPT2LMHeadModel";
-  c.model_type = "gpt2";
-  c.family = ArchFamily::GPT2;
-  c.norm = NormType::LayerNorm;
-  c.activation = Activation::GeluTanh;
-  c.positions = PositionType::Learned;
-  c.hidden_size = 16;
-  c.intermediate_size = 64;
-  c.num_layers = 3;
-  c.num_heads = 4;
-  c.num_kv_heads = 4;
-  c.head_dim = 4;
-  c.vocab_size = 50;
-  c.max_position_embeddings = 32;
-  c.qkv_bias = c.o_bias = c.mlp_bias = true;
-  c.tie_word_embeddings = true;
-  return c;
-}
 
 // Random non-zero norm weights and biases, so the hand computations below see them.
 Model withRandomNorms(Model m, uint64_t seed) {
@@ -147,7 +116,7 @@ TEST_CASE("layerwise forward over all layers reproduces the reference logits (re
 }
 
 TEST_CASE("layerwise forward reproduces the reference logits on a tiny random GPT-2 (learned positions, biases)") {
-  const Model m = withRandomNorms(randomModel(tinyGpt2(), 3, 0.3f), 11);
+  const Model m = withRandomNorms(randomModel(tinyGpt2Config(3, 50, 32), 3, 0.3f), 11);
   const std::vector<int32_t> ids = pseudoRandomIds(5 * 20, 50, 1);
   LayerwiseOptions options;
   options.batch = 2;
@@ -158,7 +127,7 @@ TEST_CASE("layerwise forward reproduces the reference logits on a tiny random GP
 }
 
 TEST_CASE("layerwise stats of layer 0 attn_in equal a hand computation (RMSNorm of the embeddings)") {
-  const Model m = withRandomNorms(randomModel(tinyLlama(), 5, 0.5f), 2);
+  const Model m = withRandomNorms(randomModel(tinyLlamaConfig({8, 12, 2, 2, 1, 4, 32, 16}), 5, 0.5f), 2);
   const ModelConfig& c = m.config;
   const int64_t n = 2, seq = 5, h = c.hidden_size, rows = n * seq;
   const std::vector<int32_t> ids = pseudoRandomIds(n * seq, c.vocab_size, 9);
@@ -242,7 +211,7 @@ TEST_CASE("layerwise stats of layer 0 attn_in equal a hand computation (RMSNorm 
   CHECK(stats.siteOf(names::layer(0, "mlp.down_proj.weight"))->site == "mlp_out");
   CHECK(stats.siteOf(names::layer(1, "mlp.down_proj.weight")) == nullptr);
   checkError(errorOf([&] { stats.site("mlp_mid"); }), "layer 0 has no site 'mlp_mid'");
-  CHECK(layerSites(tinyGpt2(), 2)[2].linears == std::vector<std::string>{names::layer(2, "mlp.up_proj.weight")});
+  CHECK(layerSites(tinyGpt2Config(3, 50, 32), 2)[2].linears == std::vector<std::string>{names::layer(2, "mlp.up_proj.weight")});
 
   // Kept rows: reproducible with the seed, another seed keeps others.
   const auto keptWith = [&](uint64_t seed) {
@@ -261,7 +230,7 @@ TEST_CASE("layerwise stats of layer 0 attn_in equal a hand computation (RMSNorm 
 }
 
 TEST_CASE("layerwise: layer 1 sees layer 0 as it was at advance() (sequential semantics)") {
-  const Model m = randomModel(tinyLlama(), 8, 0.5f);
+  const Model m = randomModel(tinyLlamaConfig({8, 12, 2, 2, 1, 4, 32, 16}), 8, 0.5f);
   const std::vector<int32_t> ids = pseudoRandomIds(3 * 16, m.config.vocab_size, 4);
   const LayerwiseOptions options;
   Model changed = m;
@@ -292,7 +261,7 @@ TEST_CASE("layerwise: layer 1 sees layer 0 as it was at advance() (sequential se
 }
 
 TEST_CASE("layerwise: a NaN weight is reported with its layer and site") {
-  Model m = randomModel(tinyLlama(), 1, 0.5f);
+  Model m = randomModel(tinyLlamaConfig({8, 12, 2, 2, 1, 4, 32, 16}), 1, 0.5f);
   const std::string up = names::layer(1, "mlp.up_proj.weight");
   std::vector<float> v = m.tensors.at(up).toFloats();
   v[3] = std::nanf("");
@@ -306,7 +275,7 @@ TEST_CASE("layerwise: a NaN weight is reported with its layer and site") {
   checkError(errorOf([&] { lf.advance(m); }), "layer 1 output: activation is NaN/Inf");
 
   // An infinite embedding row breaks layer 0 at its first site.
-  Model inf = randomModel(tinyLlama(), 1, 0.5f);
+  Model inf = randomModel(tinyLlamaConfig({8, 12, 2, 2, 1, 4, 32, 16}), 1, 0.5f);
   std::vector<float> e = inf.tensors.at(names::kEmbedTokens).toFloats();
   e[static_cast<size_t>(ids[0] * inf.config.hidden_size)] = INFINITY;
   inf.tensors.set(names::kEmbedTokens, Tensor::fromFloats(inf.tensors.at(names::kEmbedTokens).shape(), std::move(e)));
@@ -315,7 +284,7 @@ TEST_CASE("layerwise: a NaN weight is reported with its layer and site") {
 }
 
 TEST_CASE("layerwise: bad inputs and use past the last layer are errors") {
-  const Model m = randomModel(tinyLlama(), 1, 0.5f);
+  const Model m = randomModel(tinyLlamaConfig({8, 12, 2, 2, 1, 4, 32, 16}), 1, 0.5f);
   const LayerwiseOptions options;
   checkError(errorOf([&] { LayerwiseForward(m, {1, 2, 99}, 1, 3, options); }),
              "token id 99 is outside the vocabulary [0, 32)");
@@ -329,9 +298,9 @@ TEST_CASE("layerwise: bad inputs and use past the last layer are errors") {
   lf.advance(m);
   CHECK(lf.nextLayer() == 2);
   checkError(errorOf([&] { lf.collect(m); }), "collect() after all 2 layers have run");
-  checkError(errorOf([&] { lf.advance(randomModel(tinyGpt2(), 1)); }), "advance() after all 2 layers");
+  checkError(errorOf([&] { lf.advance(randomModel(tinyGpt2Config(3, 50, 32), 1)); }), "advance() after all 2 layers");
   LayerwiseForward other(m, {1, 2, 3}, 1, 3, options);
-  checkError(errorOf([&] { other.collect(randomModel(tinyGpt2(), 1)); }), "another architecture");
+  checkError(errorOf([&] { other.collect(randomModel(tinyGpt2Config(3, 50, 32), 1)); }), "another architecture");
 }
 
 TEST_CASE("layerwise forward applies activation quant and records the raw (unquantized) inputs") {

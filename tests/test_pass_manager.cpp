@@ -10,24 +10,12 @@
 #include "lib/quantized_tensor.h"
 #include "lib/random_model.h"
 #include "tests/test_support.h"
+#include "tests/tiny_configs.h"
 
 using namespace slmc;
 using namespace slmc::test;
 
 namespace {
-
-ModelConfig tinyLlama() {
-  ModelConfig c;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 1;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.vocab_size = 64;
-  c.max_position_embeddings = 32;
-  return c;
-}
 
 const std::string kQProj = names::layer(0, "self_attn.q_proj.weight");
 
@@ -201,7 +189,7 @@ TEST_CASE("pass manager: build parses every pass's options and names the pass on
 }
 
 TEST_CASE("pass manager: validate checks the whole pipeline before any work") {
-  const Model model = randomModel(tinyLlama(), 1);
+  const Model model = randomModel(tinyLlamaConfig(), 1);
   CHECK(validateError("prune,quantize(method=rtn),export", model) == "no error");
   CHECK(validateError("quantize(method=rtn),quantize(method=rtn,bits=8,group_size=0)", model) == "no error");
   checkError(validateError("quantize(method=rtn),prune", model),
@@ -216,7 +204,7 @@ TEST_CASE("pass manager: validate checks the whole pipeline before any work") {
   checkError(validateError("prune,quantize(method=rtn,bits=8)", model),
              "pass 2 'quantize': bits=8 is per channel here: set group_size=0");
 
-  Model quantized = randomModel(tinyLlama(), 1);
+  Model quantized = randomModel(tinyLlamaConfig(), 1);
   const Tensor& t = quantized.tensors.at(kQProj);
   const std::vector<float> w = t.toFloats();
   quantized.setQuantized(kQProj, quantizeRtn(w.data(), t.dim(0), t.dim(1), {4, 16, true}));
@@ -253,7 +241,7 @@ TEST_CASE("pass manager: run executes in order and records time, memory, options
         return fourSamples();
       },
       "four samples");
-  Model model = randomModel(tinyLlama(), 2);
+  Model model = randomModel(tinyLlamaConfig(), 2);
   pm.build(parsePipeline("prune(sparsity=0.25),quantize(bits=4),export"));
   const std::vector<PassRecord> records = pm.run(model, context);
   REQUIRE(records.size() == 3);
@@ -280,7 +268,7 @@ TEST_CASE("pass manager: run executes in order and records time, memory, options
   CHECK(records[2].peak_rss_bytes >= records[0].peak_rss_bytes);  // the high-water mark never falls
 
   // run() validates first: nothing runs when a later pass cannot.
-  Model fresh = randomModel(tinyLlama(), 2);
+  Model fresh = randomModel(tinyLlamaConfig(), 2);
   PassContext no_data;
   pm.build(parsePipeline("quantize(method=rtn),quantize"));
   checkError(errorOf([&] { pm.run(fresh, no_data); }), "pass 2 'quantize' needs calibration data");
@@ -291,7 +279,7 @@ TEST_CASE("pass manager: a failing pass is named with its position") {
   const PassRegistry registry = fakeRegistry();
   PassManager pm(registry);
   PassContext context;
-  Model model = randomModel(tinyLlama(), 3);
+  Model model = randomModel(tinyLlamaConfig(), 3);
   pm.build(parsePipeline("prune,explode"));
   checkError(errorOf([&] { pm.run(model, context); }), "pass 2 'explode' failed: tensor 'x' contains NaN");
   pm.build(parsePipeline("explode(library=true)"));

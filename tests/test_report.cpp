@@ -6,6 +6,7 @@
 #include "lib/report.h"
 #include "lib/version.h"
 #include "tests/test_support.h"
+#include "tests/tiny_configs.h"
 
 using namespace slmc;
 using namespace slmc::test;
@@ -16,17 +17,9 @@ namespace {
 // Parameters: embed 64*32 = 2048; per layer norms 2*32, q 32*32, k 16*32, v 16*32, o 32*32,
 // gate/up 48*32 each, down 32*48; final norm 32; lm_head 64*32 (untied) = 11872.
 ModelConfig tinyLlama(bool tied) {
-  ModelConfig c;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 1;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.vocab_size = 64;
-  c.max_position_embeddings = 32;
-  c.tie_word_embeddings = tied;
-  return c;
+  TinyShape shape;
+  shape.tied = tied;
+  return tinyLlamaConfig(shape);
 }
 
 void quantize(Model& m, const std::string& name, const QuantScheme& scheme) {

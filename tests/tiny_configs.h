@@ -1,0 +1,53 @@
+// Architectures of the tiny random models unit tests build in memory (lib/random_model.h):
+// small enough for hand computation, with the switches a test needs to exercise.
+#pragma once
+
+#include <cstdint>
+
+#include "lib/model_config.h"
+
+namespace slmc::test {
+
+struct TinyShape {
+  int64_t hidden = 32, intermediate = 48, layers = 1, heads = 4, kv_heads = 2, head_dim = 8, vocab = 64, ctx = 32;
+  bool tied = false;
+};
+
+// Llama family: RMSNorm, rotary, SwiGLU, grouped-query attention when kv_heads < heads.
+inline ModelConfig tinyLlamaConfig(const TinyShape& s = {}) {
+  ModelConfig c;
+  c.hidden_size = s.hidden;
+  c.intermediate_size = s.intermediate;
+  c.num_layers = s.layers;
+  c.num_heads = s.heads;
+  c.num_kv_heads = s.kv_heads;
+  c.head_dim = s.head_dim;
+  c.vocab_size = s.vocab;
+  c.max_position_embeddings = s.ctx;
+  c.tie_word_embeddings = s.tied;
+  return c;
+}
+
+// GPT-2 family: LayerNorm, learned positions, GELU (tanh), biases everywhere, tied head.
+inline ModelConfig tinyGpt2Config(int64_t layers, int64_t vocab, int64_t ctx) {
+  ModelConfig c;
+  c.architecture = "GPT2LMHeadModel";
+  c.model_type = "gpt2";
+  c.family = ArchFamily::GPT2;
+  c.norm = NormType::LayerNorm;
+  c.activation = Activation::GeluTanh;
+  c.positions = PositionType::Learned;
+  c.hidden_size = 16;
+  c.intermediate_size = 64;
+  c.num_layers = layers;
+  c.num_heads = 4;
+  c.num_kv_heads = 4;
+  c.head_dim = 4;
+  c.vocab_size = vocab;
+  c.max_position_embeddings = ctx;
+  c.qkv_bias = c.o_bias = c.mlp_bias = true;
+  c.tie_word_embeddings = true;
+  return c;
+}
+
+}  // namespace slmc::test
