@@ -3,6 +3,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
 
 namespace slmc {
 
@@ -20,5 +24,24 @@ void setupQuantize(CLI::App& app, const CommonOptions& common);
 void setupCompress(CLI::App& app, const CommonOptions& common);
 void setupPasses(CLI::App& app);
 void setupVerify(CLI::App& app);
+void setupRun(CLI::App& app, const CommonOptions& common);
+void setupValidate(CLI::App& app, const CommonOptions& common);
+void setupBench(CLI::App& app, const CommonOptions& common);
+
+// Shared by the commands that run a pack in the runtime (defined in run_command.cpp).
+class PackFile;
+struct PerplexityResult;
+namespace runtime {
+class Transformer;
+}
+// Opens `path` for the runtime: one clear error when it is missing or not a .slmc pack.
+// `max_context` caps the KV cache (0: the model's context).
+runtime::Transformer openPackForRuntime(const std::string& path, int64_t max_context = 0);
+// The pack's embedded tokenizer files written to a temporary directory (removed at exit) for
+// loadTokenizer; "" when the pack carries none.
+std::string packTokenizerPath(const PackFile& pack);
+// lib/perplexity.h's sliding windows, scored by the runtime.
+PerplexityResult runtimePerplexity(runtime::Transformer& model, const std::vector<int32_t>& ids, int64_t ctx,
+                                   int64_t stride, const std::function<void(int64_t, int64_t)>& progress = {});
 
 }  // namespace slmc

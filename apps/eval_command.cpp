@@ -4,6 +4,8 @@
 // document) into one stream; a data.h5 from `slmc dataset build` contributes its samples'
 // ids concatenated in row order. Either stream is then scored with sliding windows; with
 // --ctx equal to the dataset's seq_len each window is exactly one sample.
+// A .slmc pack is scored by the LibTorch-free runtime (same windows; --engine reference runs
+// the reference forward on it instead); --batch applies to the reference only.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -14,10 +16,12 @@
 #include "lib/atomic_file.h"
 #include "lib/checkpoint.h"
 #include "lib/error.h"
+#include "lib/pack_reader.h"
 #include "lib/perplexity.h"
 #include "lib/progress.h"
 #include "lib/reference_model.h"
 #include "lib/version.h"
+#include "runtime/transformer.h"
 
 namespace slmc {
 
@@ -35,6 +39,7 @@ struct EvalOptions {
   int64_t max_tokens = 0;
   int64_t batch = 4;
   std::string json_out;
+  std::string engine = "auto";  // auto: the runtime for a .slmc pack, the reference otherwise
 };
 
 TokenSourceOptions tokenSourceOptions(const EvalOptions& o) {
@@ -49,9 +54,50 @@ TokenSourceOptions tokenSourceOptions(const EvalOptions& o) {
   return t;
 }
 
+// A .slmc pack scored by the runtime (runtime/transformer.h) over the same windows.
+void runEvalRuntime(const EvalOptions& o, const CommonOptions& common) {
+  runtime::setRuntimeThreads(common.threads);
+  runtime::Transformer model = openPackForRuntime(o.model);
+  requireContextFits(model.config(), o.ctx);  // before any data is read or tokenized
+  TokenSourceOptions t = tokenSourceOptions(o);
+  if (t.tokenizer.empty() && !t.data.empty()) t.tokenizer = packTokenizerPath(model.pack());
+  Model shape_only;  // loadTokenSource checks the tokenizer against the config only
+  shape_only.config = model.config();
+  TokenSource tokens = loadTokenSource(t, shape_only, o.model);
+  Progress progress("eval", common.quiet);
+  const PerplexityResult r = runtimePerplexity(model, tokens.ids, o.ctx, o.stride,
+                                               [&](int64_t done, int64_t total) { progress.update(done, total); });
+  const double tokens_per_s = static_cast<double>(r.tokens_forwarded) / r.seconds;
+  std::printf("perplexity %.4f  mean_nll %.5f  tokens_scored %lld  windows %lld  ctx %lld  stride %lld\n",
+              r.perplexity, r.mean_nll, static_cast<long long>(r.tokens_scored), static_cast<long long>(r.windows),
+              static_cast<long long>(o.ctx), static_cast<long long>(o.stride > 0 ? o.stride : o.ctx));
+  std::printf("speed      %.0f tokens/s  %.2fs  threads %d  engine runtime\n", tokens_per_s, r.seconds,
+              runtime::runtimeThreads());
+  if (!o.json_out.empty()) {
+    const nlohmann::json j = {{"schema_version", 1},
+                              {"slmc_version", kVersion},
+                              {"command", "eval"},
+                              {"engine", "runtime"},
+                              {"model", o.model},
+                              {"input", tokens.provenance},
+                              {"ctx", o.ctx},
+                              {"stride", o.stride > 0 ? o.stride : o.ctx},
+                              {"threads", runtime::runtimeThreads()},
+                              {"windows", r.windows},
+                              {"tokens_scored", r.tokens_scored},
+                              {"tokens_forwarded", r.tokens_forwarded},
+                              {"mean_nll", r.mean_nll},
+                              {"perplexity", r.perplexity},
+                              {"seconds", r.seconds},
+                              {"tokens_per_second", tokens_per_s}};
+    writeFileAtomically(o.json_out, j.dump(2) + "\n");
+  }
+}
+
 void runEval(const EvalOptions& o, const CommonOptions& common) {
   if (o.tokens.empty() == o.data.empty())
     throw CLI::ValidationError("eval", "give exactly one of --tokens FILE or --data FILE|DIR|data.h5");
+  if (o.engine == "runtime" || (o.engine == "auto" && looksLikePack(o.model))) return runEvalRuntime(o, common);
   setComputeThreads(common.threads);
   const Model model = loadModel(o.model);
   requireContextFits(model.config, o.ctx);  // before any data is read or tokenized
@@ -98,7 +144,7 @@ void runEval(const EvalOptions& o, const CommonOptions& common) {
 void setupEval(CLI::App& app, const CommonOptions& common) {
   auto opts = std::make_shared<EvalOptions>();
   CLI::App* sub = app.add_subcommand("eval", "Perplexity of a model over a token stream (sliding windows)");
-  sub->add_option("model", opts->model, "Hugging Face model directory or llama2.c .bin")->required();
+  sub->add_option("model", opts->model, "Hugging Face model directory, llama2.c .bin, or .slmc pack (run in the runtime)")->required();
   CLI::Option* tokens =
       sub->add_option("--tokens", opts->tokens, "token ids: .txt (one id per line) or .u32 (raw uint32 little-endian)");
   CLI::Option* data = sub->add_option(
@@ -119,6 +165,9 @@ void setupEval(CLI::App& app, const CommonOptions& common) {
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--batch", opts->batch, "windows per forward")->check(CLI::Range(int64_t{1}, int64_t{1024}));
   sub->add_option("--json", opts->json_out, "also write the figures as JSON to this file");
+  sub->add_option("--engine", opts->engine,
+                  "auto (the runtime for a .slmc pack, else the LibTorch reference), runtime or reference")
+      ->check(CLI::IsMember({"auto", "runtime", "reference"}));
   sub->callback([opts, &common] { runEval(*opts, common); });
 }
 

@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   slmc::setupCompress(app, common);
   slmc::setupPasses(app);
   slmc::setupVerify(app);
+  slmc::setupRun(app, common);
+  slmc::setupValidate(app, common);
+  slmc::setupBench(app, common);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,98 @@
+// slmc bench model.slmc [-n 128] [--prompt 128] [--json out.json]
+// Measures the runtime on a pack: prompt processing (one batched prefill of --prompt tokens),
+// generation (-n greedy tokens, one at a time, after the prompt), the weight bytes each generated
+// token reads, and the bandwidth that implies (bytes/token × tokens/s). The prompt is a fixed
+// pseudo-random id sequence, so runs are comparable.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "lib/atomic_file.h"
+#include "lib/error.h"
+#include "lib/pack_reader.h"
+#include "lib/version.h"
+#include "runtime/kernels.h"
+#include "runtime/transformer.h"
+
+namespace slmc {
+
+namespace {
+
+struct BenchOptions {
+  std::string model;
+  int64_t steps = 128;
+  int64_t prompt = 128;
+  std::string json_out;
+};
+
+void runBench(const BenchOptions& o, const CommonOptions& common) {
+  require(o.steps >= 1, "-n " + std::to_string(o.steps) + ": generate at least 1 token");
+  require(o.prompt >= 1, "--prompt " + std::to_string(o.prompt) + ": use a prompt of at least 1 token");
+  runtime::setRuntimeThreads(common.threads);
+  runtime::Transformer model = openPackForRuntime(o.model);
+  const ModelConfig& c = model.config();
+  require(o.prompt + o.steps <= model.context(),
+          "--prompt " + std::to_string(o.prompt) + " plus -n " + std::to_string(o.steps) +
+              " exceed the model's context of " + std::to_string(model.context()) + " tokens (use smaller values)");
+
+  std::vector<int32_t> prompt(static_cast<size_t>(o.prompt));
+  prompt[0] = static_cast<int32_t>(std::clamp<int64_t>(c.bos_token_id, 0, c.vocab_size - 1));
+  for (size_t i = 1; i < prompt.size(); ++i)
+    prompt[i] = static_cast<int32_t>((static_cast<int64_t>(i) * 7919 + 13) % c.vocab_size);
+
+  // A warm-up token (page in the weights), then the measured runs from an empty cache.
+  model.step(prompt[0]);
+  model.reset();
+  const auto t0 = std::chrono::steady_clock::now();
+  const float* logits = model.prefill(prompt.data(), o.prompt);
+  const auto t1 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < o.steps; ++i) {
+    const int32_t next = static_cast<int32_t>(std::max_element(logits, logits + c.vocab_size) - logits);
+    logits = model.step(next);
+  }
+  const auto t2 = std::chrono::steady_clock::now();
+
+  const double pp_s = std::chrono::duration<double>(t1 - t0).count();
+  const double tg_s = std::chrono::duration<double>(t2 - t1).count();
+  const double pp = static_cast<double>(o.prompt) / pp_s, tg = static_cast<double>(o.steps) / tg_s;
+  const int64_t bytes = model.weightBytesPerToken();
+  const double gbps = static_cast<double>(bytes) * tg / 1e9;
+  std::printf("model      %s  (%s, layers %lld, hidden %lld, vocab %lld)\n", o.model.c_str(), c.architecture.c_str(),
+              static_cast<long long>(c.num_layers), static_cast<long long>(c.hidden_size),
+              static_cast<long long>(c.vocab_size));
+  std::printf("prompt     %lld tokens  %.1f tokens/s\n", static_cast<long long>(o.prompt), pp);
+  std::printf("generate   %lld tokens  %.1f tokens/s\n", static_cast<long long>(o.steps), tg);
+  std::printf("weights    %lld bytes read per generated token  %.2f GB/s\n", static_cast<long long>(bytes), gbps);
+  std::printf("threads    %d  kernels %s\n", runtime::runtimeThreads(), runtime::isaName(runtime::activeIsa()));
+  if (!o.json_out.empty()) {
+    const nlohmann::json j = {{"schema_version", 1},
+                              {"slmc_version", kVersion},
+                              {"command", "bench"},
+                              {"model", o.model},
+                              {"prompt_tokens", o.prompt},
+                              {"generated_tokens", o.steps},
+                              {"prompt_tokens_per_second", pp},
+                              {"generation_tokens_per_second", tg},
+                              {"weight_bytes_per_token", bytes},
+                              {"achieved_gb_per_second", gbps},
+                              {"threads", runtime::runtimeThreads()},
+                              {"kernels", runtime::isaName(runtime::activeIsa())}};
+    writeFileAtomically(o.json_out, j.dump(2) + "\n");
+  }
+}
+
+}  // namespace
+
+void setupBench(CLI::App& app, const CommonOptions& common) {
+  auto opts = std::make_shared<BenchOptions>();
+  CLI::App* sub = app.add_subcommand("bench", "Runtime speed on a .slmc pack: prompt and generation tokens/s, GB/s");
+  sub->add_option("model", opts->model, ".slmc pack (slmc export)")->required();
+  sub->add_option("-n,--steps", opts->steps, "tokens to generate");
+  sub->add_option("--prompt", opts->prompt, "prompt tokens to prefill");
+  sub->add_option("--json", opts->json_out, "also write the figures as JSON to this file");
+  sub->callback([opts, &common] { runBench(*opts, common); });
+}
+
+}  // namespace slmc

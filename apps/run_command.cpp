@@ -1,0 +1,244 @@
+// slmc run model.slmc [-p PROMPT | --prompt-ids 1,2,3] [-n 64] [--temperature T] [--top-k K]
+//          [--top-p P] [--seed S] [--tokenizer PATH] [--ignore-eos]
+// Generates text with the runtime (runtime/transformer.h, no LibTorch). The prompt is encoded
+// with the pack's embedded tokenizer (or --tokenizer) and prefilled in batches; each new token is
+// sampled (runtime/sampler.h) and fed back one at a time. stdout gets the text (or, with
+// --prompt-ids, the ids); stderr gets the speed. Generation stops at the model's EOS token
+// unless --ignore-eos.
+//
+// Also home of the helpers the runtime commands share (declared in commands.h).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "apps/commands.h"
+#include "datasets/tokenizer.h"
+#include "lib/error.h"
+#include "lib/pack_reader.h"
+#include "lib/perplexity.h"
+#include "runtime/sampler.h"
+#include "runtime/transformer.h"
+
+namespace slmc {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------------------------
+// Shared by run, eval (packs), validate and bench.
+
+runtime::Transformer openPackForRuntime(const std::string& path, int64_t max_context) {
+  require(fs::exists(path), "model '" + path + "' does not exist (pass a .slmc pack written by slmc export)");
+  require(!fs::is_directory(path) && looksLikePack(path),
+          "'" + path + "' is not a .slmc pack; the runtime runs packs only (write one with slmc export " + path +
+              " -o model.slmc)");
+  return runtime::Transformer::open(path, max_context);
+}
+
+namespace {
+// Temporary directories holding extracted tokenizers, removed at exit.
+struct TempDirs {
+  std::vector<std::string> paths;
+  ~TempDirs() {
+    for (const std::string& p : paths) {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  }
+};
+TempDirs& tempDirs() {
+  static TempDirs dirs;
+  return dirs;
+}
+}  // namespace
+
+std::string packTokenizerPath(const PackFile& pack) {
+  if (pack.tokenizerFiles().empty()) return "";
+  const fs::path dir = fs::temp_directory_path() /
+                       ("slmc-tokenizer-" + std::to_string(::getpid()) + "-" + std::to_string(tempDirs().paths.size()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  tempDirs().paths.push_back(dir.string());
+  for (const PackEmbeddedFile& f : pack.tokenizerFiles()) {
+    std::ofstream out(dir / fs::path(f.name).filename(), std::ios::binary);
+    out.write(f.bytes.data(), static_cast<std::streamsize>(f.bytes.size()));
+    require(static_cast<bool>(out), "cannot write the pack's tokenizer to " + dir.string() + " (check TMPDIR)");
+  }
+  return dir.string();
+}
+
+PerplexityResult runtimePerplexity(runtime::Transformer& model, const std::vector<int32_t>& ids, int64_t ctx,
+                                   int64_t stride, const std::function<void(int64_t, int64_t)>& progress) {
+  requireContextFits(model.config(), ctx);
+  require(ctx <= model.context(), "--ctx " + std::to_string(ctx) + " exceeds the runtime's context of " +
+                                      std::to_string(model.context()) + " tokens (use a smaller --ctx)");
+  const std::vector<EvalWindow> windows = slidingWindows(static_cast<int64_t>(ids.size()), ctx, stride);
+  PerplexityResult r;
+  r.windows = static_cast<int64_t>(windows.size());
+  double nll_sum = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const EvalWindow& w = windows[i];
+    nll_sum += runtime::windowNll(model, ids.data(), w.begin, w.end, w.score_from);
+    r.tokens_scored += w.end - w.score_from;
+    r.tokens_forwarded += w.end - w.begin;
+    if (progress) progress(static_cast<int64_t>(i + 1), r.windows);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.mean_nll = nll_sum / static_cast<double>(r.tokens_scored);
+  r.perplexity = std::exp(r.mean_nll);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// slmc run
+
+namespace {
+
+struct RunOptions {
+  std::string model;
+  std::string prompt;
+  std::string prompt_ids;
+  std::string tokenizer;
+  int64_t steps = 64;
+  double temperature = 1.0;
+  int64_t top_k = 0;
+  double top_p = 0.9;
+  uint64_t seed = 0;
+  bool ignore_eos = false;
+};
+
+std::vector<int32_t> parseIds(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    require(used == item.size() && !item.empty() && v >= 0 && v <= INT32_MAX,
+            "--prompt-ids: '" + item + "' is not a token id (give comma-separated ids, e.g. 1,2,3)");
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  require(!ids.empty(), "--prompt-ids is empty (give comma-separated ids, e.g. 1,2,3)");
+  return ids;
+}
+
+// Whether `text` does not end inside a UTF-8 multi-byte character.
+bool endsOnCharacter(const std::string& text) {
+  size_t i = text.size(), continuation = 0;
+  while (i > 0 && continuation < 4 && (static_cast<unsigned char>(text[i - 1]) & 0xC0) == 0x80) --i, ++continuation;
+  if (i == 0) return continuation == 0;
+  const unsigned char lead = static_cast<unsigned char>(text[i - 1]);
+  const size_t length = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  return continuation + 1 >= length;
+}
+
+void runRun(const RunOptions& o, const CommonOptions& common) {
+  require(o.steps >= 1, "-n " + std::to_string(o.steps) + ": generate at least 1 token");
+  runtime::SamplerOptions sopts;
+  sopts.temperature = o.temperature;
+  sopts.top_k = o.top_k;
+  sopts.top_p = o.top_p;
+  sopts.seed = o.seed;
+  const std::string problem = runtime::checkSamplerOptions(sopts);
+  require(problem.empty(), problem);
+  runtime::setRuntimeThreads(common.threads);
+
+  runtime::Transformer model = openPackForRuntime(o.model);
+  const ModelConfig& c = model.config();
+
+  // The prompt: ids as given, or the text through the tokenizer (BOS first), or BOS alone.
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (o.prompt_ids.empty()) {
+    const std::string path = o.tokenizer.empty() ? packTokenizerPath(model.pack()) : o.tokenizer;
+    require(!path.empty(), "pack '" + o.model + "' carries no tokenizer: pass --tokenizer PATH, or give the prompt as "
+                           "--prompt-ids 1,2,3");
+    tokenizer = loadTokenizer(path);
+    require(tokenizer->vocabSize() <= c.vocab_size,
+            "tokenizer '" + (o.tokenizer.empty() ? std::string("embedded in the pack") : o.tokenizer) + "' has " +
+                std::to_string(tokenizer->vocabSize()) + " tokens but the model's vocabulary is " +
+                std::to_string(c.vocab_size) + " (use the tokenizer the model was trained with)");
+  }
+  std::vector<int32_t> prompt;
+  if (!o.prompt_ids.empty()) {
+    prompt = parseIds(o.prompt_ids);
+  } else if (!o.prompt.empty()) {
+    prompt = tokenizer->encode(o.prompt, /*add_bos=*/true);
+  }
+  if (prompt.empty()) prompt.push_back(static_cast<int32_t>(c.bos_token_id));
+  const int64_t total = static_cast<int64_t>(prompt.size()) + o.steps;
+  require(total <= model.context(), "prompt (" + std::to_string(prompt.size()) + " tokens) plus -n " +
+                                        std::to_string(o.steps) + " exceed the model's context of " +
+                                        std::to_string(model.context()) + " tokens (generate fewer tokens)");
+
+  runtime::Sampler sampler(c.vocab_size, sopts);
+  std::vector<int32_t> tokens = prompt;
+  std::string printed;
+  const auto emit = [&](bool final) {
+    if (!tokenizer) return;
+    const std::string text = tokenizer->decode(tokens);
+    // Print what the new token added; wait while a multi-byte character is incomplete.
+    if (text.compare(0, printed.size(), printed) == 0 && (final || endsOnCharacter(text))) {
+      std::fwrite(text.data() + printed.size(), 1, text.size() - printed.size(), stdout);
+      std::fflush(stdout);
+      printed = text;
+    }
+  };
+  emit(false);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const float* logits = model.prefill(prompt.data(), static_cast<int64_t>(prompt.size()));
+  const auto t1 = std::chrono::steady_clock::now();
+  int64_t generated = 0;
+  for (int64_t i = 0; i < o.steps; ++i) {
+    const int32_t next = sampler.sample(logits);
+    tokens.push_back(next);
+    ++generated;
+    emit(false);
+    if (!o.ignore_eos && next == c.eos_token_id) break;
+    if (i + 1 < o.steps) logits = model.step(next);
+  }
+  const auto t2 = std::chrono::steady_clock::now();
+  emit(true);
+  if (tokenizer) {
+    std::printf("\n");
+  } else {
+    for (size_t i = 0; i < tokens.size(); ++i) std::printf("%s%d", i ? " " : "", tokens[i]);
+    std::printf("\n");
+  }
+  const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
+  const double gen_s = std::chrono::duration<double>(t2 - t1).count();
+  std::fprintf(stderr, "prompt %zu tokens %.1f tokens/s, generated %lld tokens %.1f tokens/s\n", prompt.size(),
+               static_cast<double>(prompt.size()) / prefill_s, static_cast<long long>(generated),
+               static_cast<double>(generated) / gen_s);
+}
+
+}  // namespace
+
+void setupRun(CLI::App& app, const CommonOptions& common) {
+  auto opts = std::make_shared<RunOptions>();
+  CLI::App* sub = app.add_subcommand("run", "Generate text from a .slmc pack with the runtime (no LibTorch)");
+  sub->add_option("model", opts->model, ".slmc pack (slmc export)")->required();
+  CLI::Option* prompt = sub->add_option("-p,--prompt", opts->prompt, "prompt text (default: BOS alone)");
+  CLI::Option* ids =
+      sub->add_option("--prompt-ids", opts->prompt_ids, "prompt as token ids, e.g. 1,2,3 (prints ids, no tokenizer)");
+  prompt->excludes(ids);
+  sub->add_option("-n,--steps", opts->steps, "tokens to generate");
+  sub->add_option("--temperature", opts->temperature, "sampling temperature (0: greedy)");
+  sub->add_option("--top-k", opts->top_k, "sample among the k most likely tokens (0: all)");
+  sub->add_option("--top-p", opts->top_p, "nucleus: the most likely tokens holding this probability (1: all)");
+  sub->add_option("--seed", opts->seed, "sampling seed (same seed, same text)");
+  sub->add_option("--tokenizer", opts->tokenizer, "tokenizer file (default: the one embedded in the pack)");
+  sub->add_flag("--ignore-eos", opts->ignore_eos, "keep generating after the end-of-sequence token");
+  sub->callback([opts, &common] { runRun(*opts, common); });
+}
+
+}  // namespace slmc

@@ -1,0 +1,239 @@
+// The weight-type table, matrix checks, and matmul(): split the rows over OpenMP threads and
+// hand each range to the chosen path (kernels_scalar.cpp, kernels_avx2.cpp, kernels_avx512.cpp).
+#include "runtime/kernels.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <vector>
+
+#include "runtime/kernels_internal.h"
+
+namespace slmc::runtime {
+
+namespace {
+
+const WeightTypeTraits kWeightTypes[] = {
+    {WeightType::F32, "f32", 32, false}, {WeightType::F16, "f16", 16, false}, {WeightType::Q2, "q2", 2, true},
+    {WeightType::Q3, "q3", 3, true},     {WeightType::Q4, "q4", 4, true},     {WeightType::Q8, "q8", 8, true},
+};
+
+detail::MatmulRowsFn rowsFunction(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512:
+      return detail::matmulRowsAvx512;
+    case Isa::Avx2:
+      return detail::matmulRowsAvx2;
+    case Isa::Scalar:
+      break;
+  }
+  return detail::matmulRowsScalar;
+}
+
+Isa initialIsa() {
+  Isa isa = bestIsa();
+  if (const char* forced = std::getenv("SLMC_KERNEL_ISA")) {
+    Isa wanted;
+    if (parseIsa(forced, &wanted) && cpuSupports(wanted)) isa = wanted;
+  }
+  return isa;
+}
+
+std::atomic<Isa>& activeIsaSlot() {
+  static std::atomic<Isa> slot{initialIsa()};
+  return slot;
+}
+
+// out = x[cols] in `order` (kernels_internal.h).
+void reorderColumns(detail::XOrder order, const float* x, int64_t cols, float* out) {
+  if (order == detail::XOrder::Natural) {
+    std::memcpy(out, x, static_cast<size_t>(cols) * sizeof(float));
+    return;
+  }
+  const int64_t block = order == detail::XOrder::Nibbles128 ? 128 : 32;
+  const int64_t stride = order == detail::XOrder::Nibbles128 ? 8 : 2;  // codes per 32-bit word / per byte
+  const int64_t blocked = cols / block * block;
+  for (int64_t c0 = 0; c0 < blocked; c0 += block)
+    for (int64_t k = 0; k < stride; ++k)
+      for (int64_t j = 0; j < block / stride; ++j) out[c0 + k * (block / stride) + j] = x[c0 + j * stride + k];
+  std::memcpy(out + blocked, x + blocked, static_cast<size_t>(cols - blocked) * sizeof(float));
+}
+
+// Below this many multiply-adds one thread does the whole product: waking a team costs more.
+constexpr int64_t kSerialWork = 64 * 1024;
+
+}  // namespace
+
+const WeightTypeTraits& traits(WeightType type) { return kWeightTypes[static_cast<size_t>(type)]; }
+
+std::optional<WeightType> quantizedType(int bits) {
+  for (const auto& row : kWeightTypes)
+    if (row.quantized && row.bits == bits) return row.type;
+  return std::nullopt;
+}
+
+int64_t QuantMatrix::weightBytes() const {
+  if (!traits(type).quantized) return rows * cols * (bits() / 8);
+  int64_t bytes = rows * codeRowBytes(cols, bits()) + rows * groups() * 2;
+  if (!symmetric) bytes += rows * codeRowBytes(groups(), bits());
+  return bytes;
+}
+
+QuantMatrix QuantMatrix::float32(int64_t rows, int64_t cols, const float* values) {
+  QuantMatrix m;
+  m.type = WeightType::F32;
+  m.rows = rows;
+  m.cols = cols;
+  m.f32 = values;
+  return m;
+}
+
+QuantMatrix QuantMatrix::float16(int64_t rows, int64_t cols, const uint16_t* values) {
+  QuantMatrix m;
+  m.type = WeightType::F16;
+  m.rows = rows;
+  m.cols = cols;
+  m.f16 = values;
+  return m;
+}
+
+QuantMatrix QuantMatrix::quantized(WeightType type, int64_t rows, int64_t cols, int64_t group_size, bool symmetric,
+                                   const uint8_t* codes, const uint16_t* scales, const uint8_t* zeros) {
+  QuantMatrix m;
+  m.type = type;
+  m.rows = rows;
+  m.cols = cols;
+  m.codes = codes;
+  m.group_size = group_size;
+  m.symmetric = symmetric;
+  m.scales = scales;
+  m.zeros = zeros;
+  return m;
+}
+
+std::string checkMatrix(const QuantMatrix& w) {
+  if (w.rows <= 0 || w.cols <= 0)
+    return "weight matrix has an empty shape [" + std::to_string(w.rows) + ", " + std::to_string(w.cols) + "]";
+  if (static_cast<size_t>(w.type) >= std::size(kWeightTypes)) return "weight matrix has an unknown type";
+  switch (w.type) {
+    case WeightType::F32:
+      return w.f32 ? "" : "f32 weight matrix has no values";
+    case WeightType::F16:
+      return w.f16 ? "" : "f16 weight matrix has no values";
+    default:
+      break;
+  }
+  const std::string name = traits(w.type).name;
+  if (w.group_size < 0 || (w.group_size > 0 && w.cols % w.group_size != 0))
+    return name + " weight matrix: group size " + std::to_string(w.group_size) + " does not divide its " +
+           std::to_string(w.cols) + " columns";
+  if (!w.codes || !w.scales) return name + " weight matrix has no codes or no scales";
+  if (!w.symmetric && !w.zeros) return name + " weight matrix is asymmetric but has no zero points";
+  return "";
+}
+
+namespace {
+
+// Splits the rows over the OpenMP threads and runs `rows_fn` on each range.
+void runRows(const QuantMatrix& w, const detail::Activations& a, float* y, detail::MatmulRowsFn rows_fn) {
+  const int threads = omp_get_max_threads();
+  if (threads == 1 || w.rows * w.cols * a.n < kSerialWork || omp_in_parallel()) {
+    rows_fn(w, a, y, 0, w.rows);
+    return;
+  }
+  // About 8 row blocks per thread, in multiples of 4 rows (the SIMD paths' row tile), handed
+  // out dynamically so that a thread slowed by another process does not hold up the others.
+  int64_t per_block = (w.rows + 8 * threads - 1) / (8 * threads);
+  per_block = std::max<int64_t>(4, (per_block + 3) / 4 * 4);
+  const int64_t blocks = (w.rows + per_block - 1) / per_block;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int64_t b = 0; b < blocks; ++b) rows_fn(w, a, y, b * per_block, std::min(w.rows, (b + 1) * per_block));
+}
+
+}  // namespace
+
+void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y) { matmul(w, x, n, y, activeIsa()); }
+
+void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y, Isa isa) {
+  if (n <= 0) return;
+  const detail::MatmulRowsFn rows_fn = rowsFunction(isa);
+  detail::Activations a;
+  a.x = x;
+  a.n = n;
+  a.x_ordered = x;
+  if (n <= detail::kMaxGemvRows) a.order = detail::gemvXOrder(isa, w);
+  if (a.order != detail::XOrder::Natural) {
+    thread_local std::vector<float> x_ordered;
+    x_ordered.resize(static_cast<size_t>(n * w.cols));
+    for (int64_t i = 0; i < n; ++i) reorderColumns(a.order, x + i * w.cols, w.cols, x_ordered.data() + i * w.cols);
+    a.x_ordered = x_ordered.data();
+  }
+  runRows(w, a, y, rows_fn);
+}
+
+bool int8MatmulRuns(const QuantMatrix& w, int64_t n) {
+  if (w.type != WeightType::Q4 && w.type != WeightType::Q8) return false;
+  if (n < 1 || n > detail::kMaxGemvRows || w.groupSize() % detail::kInt8Block != 0) return false;
+  static const bool vnni = cpuHasAvx512Vnni();
+  return vnni && activeIsa() == Isa::Avx512;
+}
+
+void matmulInt8(const QuantMatrix& w, const float* x, int64_t n, float* y) {
+  if (!int8MatmulRuns(w, n)) return matmul(w, x, n, y);
+  const int64_t cols = w.cols, blocks = cols / detail::kInt8Block, groups = w.groups();
+  const int64_t blocks_per_group = w.groupSize() / detail::kInt8Block;
+  thread_local std::vector<float> x_ordered, scales, group_sums;
+  thread_local std::vector<int8_t> xq;
+  x_ordered.resize(static_cast<size_t>(n * cols));
+  xq.resize(static_cast<size_t>(n * cols));
+  scales.resize(static_cast<size_t>(n * blocks));
+  group_sums.resize(static_cast<size_t>(n * groups));
+  detail::Activations a;
+  a.x = x;
+  a.n = n;
+  // 4-bit codes come out of their bytes as the low then the high nibbles (XOrder::Nibbles32).
+  a.order = w.type == WeightType::Q4 ? detail::XOrder::Nibbles32 : detail::XOrder::Natural;
+  for (int64_t i = 0; i < n; ++i) {
+    float* xo = x_ordered.data() + i * cols;
+    reorderColumns(a.order, x + i * cols, cols, xo);
+    for (int64_t b = 0; b < blocks; ++b) {  // the reorder stays inside each 32-column block
+      const float* xb = xo + b * detail::kInt8Block;
+      float amax = 0.0f;
+      for (int k = 0; k < detail::kInt8Block; ++k) amax = std::max(amax, std::fabs(xb[k]));
+      const float d = amax / 127.0f, inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
+      int sum = 0;
+      int8_t* qb = xq.data() + i * cols + b * detail::kInt8Block;
+      for (int k = 0; k < detail::kInt8Block; ++k) {
+        const float v = xb[k] * inverse;                               // |v| <= 127
+        qb[k] = static_cast<int8_t>(v >= 0.0f ? v + 0.5f : v - 0.5f);  // round half away from zero
+        sum += qb[k];
+      }
+      scales[static_cast<size_t>(i * blocks + b)] = d;
+      float& group_sum = group_sums[static_cast<size_t>(i * groups + b / blocks_per_group)];
+      if (b % blocks_per_group == 0) group_sum = 0.0f;
+      group_sum += d * static_cast<float>(sum);
+    }
+  }
+  a.x_ordered = x_ordered.data();
+  a.xq = xq.data();
+  a.xq_scale = scales.data();
+  a.xq_group_sum = group_sums.data();
+  runRows(w, a, y, detail::matmulRowsInt8Vnni);
+}
+
+void dequantizeRow(const QuantMatrix& w, int64_t row, float* out) { detail::dequantizeRowScalar(w, row, out); }
+
+Isa activeIsa() { return activeIsaSlot().load(std::memory_order_relaxed); }
+
+bool setKernelIsa(Isa isa) {
+  if (!cpuSupports(isa)) return false;
+  activeIsaSlot().store(isa, std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace slmc::runtime

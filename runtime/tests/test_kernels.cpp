@@ -1,0 +1,370 @@
+// The runtime's matmul kernels (runtime/kernels.h), in the manner of llama.cpp's
+// test-quantize-fns.cpp: random weights quantized by lib's quantizeRtn and packed by lib's
+// packCodes, then
+//   scalar path  == lib's QuantizedTensor::dequantize() followed by a double-precision dot,
+//   SIMD paths   == scalar path,
+// both within kTolerance of the sum of |products| of each output, for every bit width,
+// symmetric and asymmetric grids, several group sizes, odd shapes and batch sizes.
+#include <doctest/doctest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lib/bit_packing.h"
+#include "lib/dtype.h"
+#include "lib/quant_scheme.h"
+#include "lib/quantized_tensor.h"
+#include "runtime/kernels.h"
+#include "runtime/kernels_internal.h"
+
+namespace rt = slmc::runtime;
+
+namespace {
+
+// Summation-order differences in float32 stay far below this on the tested lengths (<= 1024).
+constexpr double kTolerance = 1e-5;
+
+std::vector<float> randomValues(size_t count, std::mt19937& rng, float outlier_every = 0) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> v(count);
+  for (size_t i = 0; i < count; ++i) {
+    v[i] = normal(rng);
+    if (outlier_every > 0 && i % static_cast<size_t>(outlier_every) == 3) v[i] *= 8.0f;  // a few wide groups
+  }
+  return v;
+}
+
+// lib's quantized tensor in the runtime's storage (what the pack holds), with a view on it.
+struct PackedWeights {
+  std::vector<uint8_t> codes, zeros;
+  std::vector<uint16_t> scales;
+  rt::QuantMatrix view;
+};
+
+PackedWeights pack(const slmc::QuantizedTensor& q) {
+  PackedWeights p;
+  const int bits = q.scheme.bits;
+  p.codes = slmc::packCodes(q.codes.data(), q.rows, q.cols, bits);
+  for (float s : q.scales) p.scales.push_back(slmc::floatToHalf(s));
+  if (!q.scheme.symmetric) p.zeros = slmc::packCodes(q.zeros.data(), q.rows, q.groups(), bits);
+  p.view = rt::QuantMatrix::quantized(*rt::quantizedType(bits), q.rows, q.cols, q.scheme.group_size, q.scheme.symmetric,
+                                      p.codes.data(), p.scales.data(), q.scheme.symmetric ? nullptr : p.zeros.data());
+  return p;
+}
+
+// y[n, rows] = x · Wᵀ in double, and the sum of |products| of every output.
+struct Reference {
+  std::vector<double> y, magnitude;
+};
+
+Reference referenceMatmul(const float* w, int64_t rows, int64_t cols, const std::vector<float>& x, int64_t n) {
+  Reference ref;
+  ref.y.assign(static_cast<size_t>(n * rows), 0.0);
+  ref.magnitude.assign(static_cast<size_t>(n * rows), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t r = 0; r < rows; ++r) {
+      double sum = 0, magnitude = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        const double p = static_cast<double>(w[r * cols + c]) * x[static_cast<size_t>(i * cols + c)];
+        sum += p;
+        magnitude += std::fabs(p);
+      }
+      ref.y[static_cast<size_t>(i * rows + r)] = sum;
+      ref.magnitude[static_cast<size_t>(i * rows + r)] = magnitude;
+    }
+  return ref;
+}
+
+// The largest |got - want| / (sum of |products|) over all outputs.
+double worstError(const std::vector<float>& got, const std::vector<double>& want,
+                  const std::vector<double>& magnitude) {
+  double worst = 0;
+  for (size_t k = 0; k < got.size(); ++k) {
+    const double err = std::fabs(static_cast<double>(got[k]) - want[k]) / std::max(magnitude[k], 1e-30);
+    if (!(err <= worst)) worst = err;  // NaN propagates as a failure
+  }
+  return worst;
+}
+
+std::vector<float> runMatmul(const rt::QuantMatrix& w, const std::vector<float>& x, int64_t n, rt::Isa isa) {
+  std::vector<float> y(static_cast<size_t>(n * w.rows), std::nanf(""));
+  rt::matmul(w, x.data(), n, y.data(), isa);
+  return y;
+}
+
+// The largest deviation seen per path, reported at the end of the big test case.
+double g_worst[3] = {0, 0, 0};
+
+std::vector<rt::Isa> simdIsas() {
+  std::vector<rt::Isa> isas;
+  for (rt::Isa isa : {rt::Isa::Avx2, rt::Isa::Avx512})
+    if (rt::cpuSupports(isa))
+      isas.push_back(isa);
+    else
+      MESSAGE("this CPU has no " << std::string(rt::isaName(isa)) << ": that path is not tested here");
+  return isas;
+}
+
+// Checks one matrix: scalar against the double reference, each SIMD path against scalar.
+void checkAllPaths(const rt::QuantMatrix& w, const float* dequantized, int64_t n, std::mt19937& rng,
+                   const std::string& what) {
+  INFO(what);
+  REQUIRE(rt::checkMatrix(w) == "");
+  const std::vector<float> x = randomValues(static_cast<size_t>(n * w.cols), rng);
+  const Reference ref = referenceMatmul(dequantized, w.rows, w.cols, x, n);
+  const std::vector<float> scalar = runMatmul(w, x, n, rt::Isa::Scalar);
+  const double scalar_error = worstError(scalar, ref.y, ref.magnitude);
+  CHECK(scalar_error <= kTolerance);
+  g_worst[0] = std::max(g_worst[0], scalar_error);
+  const std::vector<double> scalar_d(scalar.begin(), scalar.end());
+  for (rt::Isa isa : simdIsas()) {
+    INFO("path " << std::string(rt::isaName(isa)));
+    const double error = worstError(runMatmul(w, x, n, isa), scalar_d, ref.magnitude);
+    CHECK(error <= kTolerance);
+    g_worst[static_cast<int>(isa)] = std::max(g_worst[static_cast<int>(isa)], error);
+  }
+}
+
+struct Case {
+  int64_t rows, cols, group_size;
+};
+
+// Shapes and groups: groups of 32/64/128 and per-channel, plus groups that are not a multiple of
+// the SIMD width (24) or of a byte boundary for 3-bit codes (12), and per-channel rows whose
+// length is no multiple of 8 (172) or shorter than a 16-wide chunk (12).
+std::vector<Case> quantizedCases() {
+  std::vector<Case> cases;
+  for (int64_t rows : {7, 64, 172})
+    for (int64_t cols : {64, 96, 172, 256})
+      for (int64_t group : {32, 64, 128, 0, 24, 12})
+        if (group == 0 || (cols % group == 0 && group <= cols)) cases.push_back({rows, cols, group});
+  cases.push_back({5, 12, 0});
+  cases.push_back({3, 8, 0});
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("runtime: weight type table, row sizes and weight bytes agree with lib") {
+  for (int bits : {2, 3, 4, 8}) {
+    REQUIRE(rt::quantizedType(bits).has_value());
+    CHECK(rt::traits(*rt::quantizedType(bits)).bits == bits);
+    CHECK(rt::traits(*rt::quantizedType(bits)).quantized);
+    for (int64_t cols : {1, 7, 8, 12, 33, 172, 4096})
+      CHECK(rt::codeRowBytes(cols, bits) == slmc::packedRowBytes(cols, bits));
+    for (bool symmetric : {true, false})
+      for (int64_t group : {0, 32, 128}) {
+        const slmc::QuantScheme scheme{bits, group, symmetric};
+        rt::QuantMatrix m =
+            rt::QuantMatrix::quantized(*rt::quantizedType(bits), 11, 256, group, symmetric, nullptr, nullptr, nullptr);
+        CHECK(m.weightBytes() == slmc::quantizedBytes(scheme, 11, 256));
+      }
+  }
+  CHECK_FALSE(rt::quantizedType(5).has_value());
+  CHECK_FALSE(rt::quantizedType(16).has_value());
+  CHECK(rt::QuantMatrix::float32(3, 5, nullptr).weightBytes() == 60);
+  CHECK(rt::QuantMatrix::float16(3, 5, nullptr).weightBytes() == 30);
+}
+
+TEST_CASE("runtime: float16 conversion equals lib's halfToFloat for every bit pattern") {
+  int mismatches = 0;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float a = rt::detail::f16ToF32(static_cast<uint16_t>(h)), b = slmc::halfToFloat(static_cast<uint16_t>(h));
+    if (std::memcmp(&a, &b, sizeof a) != 0 && !(std::isnan(a) && std::isnan(b))) ++mismatches;
+  }
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("runtime: checkMatrix names what is wrong") {
+  const uint8_t codes[64] = {};
+  const uint16_t scales[8] = {0x3C00, 0x3C00, 0x3C00, 0x3C00, 0x3C00, 0x3C00, 0x3C00, 0x3C00};
+  CHECK(rt::checkMatrix(rt::QuantMatrix::quantized(rt::WeightType::Q4, 2, 64, 32, true, codes, scales, nullptr)) == "");
+  CHECK(rt::checkMatrix(rt::QuantMatrix::quantized(rt::WeightType::Q4, 2, 64, 48, true, codes, scales, nullptr))
+            .find("does not divide") != std::string::npos);
+  CHECK(rt::checkMatrix(rt::QuantMatrix::quantized(rt::WeightType::Q4, 2, 64, 32, false, codes, scales, nullptr))
+            .find("zero points") != std::string::npos);
+  CHECK(rt::checkMatrix(rt::QuantMatrix::quantized(rt::WeightType::Q4, 2, 64, 32, true, nullptr, scales, nullptr))
+            .find("no codes") != std::string::npos);
+  CHECK(rt::checkMatrix(rt::QuantMatrix::float32(0, 4, nullptr)).find("empty shape") != std::string::npos);
+  CHECK(rt::checkMatrix(rt::QuantMatrix::float32(2, 4, nullptr)).find("no values") != std::string::npos);
+}
+
+TEST_CASE("runtime: ISA selection") {
+  CHECK(rt::cpuSupports(rt::Isa::Scalar));
+  CHECK(rt::cpuSupports(rt::bestIsa()));
+  const rt::Isa before = rt::activeIsa();
+  CHECK(rt::cpuSupports(before));
+  CHECK(rt::setKernelIsa(rt::Isa::Scalar));
+  CHECK(rt::activeIsa() == rt::Isa::Scalar);
+  CHECK(rt::setKernelIsa(before));
+  rt::Isa parsed = rt::Isa::Scalar;
+  CHECK(rt::parseIsa("avx512", &parsed));
+  CHECK(parsed == rt::Isa::Avx512);
+  CHECK_FALSE(rt::parseIsa("neon", &parsed));
+  MESSAGE("best path on this CPU: " << std::string(rt::isaName(rt::bestIsa())));
+}
+
+TEST_CASE("runtime: quantized matmul, every bit width x grid x group x shape x batch, all paths") {
+  std::mt19937 rng(1234);
+  int checked = 0;
+  for (const Case& c : quantizedCases())
+    for (int bits : {2, 3, 4, 8})
+      for (bool symmetric : {true, false}) {
+        const slmc::QuantScheme scheme{bits, c.group_size, symmetric};
+        const std::vector<float> w = randomValues(static_cast<size_t>(c.rows * c.cols), rng, 37);
+        const slmc::QuantizedTensor q = slmc::quantizeRtn(w.data(), c.rows, c.cols, scheme);
+        const std::vector<float> dequantized = q.dequantize().toFloats();
+        const PackedWeights packed = pack(q);
+        for (int64_t n : {1, 3, 8}) {
+          std::ostringstream what;
+          what << slmc::schemeName(scheme) << " [" << c.rows << ", " << c.cols << "] n=" << n;
+          checkAllPaths(packed.view, dequantized.data(), n, rng, what.str());
+          ++checked;
+        }
+      }
+  MESSAGE(checked << " quantized matrices checked; worst |error| / sum |products|: scalar vs double reference "
+                  << g_worst[0] << ", avx2 vs scalar " << g_worst[1] << ", avx512 vs scalar " << g_worst[2]);
+}
+
+TEST_CASE("runtime: float32 and float16 weights, all paths") {
+  std::mt19937 rng(99);
+  for (int64_t rows : {1, 7, 64, 172})
+    for (int64_t cols : {5, 8, 33, 96, 172, 256})
+      for (int64_t n : {1, 2, 3, 4, 5, 8}) {
+        const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng);
+        checkAllPaths(rt::QuantMatrix::float32(rows, cols, w.data()), w.data(), n, rng,
+                      "f32 [" + std::to_string(rows) + ", " + std::to_string(cols) + "] n=" + std::to_string(n));
+        std::vector<uint16_t> half(w.size());
+        std::vector<float> widened(w.size());
+        for (size_t k = 0; k < w.size(); ++k) {
+          half[k] = slmc::floatToHalf(w[k]);
+          widened[k] = slmc::halfToFloat(half[k]);
+        }
+        checkAllPaths(rt::QuantMatrix::float16(rows, cols, half.data()), widened.data(), n, rng,
+                      "f16 [" + std::to_string(rows) + ", " + std::to_string(cols) + "] n=" + std::to_string(n));
+      }
+}
+
+TEST_CASE("runtime: larger layers split over threads, every batch size from 1 to 9") {
+  std::mt19937 rng(5);
+  const int64_t rows = 300, cols = 1024;
+  const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng, 101);
+  for (int bits : {3, 4, 8}) {
+    const slmc::QuantScheme scheme{bits, 128, bits != 4};
+    const slmc::QuantizedTensor q = slmc::quantizeRtn(w.data(), rows, cols, scheme);
+    const std::vector<float> dequantized = q.dequantize().toFloats();
+    const PackedWeights packed = pack(q);
+    for (int64_t n = 1; n <= 9; ++n)
+      checkAllPaths(packed.view, dequantized.data(), n, rng, slmc::schemeName(scheme) + " n=" + std::to_string(n));
+  }
+}
+
+TEST_CASE("runtime: dequantizeRow equals lib's dequantize") {
+  std::mt19937 rng(8);
+  for (int bits : {2, 3, 4, 8})
+    for (bool symmetric : {true, false}) {
+      const slmc::QuantScheme scheme{bits, 32, symmetric};
+      const std::vector<float> w = randomValues(9 * 96, rng);
+      const slmc::QuantizedTensor q = slmc::quantizeRtn(w.data(), 9, 96, scheme);
+      const std::vector<float> dequantized = q.dequantize().toFloats();
+      const PackedWeights packed = pack(q);
+      std::vector<float> row(96);
+      for (int64_t r = 0; r < 9; ++r) {
+        rt::dequantizeRow(packed.view, r, row.data());
+        CHECK(std::memcmp(row.data(), dequantized.data() + r * 96, sizeof(float) * 96) == 0);
+      }
+    }
+}
+
+TEST_CASE("runtime: SIMD code loads never read past the end of the codes") {
+  // The codes end exactly where an unreadable page begins: a load past them would fault.
+  const long page = sysconf(_SC_PAGESIZE);
+  void* region =
+      mmap(nullptr, static_cast<size_t>(2 * page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(region != MAP_FAILED);
+  REQUIRE(mprotect(static_cast<char*>(region) + page, static_cast<size_t>(page), PROT_NONE) == 0);
+  std::mt19937 rng(3);
+  for (int bits : {2, 3, 4, 8})
+    for (int64_t cols : {8, 16, 24, 40, 64, 72, 128, 160, 256})
+      for (int64_t group : {8, 32, 128, 0}) {
+        if (group > cols || cols % std::max<int64_t>(group, 1) != 0) continue;
+        const int64_t rows = 3;
+        const slmc::QuantScheme scheme{bits, group, group == 32};
+        const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng);
+        const slmc::QuantizedTensor q = slmc::quantizeRtn(w.data(), rows, cols, scheme);
+        PackedWeights packed = pack(q);
+        uint8_t* end = static_cast<uint8_t*>(region) + page;
+        uint8_t* codes = end - packed.codes.size();
+        std::memcpy(codes, packed.codes.data(), packed.codes.size());
+        packed.view.codes = codes;
+        const std::vector<float> dequantized = q.dequantize().toFloats();
+        for (int64_t n : {1, 5})
+          checkAllPaths(packed.view, dequantized.data(), n, rng,
+                        slmc::schemeName(scheme) + " cols=" + std::to_string(cols) + " at a page end");
+      }
+  munmap(region, static_cast<size_t>(2 * page));
+}
+
+TEST_CASE("runtime: int8 activations (matmulInt8) stay within the activation rounding bound") {
+  std::mt19937 rng(21);
+  int ran = 0;
+  for (int bits : {4, 8, 3})
+    for (bool symmetric : {true, false})
+      for (int64_t group : {32, 64, 128, 0, 12})
+        for (int64_t cols : {64, 96, 172, 256}) {
+          if (group > cols || (group > 0 && cols % group != 0)) continue;
+          const int64_t rows = 37;
+          const slmc::QuantScheme scheme{bits, group, symmetric};
+          const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng, 37);
+          const slmc::QuantizedTensor q = slmc::quantizeRtn(w.data(), rows, cols, scheme);
+          const std::vector<float> dequantized = q.dequantize().toFloats();
+          const PackedWeights packed = pack(q);
+          for (int64_t n : {1, 3, 4, 6}) {
+            INFO(slmc::schemeName(scheme) << " [" << rows << ", " << cols << "] n=" << n);
+            const std::vector<float> x = randomValues(static_cast<size_t>(n * cols), rng, 29);
+            std::vector<float> y(static_cast<size_t>(n * rows)), exact(y.size());
+            rt::matmulInt8(packed.view, x.data(), n, y.data());
+            if (!rt::int8MatmulRuns(packed.view, n)) {  // it is matmul()
+              rt::matmul(packed.view, x.data(), n, exact.data());
+              CHECK(std::memcmp(y.data(), exact.data(), sizeof(float) * y.size()) == 0);
+              continue;
+            }
+            ++ran;
+            CHECK((bits == 4 || bits == 8));
+            const Reference ref = referenceMatmul(dequantized.data(), rows, cols, x, n);
+            // |x - d round(x / d)| <= d / 2 per activation, d = max |x| over its 32-column block / 127.
+            int violations = 0;
+            for (int64_t i = 0; i < n; ++i)
+              for (int64_t r = 0; r < rows; ++r) {
+                double bound = 0;
+                for (int64_t c = 0; c < cols; ++c) {
+                  const int64_t b0 = c / 32 * 32;
+                  float amax = 0;
+                  for (int64_t k = b0; k < b0 + 32; ++k) amax = std::max(amax, std::fabs(x[i * cols + k]));
+                  bound += std::fabs(dequantized[r * cols + c]) * (amax / 127.0) / 2;
+                }
+                const size_t k = static_cast<size_t>(i * rows + r);
+                if (std::fabs(y[k] - ref.y[k]) > bound * 1.001 + kTolerance * ref.magnitude[k]) ++violations;
+              }
+            CHECK(violations == 0);
+          }
+        }
+  if (rt::cpuHasAvx512Vnni())
+    CHECK(ran > 0);
+  else
+    MESSAGE("this CPU has no AVX-512 VNNI: matmulInt8 ran as matmul() throughout");
+  const uint8_t codes[64] = {};
+  const uint16_t scales[4] = {0x3C00, 0x3C00, 0x3C00, 0x3C00};
+  CHECK_FALSE(
+      rt::int8MatmulRuns(rt::QuantMatrix::quantized(rt::WeightType::Q3, 1, 64, 32, true, codes, scales, nullptr), 1));
+  CHECK_FALSE(
+      rt::int8MatmulRuns(rt::QuantMatrix::quantized(rt::WeightType::Q4, 1, 64, 32, true, codes, scales, nullptr), 5));
+  CHECK_FALSE(
+      rt::int8MatmulRuns(rt::QuantMatrix::quantized(rt::WeightType::Q8, 1, 48, 16, true, codes, scales, nullptr), 1));
+}
