@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/token_source_flags.h"
 #include "datasets/token_source.h"
 #include "lib/atomic_file.h"
 #include "lib/checkpoint.h"
@@ -28,38 +29,20 @@ namespace slmc {
 namespace {
 struct EvalOptions {
   std::string model;
-  std::string tokens;
-  std::string tokens_format = "auto";
-  std::string data;
-  std::string tokenizer;
-  std::string text_format = "auto";
-  std::string field = "text";
+  TokenSourceOptions source;
   int64_t ctx = 256;
   int64_t stride = 0;
-  int64_t max_tokens = 0;
   int64_t batch = 4;
   std::string json_out;
   std::string engine = "auto";  // auto: the runtime for a .slmc pack, the reference otherwise
 };
-
-TokenSourceOptions tokenSourceOptions(const EvalOptions& o) {
-  TokenSourceOptions t;
-  t.tokens = o.tokens;
-  t.tokens_format = o.tokens_format;
-  t.data = o.data;
-  t.tokenizer = o.tokenizer;
-  t.text_format = o.text_format;
-  t.field = o.field;
-  t.max_tokens = o.max_tokens;
-  return t;
-}
 
 // A .slmc pack scored by the runtime (runtime/transformer.h) over the same windows.
 void runEvalRuntime(const EvalOptions& o, const CommonOptions& common) {
   runtime::setRuntimeThreads(common.threads);
   runtime::Transformer model = openPackForRuntime(o.model);
   requireContextFits(model.config(), o.ctx);  // before any data is read or tokenized
-  TokenSourceOptions t = tokenSourceOptions(o);
+  TokenSourceOptions t = o.source;
   if (t.tokenizer.empty() && !t.data.empty()) t.tokenizer = packTokenizerPath(model.pack());
   Model shape_only;  // loadTokenSource checks the tokenizer against the config only
   shape_only.config = model.config();
@@ -95,13 +78,13 @@ void runEvalRuntime(const EvalOptions& o, const CommonOptions& common) {
 }
 
 void runEval(const EvalOptions& o, const CommonOptions& common) {
-  if (o.tokens.empty() == o.data.empty())
+  if (o.source.tokens.empty() == o.source.data.empty())
     throw CLI::ValidationError("eval", "give exactly one of --tokens FILE or --data FILE|DIR|data.h5");
   if (o.engine == "runtime" || (o.engine == "auto" && looksLikePack(o.model))) return runEvalRuntime(o, common);
   setComputeThreads(common.threads);
   const Model model = loadModel(o.model);
   requireContextFits(model.config, o.ctx);  // before any data is read or tokenized
-  TokenSource tokens = loadTokenSource(tokenSourceOptions(o), model, o.model);
+  TokenSource tokens = loadTokenSource(o.source, model, o.model);
   const nlohmann::json source = tokens.provenance;
   const std::vector<int32_t> ids = std::move(tokens.ids);
   const ReferenceModel reference(model);
@@ -145,23 +128,11 @@ void setupEval(CLI::App& app, const CommonOptions& common) {
   auto opts = std::make_shared<EvalOptions>();
   CLI::App* sub = app.add_subcommand("eval", "Perplexity of a model over a token stream (sliding windows)");
   sub->add_option("model", opts->model, "Hugging Face model directory, llama2.c .bin, or .slmc pack (run in the runtime)")->required();
-  CLI::Option* tokens =
-      sub->add_option("--tokens", opts->tokens, "token ids: .txt (one id per line) or .u32 (raw uint32 little-endian)");
-  CLI::Option* data = sub->add_option(
-      "--data", opts->data, "text file, directory of .txt/.jsonl, or data.h5 from `slmc dataset build`");
-  tokens->excludes(data);
-  sub->add_option("--tokenizer", opts->tokenizer,
-                  "tokenizer for text --data: tokenizer.json, tokenizer.bin, tokenizer.model (default: tokenizer.json "
-                  "in the model directory)");
-  sub->add_option("--data-format", opts->text_format, "text --data format: auto, text, lines, paragraphs, jsonl")
-      ->check(CLI::IsMember({"auto", "text", "lines", "paragraphs", "jsonl"}));
-  sub->add_option("--field", opts->field, "JSONL field holding the text");
-  sub->add_option("--tokens-format", opts->tokens_format, "auto (by extension), text or u32")
-      ->check(CLI::IsMember({"auto", "text", "u32"}));
+  addTokenSourceFlags(sub, opts->source, "--data",
+                      "tokenizer for text --data: tokenizer.json, tokenizer.bin, tokenizer.model (default: "
+                      "tokenizer.json in the model directory, or the tokenizer embedded in a pack)");
   sub->add_option("--ctx", opts->ctx, "window length in tokens")->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   sub->add_option("--stride", opts->stride, "tokens between window starts (default: --ctx)")
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--max-tokens", opts->max_tokens, "evaluate only the first K tokens (0: all)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--batch", opts->batch, "windows per forward")->check(CLI::Range(int64_t{1}, int64_t{1024}));
   sub->add_option("--json", opts->json_out, "also write the figures as JSON to this file");

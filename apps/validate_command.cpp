@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/token_source_flags.h"
 #include "datasets/token_source.h"
 #include "lib/atomic_file.h"
 #include "lib/checkpoint.h"
@@ -29,15 +30,9 @@ namespace {
 struct ValidateOptions {
   std::string model;
   std::string reference;
-  std::string tokens;
-  std::string tokens_format = "auto";
-  std::string data;
-  std::string tokenizer;
-  std::string text_format = "auto";
-  std::string field = "text";
+  TokenSourceOptions source;
   int64_t ctx = 256;
   int64_t stride = 0;
-  int64_t max_tokens = 0;
   std::string json_out;
 };
 
@@ -57,7 +52,7 @@ double logSumExp(const float* l, int64_t n) {
 int64_t argmax(const float* l, int64_t n) { return std::max_element(l, l + n) - l; }
 
 void runValidate(const ValidateOptions& o, const CommonOptions& common) {
-  if (o.tokens.empty() == o.data.empty())
+  if (o.source.tokens.empty() == o.source.data.empty())
     throw Error("validate: give exactly one of --tokens FILE or --data FILE|DIR|data.h5");
   setComputeThreads(common.threads);
   runtime::setRuntimeThreads(common.threads);
@@ -72,15 +67,8 @@ void runValidate(const ValidateOptions& o, const CommonOptions& common) {
           "reference '" + reference_path + "' is not the same architecture as pack '" + o.model +
               "' (vocab, hidden size or layers differ; pass the model the pack was exported from)");
 
-  TokenSourceOptions t;
-  t.tokens = o.tokens;
-  t.tokens_format = o.tokens_format;
-  t.data = o.data;
-  t.tokenizer = o.tokenizer.empty() && !o.data.empty() ? packTokenizerPath(model.pack()) : o.tokenizer;
-  t.text_format = o.text_format;
-  t.field = o.field;
-  t.max_tokens = o.max_tokens;
-  t.data_flag = "--data";
+  TokenSourceOptions t = o.source;
+  if (t.tokenizer.empty() && !t.data.empty()) t.tokenizer = packTokenizerPath(model.pack());
   Model shape_only;
   shape_only.config = c;
   const TokenSource source = loadTokenSource(t, shape_only, o.model);
@@ -170,21 +158,10 @@ void setupValidate(CLI::App& app, const CommonOptions& common) {
   sub->add_option("--reference", opts->reference,
                   "model the reference forward runs: HF directory, llama2.c .bin, quantized directory or pack "
                   "(default: the pack itself)");
-  CLI::Option* tokens =
-      sub->add_option("--tokens", opts->tokens, "token ids: .txt (one id per line) or .u32 (raw uint32 little-endian)");
-  CLI::Option* data = sub->add_option("--data,--eval-data", opts->data,
-                                      "text file, directory of .txt/.jsonl, or data.h5 from `slmc dataset build`");
-  tokens->excludes(data);
-  sub->add_option("--tokenizer", opts->tokenizer, "tokenizer for text --data (default: the one embedded in the pack)");
-  sub->add_option("--data-format", opts->text_format, "text --data format: auto, text, lines, paragraphs, jsonl")
-      ->check(CLI::IsMember({"auto", "text", "lines", "paragraphs", "jsonl"}));
-  sub->add_option("--field", opts->field, "JSONL field holding the text");
-  sub->add_option("--tokens-format", opts->tokens_format, "auto (by extension), text or u32")
-      ->check(CLI::IsMember({"auto", "text", "u32"}));
+  addTokenSourceFlags(sub, opts->source, "--data,--eval-data",
+                      "tokenizer for text --data (default: the one embedded in the pack)");
   sub->add_option("--ctx", opts->ctx, "window length in tokens");
   sub->add_option("--stride", opts->stride, "tokens between window starts (default: --ctx)");
-  sub->add_option("--max-tokens", opts->max_tokens, "use only the first K tokens (0: all)")
-      ->check(CLI::NonNegativeNumber);
   sub->add_option("--json", opts->json_out, "also write the figures as JSON to this file");
   sub->callback([opts, &common] { runValidate(*opts, common); });
 }
