@@ -20,6 +20,7 @@
 #include "runtime/sampler.h"
 #include "runtime/transformer.h"
 #include "tests/test_support.h"
+#include "tests/tiny_configs.h"
 
 using namespace slmc;
 using namespace slmc::test;
@@ -86,27 +87,6 @@ Model quantized(const Model& base, QuantScheme scheme) {
     m.setQuantized(name, quantizeRtn(values.data(), rows, cols, s));
   }
   return m;
-}
-
-ModelConfig gpt2Config() {
-  ModelConfig c;
-  c.architecture = "GPT2LMHeadModel";
-  c.model_type = "gpt2";
-  c.family = ArchFamily::GPT2;
-  c.norm = NormType::LayerNorm;
-  c.activation = Activation::GeluTanh;
-  c.positions = PositionType::Learned;
-  c.hidden_size = 32;
-  c.intermediate_size = 128;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 4;
-  c.head_dim = 8;
-  c.vocab_size = 96;
-  c.max_position_embeddings = 80;
-  c.qkv_bias = c.o_bias = c.mlp_bias = true;
-  c.tie_word_embeddings = true;
-  return c;
 }
 
 // Qwen2-like: q/k/v biases, grouped-query attention, tied head, a different rope theta.
@@ -229,7 +209,7 @@ TEST_CASE("runtime model: quantized packs (int4 g32, int8 channel asym, int3 asy
 
 TEST_CASE("runtime model: random GPT-2 and biased grouped-query Llama packs match the reference") {
   ScratchDir dir("rt-shapes");
-  for (const ModelConfig& c : {gpt2Config(), biasedLlamaConfig()}) {
+  for (const ModelConfig& c : {tinyGpt2Config(2, 96, 80, 32, 8), biasedLlamaConfig()}) {
     CAPTURE(c.architecture);
     Model m = randomModel(c, 7);
     // Non-trivial norms and biases (randomModel sets them to 1 and 0).

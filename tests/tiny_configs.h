@@ -28,8 +28,10 @@ inline ModelConfig tinyLlamaConfig(const TinyShape& s = {}) {
   return c;
 }
 
-// GPT-2 family: LayerNorm, learned positions, GELU (tanh), biases everywhere, tied head.
-inline ModelConfig tinyGpt2Config(int64_t layers, int64_t vocab, int64_t ctx) {
+// GPT-2 family: LayerNorm, learned positions, GELU (tanh), biases everywhere, tied head, an
+// MLP 4x the hidden size.
+inline ModelConfig tinyGpt2Config(int64_t layers, int64_t vocab, int64_t ctx, int64_t hidden = 16,
+                                  int64_t head_dim = 4) {
   ModelConfig c;
   c.architecture = "GPT2LMHeadModel";
   c.model_type = "gpt2";
@@ -37,12 +39,12 @@ inline ModelConfig tinyGpt2Config(int64_t layers, int64_t vocab, int64_t ctx) {
   c.norm = NormType::LayerNorm;
   c.activation = Activation::GeluTanh;
   c.positions = PositionType::Learned;
-  c.hidden_size = 16;
-  c.intermediate_size = 64;
+  c.hidden_size = hidden;
+  c.intermediate_size = 4 * hidden;
   c.num_layers = layers;
-  c.num_heads = 4;
-  c.num_kv_heads = 4;
-  c.head_dim = 4;
+  c.num_heads = hidden / head_dim;
+  c.num_kv_heads = hidden / head_dim;
+  c.head_dim = head_dim;
   c.vocab_size = vocab;
   c.max_position_embeddings = ctx;
   c.qkv_bias = c.o_bias = c.mlp_bias = true;

@@ -16,8 +16,12 @@
 #include "lib/random_model.h"
 #include "runtime/sampler.h"
 #include "runtime/transformer.h"
+#include "tests/tiny_configs.h"
 
 using namespace slmc;
+using slmc::test::TinyShape;
+using slmc::test::tinyGpt2Config;
+using slmc::test::tinyLlamaConfig;
 using runtime::Sampler;
 using runtime::SamplerOptions;
 
@@ -91,24 +95,8 @@ TEST_CASE("sampler: bad options are rejected naming the option") {
 TEST_CASE("transformer: one token at a time equals a batched prefill on random Llama and GPT-2 packs") {
   const std::string dir = std::filesystem::absolute("scratch-rt-transformer-" + std::to_string(::getpid())).string();
   std::filesystem::create_directories(dir);
-  ModelConfig llama;
-  llama.hidden_size = 32;
-  llama.intermediate_size = 48;
-  llama.num_layers = 2;
-  llama.num_heads = 4;
-  llama.num_kv_heads = 2;
-  llama.head_dim = 8;
-  llama.vocab_size = 64;
-  llama.max_position_embeddings = 100;
-  ModelConfig gpt2 = llama;
-  gpt2.architecture = "GPT2LMHeadModel";
-  gpt2.model_type = "gpt2";
-  gpt2.family = ArchFamily::GPT2;
-  gpt2.norm = NormType::LayerNorm;
-  gpt2.activation = Activation::GeluTanh;
-  gpt2.positions = PositionType::Learned;
-  gpt2.num_kv_heads = 4;
-  gpt2.qkv_bias = gpt2.o_bias = gpt2.mlp_bias = gpt2.tie_word_embeddings = true;
+  TinyShape shape{32, 48, 2, 4, 2, 8, 64, 100};
+  const ModelConfig llama = tinyLlamaConfig(shape), gpt2 = tinyGpt2Config(2, 64, 100, 32, 8);
   for (const ModelConfig& c : {llama, gpt2}) {
     CAPTURE(c.architecture);
     const std::string path = dir + "/" + c.model_type + ".slmc";
