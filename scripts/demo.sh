@@ -2,7 +2,8 @@
 # The main job on a real model: inspect stories260K, measure its perplexity with the reference
 # forward, export it as a Hugging Face directory and check the export evaluates identically,
 # then compress it: 4-bit GPTQ (and the same from a recipe), calibrated and evaluated on text the
-# model sampled itself (its own tokenizer is not in ../shared). Reports go to out/.
+# model sampled itself (its own tokenizer is not in ../shared), pack the result and validate slmc's
+# runtime against the reference on it. Reports go to out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODELS="${SLMC_MODELS:-../shared/models}"
@@ -28,5 +29,12 @@ $SLMC quantize "$MODEL" --method rtn --bits 4 --group-size 32 $DATA -o out/stori
 $SLMC quantize "$MODEL" --method gptq --bits 4 --group-size 32 $DATA -o out/stories260K-w4-gptq
 $SLMC compress "$MODEL" --recipe configs/w8a8-smoothquant.yaml $DATA -o out/stories260K-w8a8
 $SLMC eval out/stories260K-w4-gptq --data out/stories260K-eval.h5 --ctx 256 --json out/stories260K-w4-gptq.eval.json
+# Deploy: pack the GPTQ model, check the pack, compare slmc's own runtime with the reference on
+# the evaluation set, and generate from it (ids: stories260K's tokenizer is not in ../shared).
+$SLMC export out/stories260K-w4-gptq -o out/stories260K-w4-gptq.slmc
+$SLMC verify out/stories260K-w4-gptq.slmc
+$SLMC validate out/stories260K-w4-gptq.slmc --reference out/stories260K-w4-gptq --data out/stories260K-eval.h5 \
+  --ctx 256 --json out/stories260K-w4-gptq.validate.json
+$SLMC run out/stories260K-w4-gptq.slmc --prompt-ids 1 -n 32 --seed 0
 echo "demo: quantized models and their reports in out/stories260K-w4-rtn, -w4-gptq, -w8a8 (slmc_report.json / .md)"
 echo "demo: reports in out/ (stories260K.inspect.json, stories260K.eval.json, stories260K-hf.eval.json, wikitext2-valid.dataset.json)"
