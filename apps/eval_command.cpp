@@ -37,6 +37,40 @@ struct EvalOptions {
   std::string engine = "auto";  // auto: the runtime for a .slmc pack, the reference otherwise
 };
 
+// Prints the figures of either engine and writes --json; `engine_figures` holds what only that
+// engine reports (the runtime names itself; the reference adds its batch and GFLOP/s).
+void reportEval(const EvalOptions& o, const PerplexityResult& r, const nlohmann::json& input, int threads,
+                const nlohmann::json& engine_figures) {
+  const double tokens_per_s = static_cast<double>(r.tokens_forwarded) / r.seconds;
+  const int64_t stride = o.stride > 0 ? o.stride : o.ctx;
+  std::printf("perplexity %.4f  mean_nll %.5f  tokens_scored %lld  windows %lld  ctx %lld  stride %lld\n",
+              r.perplexity, r.mean_nll, static_cast<long long>(r.tokens_scored), static_cast<long long>(r.windows),
+              static_cast<long long>(o.ctx), static_cast<long long>(stride));
+  if (engine_figures.contains("gflops_per_second"))
+    std::printf("speed      %.0f tokens/s  %.2f GFLOP/s  %.2fs  threads %d\n", tokens_per_s,
+                engine_figures["gflops_per_second"].get<double>(), r.seconds, threads);
+  else
+    std::printf("speed      %.0f tokens/s  %.2fs  threads %d  engine runtime\n", tokens_per_s, r.seconds, threads);
+  if (o.json_out.empty()) return;
+  nlohmann::json j = {{"schema_version", 1},
+                      {"slmc_version", kVersion},
+                      {"command", "eval"},
+                      {"model", o.model},
+                      {"input", input},
+                      {"ctx", o.ctx},
+                      {"stride", stride},
+                      {"threads", threads},
+                      {"windows", r.windows},
+                      {"tokens_scored", r.tokens_scored},
+                      {"tokens_forwarded", r.tokens_forwarded},
+                      {"mean_nll", r.mean_nll},
+                      {"perplexity", r.perplexity},
+                      {"seconds", r.seconds},
+                      {"tokens_per_second", tokens_per_s}};
+  j.update(engine_figures);
+  writeFileAtomically(o.json_out, j.dump(2) + "\n");
+}
+
 // A .slmc pack scored by the runtime (runtime/transformer.h) over the same windows.
 void runEvalRuntime(const EvalOptions& o, const CommonOptions& common) {
   runtime::setRuntimeThreads(common.threads);
@@ -50,31 +84,7 @@ void runEvalRuntime(const EvalOptions& o, const CommonOptions& common) {
   Progress progress("eval", common.quiet);
   const PerplexityResult r = runtimePerplexity(model, tokens.ids, o.ctx, o.stride,
                                                [&](int64_t done, int64_t total) { progress.update(done, total); });
-  const double tokens_per_s = static_cast<double>(r.tokens_forwarded) / r.seconds;
-  std::printf("perplexity %.4f  mean_nll %.5f  tokens_scored %lld  windows %lld  ctx %lld  stride %lld\n",
-              r.perplexity, r.mean_nll, static_cast<long long>(r.tokens_scored), static_cast<long long>(r.windows),
-              static_cast<long long>(o.ctx), static_cast<long long>(o.stride > 0 ? o.stride : o.ctx));
-  std::printf("speed      %.0f tokens/s  %.2fs  threads %d  engine runtime\n", tokens_per_s, r.seconds,
-              runtime::runtimeThreads());
-  if (!o.json_out.empty()) {
-    const nlohmann::json j = {{"schema_version", 1},
-                              {"slmc_version", kVersion},
-                              {"command", "eval"},
-                              {"engine", "runtime"},
-                              {"model", o.model},
-                              {"input", tokens.provenance},
-                              {"ctx", o.ctx},
-                              {"stride", o.stride > 0 ? o.stride : o.ctx},
-                              {"threads", runtime::runtimeThreads()},
-                              {"windows", r.windows},
-                              {"tokens_scored", r.tokens_scored},
-                              {"tokens_forwarded", r.tokens_forwarded},
-                              {"mean_nll", r.mean_nll},
-                              {"perplexity", r.perplexity},
-                              {"seconds", r.seconds},
-                              {"tokens_per_second", tokens_per_s}};
-    writeFileAtomically(o.json_out, j.dump(2) + "\n");
-  }
+  reportEval(o, r, tokens.provenance, runtime::runtimeThreads(), {{"engine", "runtime"}});
 }
 
 void runEval(const EvalOptions& o, const CommonOptions& common) {
@@ -95,32 +105,8 @@ void runEval(const EvalOptions& o, const CommonOptions& common) {
   Progress progress("eval", common.quiet);
   const PerplexityResult r =
       evaluatePerplexity(reference, ids, popts, [&](int64_t done, int64_t total) { progress.update(done, total); });
-  const double tokens_per_s = static_cast<double>(r.tokens_forwarded) / r.seconds;
-  std::printf("perplexity %.4f  mean_nll %.5f  tokens_scored %lld  windows %lld  ctx %lld  stride %lld\n",
-              r.perplexity, r.mean_nll, static_cast<long long>(r.tokens_scored), static_cast<long long>(r.windows),
-              static_cast<long long>(o.ctx), static_cast<long long>(o.stride > 0 ? o.stride : o.ctx));
-  std::printf("speed      %.0f tokens/s  %.2f GFLOP/s  %.2fs  threads %d\n", tokens_per_s,
-              r.forward_flops / r.seconds / 1e9, r.seconds, computeThreads());
-  if (!o.json_out.empty()) {
-    const nlohmann::json j = {{"schema_version", 1},
-                              {"slmc_version", kVersion},
-                              {"command", "eval"},
-                              {"model", o.model},
-                              {"input", source},
-                              {"ctx", o.ctx},
-                              {"stride", o.stride > 0 ? o.stride : o.ctx},
-                              {"batch", o.batch},
-                              {"threads", computeThreads()},
-                              {"windows", r.windows},
-                              {"tokens_scored", r.tokens_scored},
-                              {"tokens_forwarded", r.tokens_forwarded},
-                              {"mean_nll", r.mean_nll},
-                              {"perplexity", r.perplexity},
-                              {"seconds", r.seconds},
-                              {"tokens_per_second", tokens_per_s},
-                              {"gflops_per_second", r.forward_flops / r.seconds / 1e9}};
-    writeFileAtomically(o.json_out, j.dump(2) + "\n");
-  }
+  reportEval(o, r, source, computeThreads(),
+             {{"batch", o.batch}, {"gflops_per_second", r.forward_flops / r.seconds / 1e9}});
 }
 }  // namespace
 
