@@ -18,6 +18,7 @@
 #include "lib/random_model.h"
 #include "lib/reference_model.h"
 #include "passes/quantize/quantize_model.h"
+#include "tests/sampled_ids.h"
 
 using namespace slmc;
 
@@ -26,14 +27,6 @@ namespace {
 std::string modelsDir() {
   const char* env = std::getenv("SLMC_MODELS");
   return env ? env : SLMC_DEFAULT_MODELS;
-}
-
-std::vector<int32_t> sampled(const Model& model, int64_t n, int64_t len, uint64_t seed) {
-  const ReferenceModel ref(model);
-  ReferenceModel::SamplingOptions o;
-  o.seed = seed;
-  const std::vector<int32_t> bos(static_cast<size_t>(n), static_cast<int32_t>(model.config.bos_token_id));
-  return ref.generate(bos, n, 1, len - 1, o);
 }
 
 struct Setting {
@@ -48,7 +41,7 @@ struct Setting {
 void quality() {
   const Model base = loadModel(modelsDir() + "/stories260K/stories260K.bin");
   const int64_t n = 128, len = 256;
-  const std::vector<int32_t> calib = sampled(base, n, len, 1), eval = sampled(base, 32, len, 2);
+  const std::vector<int32_t> calib = test::sampledFromBos(base, n, len, 1), eval = test::sampledFromBos(base, 32, len, 2);
   const ReferenceModel ref(base);
   std::printf("stories260K: calibration %lld x %lld self-sampled tokens, evaluation 32 x 256 (other seed)\n",
               static_cast<long long>(n), static_cast<long long>(len));

@@ -11,6 +11,7 @@
 #include "lib/error.h"
 #include "lib/file_util.h"
 #include "lib/quantized_checkpoint.h"
+#include "lib/sparsity_record.h"
 #include "lib/safetensors.h"
 #include "lib/tensor_ops.h"
 
@@ -152,7 +153,9 @@ Model loadHfDirectory(const std::string& dir) {
       m.tensors.set(name, std::move(t));
     }
   }
-  return inCanonicalOrder(m);
+  Model canonical = inCanonicalOrder(m);
+  if (config_json.contains("sparsity_config")) importSparsityRecord(config_json["sparsity_config"], canonical, dir);
+  return canonical;
 }
 
 void saveHfDirectory(const Model& model, const std::string& dir) {
@@ -175,9 +178,11 @@ void saveHfDirectory(const Model& model, const std::string& dir) {
             : std::vector<std::pair<std::string, Tensor>>(model.tensors.begin(), model.tensors.end());
     writeSafetensors(staging + "/model.safetensors", tensors, {{"format", "pt"}});
     std::string config_text = hfConfigJson(model.config);
-    if (quantized) {
+    if (quantized || !model.sparsity.empty()) {
       nlohmann::json config_json = nlohmann::json::parse(config_text);
-      config_json["quantization_config"] = quantizationConfig(model);
+      if (quantized) config_json["quantization_config"] = quantizationConfig(model);
+      // transformers keeps unknown config keys as attributes, so a sparse float export still loads there.
+      if (!model.sparsity.empty()) config_json["sparsity_config"] = sparsityRecord(model);
       config_text = config_json.dump(2) + "\n";
     }
     writeFileAtomically(staging + "/config.json", config_text);

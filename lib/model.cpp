@@ -34,6 +34,10 @@ bool TensorMap::erase(const std::string& name) {
   return true;
 }
 
+std::string SparsityInfo::pattern() const {
+  return isNM() ? std::to_string(n) + ":" + std::to_string(m) : std::string("unstructured");
+}
+
 void Model::setQuantized(const std::string& name, QuantizedTensor q) {
   require(tensors.contains(name), "internal: quantizing unknown tensor '" + name + "'");
   q.validate(name);
@@ -86,6 +90,7 @@ Model inCanonicalOrder(const Model& model) {
   ordered.source = model.source;
   ordered.quantized = model.quantized;
   ordered.activation_quant = model.activation_quant;
+  ordered.sparsity = model.sparsity;
   for (const auto& spec : expectedTensors(model.config))
     if (const Tensor* t = model.tensors.find(spec.name)) ordered.tensors.set(spec.name, *t);
   for (const auto& [name, t] : model.tensors)

@@ -47,6 +47,23 @@ struct ActivationQuant {
   }
 };
 
+// Sparsity a pruning pass left in a weight. The mask is the weight's zeros: a pruned weight is
+// exactly 0 in `tensors` and, once quantized, its code is the group's zero point (so it still
+// dequantizes to exactly 0). Recorded so later passes keep the zeros (quantize) and so exports
+// can state the pattern, which readers check.
+struct SparsityInfo {
+  // N:M: at most n non-zeros in every m consecutive weights of a row (2:4, 4:8); m = 0:
+  // unstructured.
+  int n = 0;
+  int m = 0;
+  double target = 0;   // requested fraction of zeros (N:M: 1 - n/m)
+  std::string method;  // "magnitude", "wanda", "sparsegpt"
+
+  bool isNM() const { return m > 0; }
+  std::string pattern() const;  // "2:4" or "unstructured"
+  bool operator==(const SparsityInfo& o) const { return n == o.n && m == o.m && target == o.target && method == o.method; }
+};
+
 struct Model {
   ModelConfig config;
   TensorMap tensors;
@@ -56,6 +73,8 @@ struct Model {
   std::map<std::string, std::shared_ptr<const QuantizedTensor>> quantized;
   // Linear weight name → quantizer of that linear's input (absent: float input).
   std::map<std::string, ActivationQuant> activation_quant;
+  // Linear weight name → the sparsity pruning left in it (absent: dense).
+  std::map<std::string, SparsityInfo> sparsity;
 
   // Replaces a linear weight by its quantized form (and its dequantized float in `tensors`).
   void setQuantized(const std::string& name, QuantizedTensor q);

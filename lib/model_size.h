@@ -16,6 +16,9 @@ struct ModelSize {
   double bits_per_weight = 0;  // 8 * bytes / parameters
   int64_t quantized_parameters = 0;
   double quantized_bits_per_weight = 0;  // over the quantized tensors only (0 when none)
+  // Parameters that are not exactly zero (pruning's effect; bytes stay those of dense storage).
+  int64_t nonzero_parameters = 0;
+  int64_t sparse_tensors = 0;  // tensors recorded as pruned (Model::sparsity)
 };
 
 // A tied lm_head is the embedding and counts once (the model then holds no lm_head tensor).

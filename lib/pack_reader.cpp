@@ -11,6 +11,7 @@
 #include "lib/error.h"
 #include "lib/mapped_file.h"
 #include "lib/model_config.h"
+#include "lib/sparsity_record.h"
 
 namespace slmc {
 
@@ -392,6 +393,8 @@ Model packToModel(const PackFile& pack) {
     model.quantized[t.name] = std::make_shared<const QuantizedTensor>(std::move(q));
   }
   model.activation_quant = pack.activationQuant();
+  // Optional: packs of dense models carry no record.
+  if (pack.metadata().contains("sparsity")) importSparsityRecord(pack.metadata().at("sparsity"), model, pack.origin());
   return model;
 }
 

@@ -13,6 +13,7 @@
 #include "lib/file_util.h"
 #include "lib/model_config.h"
 #include "lib/pack_format.h"
+#include "lib/sparsity_record.h"
 #include "lib/pack_reader.h"
 
 namespace slmc {
@@ -116,6 +117,7 @@ PackPlan planPack(const Model& model, const PackProvenance& provenance, const st
                      {"source_sha256", provenance.source_sha256},
                      {"recipe", provenance.recipe},
                      {"slmc_version", provenance.slmc_version}}}};
+  if (!model.sparsity.empty()) plan.metadata["sparsity"] = sparsityRecord(model);
   return plan;
 }
 

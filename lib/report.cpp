@@ -95,6 +95,13 @@ std::string sizeSection(const json& models) {
   std::string md = "## Model size\n\n| | original | compressed | ratio |\n|---|---:|---:|---:|\n";
   md += "| parameters | " + integer(a, "parameters") + " | " + integer(b, "parameters") + " | |\n";
   md += "| bytes | " + bytes(a) + " | " + bytes(b) + " | " + ratio + " |\n";
+  if ((!a.is_null() && a.contains("nonzero_parameters")) || (!b.is_null() && b.contains("nonzero_parameters"))) {
+    const auto nonzero = [](const json& m) {
+      return m.is_null() || !m.contains("nonzero_parameters") ? std::string("–")
+                                                               : withThousands(m["nonzero_parameters"].get<int64_t>());
+    };
+    md += "| non-zero parameters | " + nonzero(a) + " | " + nonzero(b) + " | |\n";
+  }
   md += "| bits per weight | " + bits(a, "bits_per_weight") + " | " + bits(b, "bits_per_weight") + " | |\n";
   md += "| quantized parameters | " + integer(a, "quantized_parameters") + " | " + integer(b, "quantized_parameters") +
         " | |\n";

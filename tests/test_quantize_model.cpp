@@ -12,6 +12,7 @@
 #include "lib/random_model.h"
 #include "lib/reference_model.h"
 #include "passes/quantize/quantize_model.h"
+#include "tests/sampled_ids.h"
 #include "tests/test_support.h"
 
 using namespace slmc;
@@ -19,25 +20,16 @@ using namespace slmc::test;
 
 namespace {
 
-// [n, len] ids sampled from the model from BOS (seeded).
-std::vector<int32_t> sampled(const Model& model, int64_t n, int64_t len, uint64_t seed) {
-  const ReferenceModel ref(model);
-  ReferenceModel::SamplingOptions o;
-  o.seed = seed;
-  const std::vector<int32_t> bos(static_cast<size_t>(n), static_cast<int32_t>(model.config.bos_token_id));
-  return ref.generate(bos, n, 1, len - 1, o);
-}
-
 const Model& stories() {
   static const Model m = loadModel(stories260K());
   return m;
 }
 const std::vector<int32_t>& calibrationIds() {
-  static const std::vector<int32_t> ids = sampled(stories(), 32, 128, 11);
+  static const std::vector<int32_t> ids = sampledFromBos(stories(), 32, 128, 11);
   return ids;
 }
 const std::vector<int32_t>& evalIds() {
-  static const std::vector<int32_t> ids = sampled(stories(), 16, 128, 12);
+  static const std::vector<int32_t> ids = sampledFromBos(stories(), 16, 128, 12);
   return ids;
 }
 

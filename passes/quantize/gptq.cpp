@@ -36,7 +36,7 @@ double dampedInverseFactor(const Eigen::MatrixXd& h, double damp, Eigen::MatrixX
 }  // namespace
 
 GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<double> hessian,
-                        const QuantScheme& scheme, const GptqOptions& options) {
+                        const QuantScheme& scheme, const GptqOptions& options, const uint8_t* pruned) {
   validateBits(scheme.bits);
   validateObserverOptions(options.observer, scheme.bits);
   require(w != nullptr && rows > 0 && cols > 0,
@@ -106,7 +106,8 @@ GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<
           row_grids[j / gs] = gridForRange(range.lo, range.hi, bits, scheme.symmetric);
         }
         const GroupGrid g = row_grids[col / gs];
-        const uint8_t code = quantizeValue(wr[j], g, bits);
+        const bool is_pruned = pruned != nullptr && pruned[r * cols + col] != 0;
+        const uint8_t code = is_pruned ? g.zero : quantizeValue(wr[j], g, bits);
         q.codes[static_cast<size_t>(r * cols + col)] = code;
         const float* u_row = u.data() + j * cols;
         const float err = (wr[j] - dequantizeValue(code, g)) / u_row[j];

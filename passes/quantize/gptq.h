@@ -52,7 +52,11 @@ struct GptqResult {
 };
 
 // w: row-major [rows, cols]; hessian: [cols, cols] = 2/n·XᵀX (taken by value: it is modified).
+// pruned: optional [rows, cols] mask of a sparse weight (1 = pruned): those weights get their
+// group's zero point (exactly 0) whatever the updates made of them, and the error of forcing
+// them to 0 is pushed onto later columns like any rounding error (SparseGPT's joint
+// sparsify-and-quantize), so the sparsity pattern survives quantization.
 GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<double> hessian,
-                        const QuantScheme& scheme, const GptqOptions& options);
+                        const QuantScheme& scheme, const GptqOptions& options, const uint8_t* pruned = nullptr);
 
 }  // namespace slmc

@@ -35,26 +35,8 @@ const char* quantMethodName(QuantMethod m) {
 
 bool methodNeedsCalibration(QuantMethod m) { return m != QuantMethod::Rtn; }
 
-bool matchesNamePattern(const std::string& name, const std::string& pattern) {
-  if (pattern.rfind("re:", 0) == 0) {
-    try {
-      return std::regex_match(name, std::regex(pattern.substr(3)));
-    } catch (const std::regex_error& e) {
-      throw Error("keep pattern '" + pattern + "' is not a valid regular expression (" + e.what() + ")");
-    }
-  }
-  return name.find(pattern) != std::string::npos;
-}
-
 std::vector<std::string> quantizationTargets(const Model& model, const std::vector<std::string>& keep) {
-  std::vector<std::string> targets;
-  for (const auto& [name, tensor] : model.tensors) {
-    if (tensor.shape().size() != 2 || name == names::kEmbedPositions) continue;  // norms, biases, positions
-    if (std::any_of(keep.begin(), keep.end(), [&](const std::string& p) { return matchesNamePattern(name, p); }))
-      continue;
-    targets.push_back(name);
-  }
-  return targets;
+  return selectLinearWeights(model, keep);
 }
 
 QuantScheme schemeForTensor(const std::string& name, int64_t cols, const QuantizeOptions& o,
@@ -100,6 +82,32 @@ bool isTarget(const std::vector<std::string>& targets, const std::string& name) 
   return std::find(targets.begin(), targets.end(), name) != targets.end();
 }
 
+// The pruning mask of a sparse weight (1 where the weight is exactly 0), or empty when the weight
+// is dense: the zeros a pruning pass left must stay zeros once quantized.
+std::vector<uint8_t> prunedMask(const Model& m, const std::string& name) {
+  if (m.sparsity.count(name) == 0) return {};
+  const std::vector<float> w = m.tensors.at(name).toFloats();
+  std::vector<uint8_t> mask(w.size());
+  for (size_t i = 0; i < w.size(); ++i) mask[i] = w[i] == 0.0f;
+  return mask;
+}
+
+// setQuantized, with the pruned weights of a sparse weight set to their group's zero point (so
+// they dequantize to exactly 0 and the N:M pattern holds in the quantized model).
+void setQuantizedKeepingZeros(Model& m, const std::string& name, QuantizedTensor q) {
+  const std::vector<uint8_t> mask = prunedMask(m, name);
+  if (!mask.empty()) {
+    const int64_t groups = q.groups();
+    const int64_t group_size = q.cols / groups;
+    for (int64_t r = 0; r < q.rows; ++r)
+      for (int64_t c = 0; c < q.cols; ++c) {
+        const size_t i = static_cast<size_t>(r * q.cols + c);
+        if (mask[i]) q.codes[i] = q.zeros[static_cast<size_t>(r * groups + c / group_size)];
+      }
+  }
+  m.setQuantized(name, std::move(q));
+}
+
 // Everything a layer transform shares: options, targets, the running figures.
 struct Run {
   const QuantizeOptions& options;
@@ -111,7 +119,7 @@ struct Run {
 void quantizeRtnWeight(Model& m, Run& run, const std::string& name, json& entries) {
   const Weight w = weightOf(m, name);
   const QuantScheme scheme = schemeForTensor(name, w.cols, run.options, run.outcome.warnings);
-  m.setQuantized(name, quantizeRtnObserved(w.values.data(), w.rows, w.cols, scheme, run.options.observer));
+  setQuantizedKeepingZeros(m, name, quantizeRtnObserved(w.values.data(), w.rows, w.cols, scheme, run.options.observer));
   ++run.outcome.quantized_tensors;
   entries.push_back({{"tensor", name}, {"method", "rtn"}, {"scheme", schemeName(scheme)}});
 }
@@ -186,11 +194,13 @@ void gptqLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
       const QuantScheme scheme = schemeForTensor(name, w.cols, run.options, run.outcome.warnings);
       GptqResult r;
       try {
-        r = gptqQuantize(w.values.data(), w.rows, w.cols, hessian, scheme, run.options.gptq);
+        const std::vector<uint8_t> pruned = prunedMask(m, name);
+        r = gptqQuantize(w.values.data(), w.rows, w.cols, hessian, scheme, run.options.gptq,
+                         pruned.empty() ? nullptr : pruned.data());
       } catch (const Error& e) {
         throw Error(name + ": " + e.what());
       }
-      m.setQuantized(name, std::move(r.q));
+      setQuantizedKeepingZeros(m, name, std::move(r.q));
       ++run.outcome.quantized_tensors;
       entries.push_back({{"tensor", name},
                          {"method", "gptq"},
@@ -250,7 +260,7 @@ void awqLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
       if (!isTarget(run.targets, name)) continue;
       const Weight w = weightOf(m, name);
       const QuantScheme scheme = schemeForTensor(name, w.cols, run.options, run.outcome.warnings);
-      m.setQuantized(name, awqQuantize(w.values.data(), w.rows, w.cols, hessian, scheme, run.options.awq));
+      setQuantizedKeepingZeros(m, name, awqQuantize(w.values.data(), w.rows, w.cols, hessian, scheme, run.options.awq));
       ++run.outcome.quantized_tensors;
       entries.push_back({{"tensor", name}, {"method", "awq"}, {"scheme", schemeName(scheme)}});
     }

@@ -15,6 +15,7 @@
 #include "lib/model.h"
 #include "passes/quantize/awq.h"
 #include "passes/quantize/gptq.h"
+#include "passes/weight_selection.h"
 
 namespace slmc {
 
@@ -48,7 +49,6 @@ struct QuantizeOutcome {
 // The weights `options` quantizes: every 2-D linear weight of the layers, plus the embedding and
 // the output head unless kept.
 std::vector<std::string> quantizationTargets(const Model& model, const std::vector<std::string>& keep);
-bool matchesNamePattern(const std::string& name, const std::string& pattern);
 
 // The scheme for a [rows, cols] weight: the requested one, or per-channel (with a warning) when
 // the group size does not divide cols — or an Error naming the tensor when strict_groups.
