@@ -21,6 +21,7 @@ void setupEval(CLI::App& app, const CommonOptions& common);
 void setupExport(CLI::App& app, const CommonOptions& common);
 void setupDataset(CLI::App& app);
 void setupQuantize(CLI::App& app, const CommonOptions& common);
+void setupPrune(CLI::App& app, const CommonOptions& common);
 void setupCompress(CLI::App& app, const CommonOptions& common);
 void setupPasses(CLI::App& app);
 void setupVerify(CLI::App& app);

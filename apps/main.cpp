@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   slmc::setupExport(app, common);
   slmc::setupDataset(app);
   slmc::setupQuantize(app, common);
+  slmc::setupPrune(app, common);
   slmc::setupCompress(app, common);
   slmc::setupPasses(app);
   slmc::setupVerify(app);

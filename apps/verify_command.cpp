@@ -1,6 +1,6 @@
 // slmc verify model.slmc [--json out.json]: checks a pack's structure (header, block table,
 // metadata against the block sizes), recomputes every block's CRC-32C and loads it as a model
-// (tensors match the config, values finite). Prints a summary ending in "checksums OK"; on the
+// (tensors match the config, values finite, recorded N:M patterns hold). Prints a summary ending in "checksums OK"; on the
 // first problem prints one line naming the block or tensor and exits 1 (no JSON written).
 #include <cstdio>
 #include <map>
@@ -26,7 +26,14 @@ std::string tensorKind(const PackTensor& t) {
 void runVerify(const VerifyOptions& o) {
   const PackFile pack = PackFile::open(o.pack);
   pack.verify();
-  validateModel(packToModel(pack));
+  // Loading also checks the recorded sparsity patterns against the (dequantized) weights.
+  const Model model = packToModel(pack);
+  validateModel(model);
+  std::map<std::string, int> sparsity;  // "2:4 (sparsegpt)" → tensors
+  for (const auto& [name, s] : model.sparsity) ++sparsity[s.pattern() + " (" + s.method + ")"];
+  std::string sparsity_text;
+  for (const auto& [kind, n] : sparsity)
+    sparsity_text += (sparsity_text.empty() ? "" : ", ") + std::to_string(n) + " tensors " + kind;
 
   std::map<std::string, int> kinds;
   for (const PackTensor& t : pack.tensors()) ++kinds[tensorKind(t)];
@@ -49,6 +56,7 @@ void runVerify(const VerifyOptions& o) {
     std::printf("blocks       %zu, each %llu-byte aligned\n", pack.blocks().size(),
                 static_cast<unsigned long long>(pack::kAlignment));
     std::printf("activations  %zu quantized linear inputs\n", pack.activationQuant().size());
+    std::printf("sparsity     %s\n", sparsity_text.empty() ? "dense" : sparsity_text.c_str());
     std::printf("tokenizer    %s\n", files_text.empty() ? "none" : files_text.c_str());
     std::printf("provenance   source %s  sha256 %s  recipe %s  slmc %s\n", p.source.c_str(),
                 p.source_sha256.empty() ? "-" : p.source_sha256.c_str(), p.recipe.empty() ? "-" : p.recipe.c_str(),
@@ -67,6 +75,7 @@ void runVerify(const VerifyOptions& o) {
                               {"tensor_kinds", kinds},
                               {"blocks", pack.blocks().size()},
                               {"activation_quant", pack.activationQuant().size()},
+                              {"sparsity", sparsity},
                               {"tokenizer", files},
                               {"provenance",
                                {{"source", p.source},

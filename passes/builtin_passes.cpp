@@ -1,10 +1,17 @@
 #include "passes/builtin_passes.h"
 
 #include "lib/pass_registry.h"
+#include "passes/prune/prune_pass.h"
+#include "passes/prune/prune_structured_pass.h"
 #include "passes/quantize/quantize_pass.h"
 
 namespace slmc {
 
-void registerBuiltinPasses(PassRegistry& registry) { registry.add<QuantizePass>(); }
+// Listed in the order `slmc passes` shows them (and a typical pipeline runs them).
+void registerBuiltinPasses(PassRegistry& registry) {
+  registry.add<PruneStructuredPass>();
+  registry.add<PrunePass>();
+  registry.add<QuantizePass>();
+}
 
 }  // namespace slmc

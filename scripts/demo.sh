@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a real model: inspect stories260K, measure its perplexity with the reference
 # forward, export it as a Hugging Face directory and check the export evaluates identically,
-# then compress it: 4-bit GPTQ (and the same from a recipe), calibrated and evaluated on text the
+# then compress it: 4-bit GPTQ (and the same from a recipe), pruning (SparseGPT 2:4, sparse then
+# 4-bit, structured), calibrated and evaluated on text the
 # model sampled itself (its own tokenizer is not in ../shared), pack the result and validate slmc's
 # runtime against the reference on it. Reports go to out/.
 set -euo pipefail
@@ -29,6 +30,16 @@ $SLMC quantize "$MODEL" --method rtn --bits 4 --group-size 32 $DATA -o out/stori
 $SLMC quantize "$MODEL" --method gptq --bits 4 --group-size 32 $DATA -o out/stories260K-w4-gptq
 $SLMC compress "$MODEL" --recipe configs/w8a8-smoothquant.yaml $DATA -o out/stories260K-w8a8
 $SLMC eval out/stories260K-w4-gptq --data out/stories260K-eval.h5 --ctx 256 --json out/stories260K-w4-gptq.eval.json
+# Pruning: SparseGPT 2:4 (the pattern survives the pack), sparse-then-quantized from a recipe,
+# and structured pruning that shrinks the tensors (a KV group of heads, a quarter of the MLP
+# channels, one layer); the smaller model is quantized and packed like any other.
+$SLMC prune "$MODEL" --method sparsegpt --nm 2:4 $DATA -o out/stories260K-2of4-sparsegpt
+$SLMC compress "$MODEL" --recipe configs/sparse50-sparsegpt-w4-gptq.yaml $DATA -o out/stories260K-sparse50-w4
+$SLMC prune "$MODEL" --structured heads=0.25,ffn=0.25,layers=1 $DATA -o out/stories260K-shrunk
+$SLMC quantize out/stories260K-shrunk --method gptq --bits 8 --group-size 0 $DATA -o out/stories260K-shrunk-w8
+$SLMC export out/stories260K-shrunk-w8 -o out/stories260K-shrunk-w8.slmc
+$SLMC export out/stories260K-2of4-sparsegpt -o out/stories260K-2of4-sparsegpt.slmc
+$SLMC verify out/stories260K-2of4-sparsegpt.slmc
 # Deploy: pack the GPTQ model, check the pack, compare slmc's own runtime with the reference on
 # the evaluation set, and generate from it (ids: stories260K's tokenizer is not in ../shared).
 $SLMC export out/stories260K-w4-gptq -o out/stories260K-w4-gptq.slmc
@@ -37,4 +48,5 @@ $SLMC validate out/stories260K-w4-gptq.slmc --reference out/stories260K-w4-gptq 
   --ctx 256 --json out/stories260K-w4-gptq.validate.json
 $SLMC run out/stories260K-w4-gptq.slmc --prompt-ids 1 -n 32 --seed 0
 echo "demo: quantized models and their reports in out/stories260K-w4-rtn, -w4-gptq, -w8a8 (slmc_report.json / .md)"
+echo "demo: pruned models and their reports in out/stories260K-2of4-sparsegpt, -sparse50-w4, -shrunk, -shrunk-w8"
 echo "demo: reports in out/ (stories260K.inspect.json, stories260K.eval.json, stories260K-hf.eval.json, wikitext2-valid.dataset.json)"

@@ -19,20 +19,6 @@ std::string formatNumber(double x) {
   return buf;
 }
 
-// Damps h and factorizes it, retrying with ×10 damping up to three times. Returns the damping
-// fraction that worked; throws Error when none did.
-double dampedInverseFactor(const Eigen::MatrixXd& h, double damp, Eigen::MatrixXd& u) {
-  double fraction = damp;
-  for (int attempt = 0;; ++attempt) {
-    Eigen::MatrixXd damped = h;
-    damped.diagonal().array() += dampingFor(h, fraction);
-    if (upperCholeskyOfInverse(damped, u)) return fraction;
-    require(attempt < 3, "GPTQ: Hessian is not positive definite even with damping " + formatNumber(fraction) +
-                             " (too few calibration tokens for " + std::to_string(h.rows()) + " inputs?)");
-    fraction = fraction > 0 ? fraction * 10 : 0.01;  // damp 0: retry from the usual 1%
-  }
-}
-
 }  // namespace
 
 GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<double> hessian,
@@ -76,7 +62,7 @@ GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<
 
   GptqResult result;
   Eigen::MatrixXd u_double;
-  result.damp_used = dampedInverseFactor(h, options.damp, u_double);
+  result.damp_used = dampedInverseFactor(h, options.damp, u_double, "GPTQ");
   h.resize(0, 0);
   const RowMatrixF u = u_double.cast<float>();
   u_double.resize(0, 0);

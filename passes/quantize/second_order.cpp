@@ -1,6 +1,7 @@
 #include "passes/quantize/second_order.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "lib/error.h"
 
@@ -51,6 +52,20 @@ bool upperCholeskyOfInverse(const Eigen::MatrixXd& h, Eigen::MatrixXd& u) {
   l_inv.triangularView<Eigen::StrictlyUpper>().setZero();
   u = l_inv.reverse();
   return u.allFinite() && (u.diagonal().array() > 0).all();
+}
+
+double dampedInverseFactor(const Eigen::MatrixXd& h, double damp, Eigen::MatrixXd& u, const std::string& who) {
+  double fraction = damp;
+  for (int attempt = 0;; ++attempt) {
+    Eigen::MatrixXd damped = h;
+    damped.diagonal().array() += dampingFor(h, fraction);
+    if (upperCholeskyOfInverse(damped, u)) return fraction;
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%g", fraction);
+    require(attempt < 3, who + ": Hessian is not positive definite even with damping " + shown +
+                             " (too few calibration tokens for " + std::to_string(h.rows()) + " inputs?)");
+    fraction = fraction > 0 ? fraction * 10 : 0.01;  // damp 0: retry from the usual 1%
+  }
 }
 
 }  // namespace slmc

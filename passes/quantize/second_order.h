@@ -49,4 +49,9 @@ double dampingFor(const Eigen::MatrixXd& h, double fraction);
 // Returns false when H is not (numerically) positive definite.
 bool upperCholeskyOfInverse(const Eigen::MatrixXd& h, Eigen::MatrixXd& u);
 
+// H + damp·mean(diag H)·I factorized by upperCholeskyOfInverse, retrying with ×10 damping up to
+// three times when H is not positive definite (GPTQ's and SparseGPT's reference behaviour).
+// Returns the damping fraction that worked; throws Error naming `who` when none did.
+double dampedInverseFactor(const Eigen::MatrixXd& h, double damp, Eigen::MatrixXd& u, const std::string& who);
+
 }  // namespace slmc
