@@ -16,21 +16,17 @@
 #include "lib/memory_usage.h"
 #include "lib/model_comparison.h"
 #include "lib/model_size.h"
-#include "lib/random_model.h"
 #include "lib/reference_model.h"
 #include "passes/prune/prune_model.h"
 #include "passes/prune/structured_prune.h"
 #include "passes/quantize/quantize_model.h"
+#include "bench/bench_models.h"
 #include "tests/sampled_ids.h"
 
 using namespace slmc;
 
 namespace {
 
-std::string modelsDir() {
-  const char* env = std::getenv("SLMC_MODELS");
-  return env ? env : SLMC_DEFAULT_MODELS;
-}
 
 double secondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -50,7 +46,7 @@ struct Shrink {
 };
 
 void quality() {
-  const Model base = loadModel(modelsDir() + "/stories260K/stories260K.bin");
+  const Model base = loadModel(bench::modelsDir() + "/stories260K/stories260K.bin");
   const int64_t n = 128, len = 256;
   const std::vector<int32_t> calib = test::sampledFromBos(base, n, len, 1), eval = test::sampledFromBos(base, 32, len, 2);
   const ReferenceModel ref(base);
@@ -109,26 +105,10 @@ void quality() {
 }
 
 void timing() {
-  ModelConfig c;
-  c.hidden_size = 288;
-  c.intermediate_size = 768;
-  c.num_layers = 6;
-  c.num_heads = 6;
-  c.num_kv_heads = 6;
-  c.head_dim = 48;
-  c.vocab_size = 32000;
-  c.max_position_embeddings = 256;
-  c.tie_word_embeddings = true;
-  const Model base = randomModel(c, 3, 0.05f);
-  int64_t params = 0;
-  for (const auto& [name, t] : base.tensors) params += t.numel();
+  const Model base = bench::stories15MShaped();
+  const int64_t params = bench::parameterCount(base);
   const int64_t n = 128, len = 256;
-  std::vector<int32_t> ids(static_cast<size_t>(n * len));
-  uint64_t x = 88172645463325252ull;
-  for (int32_t& id : ids) {  // xorshift: any ids will do for timing
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    id = static_cast<int32_t>(x % static_cast<uint64_t>(c.vocab_size));
-  }
+  const std::vector<int32_t> ids = bench::randomIds(n, len, base.config.vocab_size);
   std::printf("\nstories15M-shaped model (%.1fM parameters, random weights), %lld x %lld calibration tokens, 50%%\n",
               static_cast<double>(params) / 1e6, static_cast<long long>(n), static_cast<long long>(len));
   std::printf("%-12s %8s %10s %11s %14s\n", "method", "total s", "collect s", "transform s", "peak RSS MiB");

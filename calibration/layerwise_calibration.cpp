@@ -27,6 +27,22 @@ std::string modelDigest(const Model& model) {
   return h.hexDigest();
 }
 
+nlohmann::json calibrationFigures(const LayerwiseCalibrationReport& report, int64_t num_samples, int64_t seq_len,
+                                  const std::string& stats_cache) {
+  return {{"samples", num_samples},
+          {"seq_len", seq_len},
+          {"tokens", num_samples * seq_len},
+          {"stats_cache", stats_cache},
+          {"stats_cache_hit", report.cache_hit},
+          {"collect_seconds", report.collect_seconds},
+          {"transform_seconds", report.transform_seconds}};
+}
+
+void addLayerSeconds(const LayerwiseCalibrationReport& report, nlohmann::json& layers) {
+  for (size_t i = 0; i < report.layer_seconds.size() && i < layers.size(); ++i)
+    layers[i]["seconds"] = report.layer_seconds[i];
+}
+
 std::string tokensDigest(const std::vector<int32_t>& ids) {
   Sha256 h;
   h.update(ids.data(), ids.size() * sizeof(int32_t));  // x86/ARM are little-endian

@@ -38,6 +38,13 @@ LayerwiseCalibrationReport calibrateLayerwise(Model& model, const std::vector<in
                                               const std::function<void(Model&, const LayerStats&)>& transform,
                                               const std::function<void(int64_t, int64_t)>& progress = {});
 
+// The report's "calibration" figures of a run: samples, seq_len, tokens, the cache and whether
+// it hit, forward and transform seconds.
+nlohmann::json calibrationFigures(const LayerwiseCalibrationReport& report, int64_t num_samples, int64_t seq_len,
+                                  const std::string& stats_cache);
+// Adds report.layer_seconds[i] as "seconds" to layers[i] (per-layer figures of a pass).
+void addLayerSeconds(const LayerwiseCalibrationReport& report, nlohmann::json& layers);
+
 // The SHA-256 of a model's config and tensor bytes in canonical order (stats cache key).
 std::string modelDigest(const Model& model);
 // The SHA-256 of token ids (little-endian int32).

@@ -12,18 +12,8 @@ namespace fs = std::filesystem;
 
 namespace {
 // Calibration and evaluation sets sampled from stories260K once per test binary run.
-struct GeneratedData {
-  ScratchDir dir{"cli-quantize-data"};
-  std::string calib = dir / "calib.h5", eval = dir / "eval.h5";
-  GeneratedData() {
-    REQUIRE(runSlmc("-q dataset generate " + stories260K() + " --samples 32 --seq-len 128 --seed 1 -o " + calib)
-                .exit_code == 0);
-    REQUIRE(runSlmc("-q dataset generate " + stories260K() + " --samples 8 --seq-len 128 --seed 2 -o " + eval)
-                .exit_code == 0);
-  }
-};
-const GeneratedData& data() {
-  static const GeneratedData d;
+const GeneratedStoriesData& data() {
+  static const GeneratedStoriesData d("cli-quantize-data", 32, 8, 128);
   return d;
 }
 std::string dataFlags() {

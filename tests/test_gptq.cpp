@@ -8,56 +8,13 @@
 #include "lib/error.h"
 #include "lib/quantized_tensor.h"
 #include "passes/quantize/gptq.h"
+#include "tests/synthetic_layer.h"
 #include "tests/test_support.h"
 
 using namespace slmc;
 using namespace slmc::test;
 
 namespace {
-
-struct Layer {
-  int64_t rows = 32, cols = 64, tokens = 512;
-  std::vector<float> w;         // [rows, cols]
-  std::vector<float> x;         // [tokens, cols]
-  std::vector<double> hessian;  // 2/n XᵀX
-};
-
-// X = Z·A: Gaussian tokens mixed by a random matrix, so the input features are correlated.
-Layer correlatedLayer(uint32_t seed, int64_t dead_column = -1) {
-  Layer l;
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> z(static_cast<size_t>(l.tokens * l.cols)), a(static_cast<size_t>(l.cols * l.cols));
-  for (auto& v : z) v = normal(rng);
-  for (auto& v : a) v = normal(rng);
-  l.x.assign(z.size(), 0.0f);
-  for (int64_t t = 0; t < l.tokens; ++t)
-    for (int64_t k = 0; k < l.cols; ++k)
-      for (int64_t j = 0; j < l.cols; ++j) l.x[t * l.cols + j] += z[t * l.cols + k] * a[k * l.cols + j];
-  if (dead_column >= 0)
-    for (int64_t t = 0; t < l.tokens; ++t) l.x[t * l.cols + dead_column] = 0.0f;
-  l.hessian.assign(static_cast<size_t>(l.cols * l.cols), 0.0);
-  for (int64_t t = 0; t < l.tokens; ++t)
-    for (int64_t i = 0; i < l.cols; ++i)
-      for (int64_t j = 0; j < l.cols; ++j)
-        l.hessian[i * l.cols + j] += 2.0 / l.tokens * l.x[t * l.cols + i] * l.x[t * l.cols + j];
-  l.w.resize(static_cast<size_t>(l.rows * l.cols));
-  for (auto& v : l.w) v = 0.05f * normal(rng);
-  return l;
-}
-
-// ‖W Xᵀ - Ŵ Xᵀ‖²·2/n computed directly from the tokens.
-double outputError(const Layer& l, const std::vector<float>& w_hat) {
-  double e = 0;
-  for (int64_t t = 0; t < l.tokens; ++t)
-    for (int64_t r = 0; r < l.rows; ++r) {
-      double d = 0;
-      for (int64_t c = 0; c < l.cols; ++c)
-        d += (static_cast<double>(w_hat[r * l.cols + c]) - l.w[r * l.cols + c]) * l.x[t * l.cols + c];
-      e += d * d;
-    }
-  return 2.0 * e / l.tokens;
-}
 
 std::vector<float> dequantized(const QuantizedTensor& q) {
   const Tensor t = q.dequantize();
@@ -123,7 +80,7 @@ TEST_CASE("gptq: with an identity Hessian (uncorrelated inputs) it is exactly RT
 
 TEST_CASE("gptq: a dead input gets a zero weight column") {
   const int64_t dead = 5;
-  const Layer l = correlatedLayer(4, dead);
+  const Layer l = correlatedLayer(4, false, dead);
   CHECK(l.hessian[dead * l.cols + dead] == 0.0);
   for (bool act_order : {false, true})
     for (bool symmetric : {true, false}) {

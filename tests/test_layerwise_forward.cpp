@@ -11,6 +11,7 @@
 #include "lib/reference_model.h"
 #include "lib/token_file.h"
 #include "tests/test_support.h"
+#include "tests/model_edits.h"
 #include "tests/tiny_configs.h"
 
 using namespace slmc;
@@ -33,15 +34,6 @@ Model withRandomNorms(Model m, uint64_t seed) {
     m.tensors.set(spec.name, Tensor::fromFloats(spec.shape, std::move(v)));
   }
   return m;
-}
-
-std::vector<int32_t> pseudoRandomIds(int64_t n, int64_t vocab, uint64_t seed) {
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (int32_t& id : ids) {
-    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-    id = static_cast<int32_t>((seed >> 33) % static_cast<uint64_t>(vocab));
-  }
-  return ids;
 }
 
 // The final norm and the output head applied by hand (float64) to hidden states [N, S, H].

@@ -22,16 +22,12 @@ using namespace slmc::test;
 
 namespace {
 
-const Model& stories() {
-  static const Model m = loadModel(stories260K());
-  return m;
-}
 const std::vector<int32_t>& calibrationIds() {
-  static const std::vector<int32_t> ids = sampledFromBos(stories(), 32, 128, 21);
+  static const std::vector<int32_t> ids = sampledFromBos(stories260KModel(), 32, 128, 21);
   return ids;
 }
 const std::vector<int32_t>& evalIds() {
-  static const std::vector<int32_t> ids = sampledFromBos(stories(), 16, 128, 22);
+  static const std::vector<int32_t> ids = sampledFromBos(stories260KModel(), 16, 128, 22);
   return ids;
 }
 
@@ -46,14 +42,14 @@ PruneOptions options(PruneMethod method, double sparsity, const std::string& nm 
 }
 
 Model pruned(const PruneOptions& o, PruneOutcome* outcome = nullptr) {
-  Model m = stories();
+  Model m = stories260KModel();
   PruneOutcome out = pruneModel(m, o, calibrationIds(), 32, 128, LayerwiseCalibrationOptions{});
   if (outcome) *outcome = out;
   return m;
 }
 
 double perplexity(const Model& m) {
-  const ReferenceModel base(stories()), cand(m);
+  const ReferenceModel base(stories260KModel()), cand(m);
   ComparisonOptions c;
   c.ctx = 128;
   return compareModels(base, cand, evalIds(), c).candidate_perplexity;
@@ -178,7 +174,7 @@ TEST_CASE("prune: the sparsity record survives Hugging Face and pack exports, an
 }
 
 TEST_CASE("prune: bad options are refused before any work") {
-  Model m = stories();
+  Model m = stories260KModel();
   const auto check = [&](const PruneOptions& o) { return errorOf([&] { checkPruneOptions(m, o); }); };
   checkError(check(options(PruneMethod::Magnitude, 1.0)), "sparsity must be in [0, 1)");
   checkError(check(options(PruneMethod::Magnitude, -0.1)), "sparsity must be in [0, 1)");
@@ -192,7 +188,7 @@ TEST_CASE("prune: bad options are refused before any work") {
   PruneOptions all = options(PruneMethod::Magnitude, 0.5);
   all.skip = {"model"};
   checkError(check(all), "nothing to prune");
-  Model quantized = stories();
+  Model quantized = stories260KModel();
   QuantizeOptions q;
   q.scheme = {8, 0, true};
   quantizeModel(quantized, q, {}, 0, 0, LayerwiseCalibrationOptions{});

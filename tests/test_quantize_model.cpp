@@ -20,16 +20,12 @@ using namespace slmc::test;
 
 namespace {
 
-const Model& stories() {
-  static const Model m = loadModel(stories260K());
-  return m;
-}
 const std::vector<int32_t>& calibrationIds() {
-  static const std::vector<int32_t> ids = sampledFromBos(stories(), 32, 128, 11);
+  static const std::vector<int32_t> ids = sampledFromBos(stories260KModel(), 32, 128, 11);
   return ids;
 }
 const std::vector<int32_t>& evalIds() {
-  static const std::vector<int32_t> ids = sampledFromBos(stories(), 16, 128, 12);
+  static const std::vector<int32_t> ids = sampledFromBos(stories260KModel(), 16, 128, 12);
   return ids;
 }
 
@@ -41,7 +37,7 @@ QuantizeOptions options(QuantMethod method, int bits, int64_t group) {
 }
 
 Model quantized(const QuantizeOptions& o, QuantizeOutcome* outcome = nullptr, const std::string& cache = "") {
-  Model m = stories();
+  Model m = stories260KModel();
   LayerwiseCalibrationOptions cal;
   cal.stats_cache = cache;
   cal.forward.sample_rows = o.method == QuantMethod::SmoothQuant && !o.act_dynamic ? 512 : 0;
@@ -51,7 +47,7 @@ Model quantized(const QuantizeOptions& o, QuantizeOutcome* outcome = nullptr, co
 }
 
 ComparisonResult againstFloat(const Model& m) {
-  const ReferenceModel base(stories()), cand(m);
+  const ReferenceModel base(stories260KModel()), cand(m);
   ComparisonOptions c;
   c.ctx = 128;
   return compareModels(base, cand, evalIds(), c);
@@ -112,7 +108,7 @@ TEST_CASE("quantize: AWQ's scales lower the output error and its perplexity beat
   CHECK(scaled_sites == 15);
   // Scales folded into the norms: the float norm weights changed.
   CHECK(awq.tensors.at(names::layer(0, "input_layernorm.weight")).toFloats() !=
-        stories().tensors.at(names::layer(0, "input_layernorm.weight")).toFloats());
+        stories260KModel().tensors.at(names::layer(0, "input_layernorm.weight")).toFloats());
   const ComparisonResult a = againstFloat(awq), r = againstFloat(quantized(options(QuantMethod::Rtn, 4, 32)));
   CHECK(a.candidate_mean_nll < r.candidate_mean_nll);
 }
@@ -150,7 +146,7 @@ TEST_CASE("quantize: the statistics cache replays the same quantization, and ref
     CHECK(b.quantized.at(name)->codes == q->codes);
     CHECK(b.quantized.at(name)->scales == q->scales);
   }
-  Model m = stories();
+  Model m = stories260KModel();
   LayerwiseCalibrationOptions cal;
   cal.stats_cache = cache;
   cal.forward.sample_rows = 0;
@@ -163,7 +159,7 @@ TEST_CASE("quantize: the statistics cache replays the same quantization, and ref
 }
 
 TEST_CASE("quantize: options that cannot work are refused before any change") {
-  Model m = stories();
+  Model m = stories260KModel();
   checkError(errorOf([&] { quantizeModel(m, options(QuantMethod::Rtn, 5, 32), {}, 0, 0, {}); }),
              "unsupported bit width 5");
   CHECK(m.quantized.empty());

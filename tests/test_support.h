@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/checkpoint.h"
 #include "lib/error.h"
 
 namespace slmc::test {
@@ -31,6 +32,11 @@ inline std::string realFile(const std::string& path, const char* env) {
   return path;
 }
 inline std::string stories260K() { return realFile(modelsDir() + "/stories260K/stories260K.bin", "SLMC_MODELS"); }
+// The real stories260K, loaded once per test binary.
+inline const Model& stories260KModel() {
+  static const Model m = loadModel(stories260K());
+  return m;
+}
 inline std::string llama2TokenizerBin() { return realFile(modelsDir() + "/llama2-tokenizer/tokenizer.bin", "SLMC_MODELS"); }
 inline std::string wikitext(const std::string& split) {
   return realFile(dataDir() + "/wikitext-2/" + split + ".txt", "SLMC_DATA");
@@ -88,6 +94,21 @@ inline CommandResult runSlmc(const std::string& args) {
   std::filesystem::remove(base + ".err");
   return r;
 }
+
+// Calibration (seed 1) and evaluation (seed 2) sets of `seq_len` tokens that stories260K samples
+// itself with `slmc dataset generate` (its own tokenizer is not in ../shared), for CLI tests.
+struct GeneratedStoriesData {
+  ScratchDir dir;
+  std::string calib = dir / "calib.h5", eval = dir / "eval.h5";
+  GeneratedStoriesData(const std::string& name, int64_t calib_samples, int64_t eval_samples, int64_t seq_len)
+      : dir(name) {
+    const std::string shape = " --seq-len " + std::to_string(seq_len);
+    REQUIRE(runSlmc("-q dataset generate " + stories260K() + " --samples " + std::to_string(calib_samples) + shape +
+                    " --seed 1 -o " + calib).exit_code == 0);
+    REQUIRE(runSlmc("-q dataset generate " + stories260K() + " --samples " + std::to_string(eval_samples) + shape +
+                    " --seed 2 -o " + eval).exit_code == 0);
+  }
+};
 
 inline size_t countLines(const std::string& s) {
   size_t n = 0;

@@ -203,15 +203,8 @@ PruneOutcome pruneModel(Model& model, const PruneOptions& options, const std::ve
           run.layers.push_back({{"layer", stats.layer}, {"tensors", entries}});
         },
         progress);
-    for (size_t i = 0; i < cal.layer_seconds.size() && i < run.layers.size(); ++i)
-      run.layers[i]["seconds"] = cal.layer_seconds[i];
-    outcome.figures["calibration"] = {{"samples", num_samples},
-                                      {"seq_len", seq_len},
-                                      {"tokens", num_samples * seq_len},
-                                      {"stats_cache", calibration.stats_cache},
-                                      {"stats_cache_hit", cal.cache_hit},
-                                      {"collect_seconds", cal.collect_seconds},
-                                      {"transform_seconds", cal.transform_seconds}};
+    addLayerSeconds(cal, run.layers);
+    outcome.figures["calibration"] = calibrationFigures(cal, num_samples, seq_len, calibration.stats_cache);
   }
   json outside_entries = json::array();
   for (const std::string& name : outside) magnitudeWeight(model, run, name, outside_entries);

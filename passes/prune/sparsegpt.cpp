@@ -5,19 +5,10 @@
 #include <cstdio>
 
 #include "lib/error.h"
+#include "lib/number_format.h"
 #include "passes/quantize/second_order.h"
 
 namespace slmc {
-
-namespace {
-
-std::string formatNumber(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", x);
-  return buf;
-}
-
-}  // namespace
 
 SparseGptResult sparsegptPrune(const float* w, int64_t rows, int64_t cols, std::vector<double> hessian,
                                const SparsityTarget& target, const SparseGptOptions& options) {

@@ -5,16 +5,11 @@
 #include <cstdio>
 
 #include "lib/error.h"
+#include "lib/number_format.h"
 
 namespace slmc {
 
 namespace {
-
-std::string formatNumber(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", x);
-  return buf;
-}
 
 // A whole number of at most 6 digits (N:M patterns are small; this also rules out overflow).
 bool parseCount(const std::string& text, int& value) {

@@ -6,20 +6,11 @@
 #include <numeric>
 
 #include "lib/error.h"
+#include "lib/number_format.h"
 #include "passes/quantize/rtn.h"
 #include "passes/quantize/second_order.h"
 
 namespace slmc {
-
-namespace {
-
-std::string formatNumber(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", x);
-  return buf;
-}
-
-}  // namespace
 
 GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<double> hessian,
                         const QuantScheme& scheme, const GptqOptions& options, const uint8_t* pruned) {

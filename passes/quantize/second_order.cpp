@@ -1,9 +1,9 @@
 #include "passes/quantize/second_order.h"
 
 #include <cmath>
-#include <cstdio>
 
 #include "lib/error.h"
+#include "lib/number_format.h"
 
 namespace slmc {
 
@@ -60,9 +60,7 @@ double dampedInverseFactor(const Eigen::MatrixXd& h, double damp, Eigen::MatrixX
     Eigen::MatrixXd damped = h;
     damped.diagonal().array() += dampingFor(h, fraction);
     if (upperCholeskyOfInverse(damped, u)) return fraction;
-    char shown[32];
-    std::snprintf(shown, sizeof shown, "%g", fraction);
-    require(attempt < 3, who + ": Hessian is not positive definite even with damping " + shown +
+    require(attempt < 3, who + ": Hessian is not positive definite even with damping " + formatNumber(fraction) +
                              " (too few calibration tokens for " + std::to_string(h.rows()) + " inputs?)");
     fraction = fraction > 0 ? fraction * 10 : 0.01;  // damp 0: retry from the usual 1%
   }
