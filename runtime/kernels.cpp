@@ -64,6 +64,14 @@ void reorderColumns(detail::XOrder order, const float* x, int64_t cols, float* o
   std::memcpy(out + blocked, x + blocked, static_cast<size_t>(cols - blocked) * sizeof(float));
 }
 
+std::atomic<bool>& int8ActivationsSlot() {
+  static std::atomic<bool> slot{[] {
+    const char* on = std::getenv("SLMC_INT8_ACTIVATIONS");
+    return on != nullptr && std::strcmp(on, "1") == 0;
+  }()};
+  return slot;
+}
+
 // Below this many multiply-adds one thread does the whole product: waking a team costs more.
 constexpr int64_t kSerialWork = 64 * 1024;
 
@@ -157,7 +165,10 @@ void runRows(const QuantMatrix& w, const detail::Activations& a, float* y, detai
 
 }  // namespace
 
-void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y) { matmul(w, x, n, y, activeIsa()); }
+void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y) {
+  if (int8Activations() && int8MatmulRuns(w, n)) return matmulInt8(w, x, n, y);
+  matmul(w, x, n, y, activeIsa());
+}
 
 void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y, Isa isa) {
   if (n <= 0) return;
@@ -178,55 +189,38 @@ void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y, Isa isa) 
 
 bool int8MatmulRuns(const QuantMatrix& w, int64_t n) {
   if (w.type != WeightType::Q4 && w.type != WeightType::Q8) return false;
-  if (n < 1 || n > detail::kMaxGemvRows || w.groupSize() % detail::kInt8Block != 0) return false;
+  if (n < 1 || n > detail::kMaxGemvRows || !detail::int8GroupsSupported(w)) return false;
   static const bool vnni = cpuHasAvx512Vnni();
   return vnni && activeIsa() == Isa::Avx512;
 }
 
 void matmulInt8(const QuantMatrix& w, const float* x, int64_t n, float* y) {
   if (!int8MatmulRuns(w, n)) return matmul(w, x, n, y);
-  const int64_t cols = w.cols, blocks = cols / detail::kInt8Block, groups = w.groups();
-  const int64_t blocks_per_group = w.groupSize() / detail::kInt8Block;
-  thread_local std::vector<float> x_ordered, scales, group_sums;
+  const int64_t cols = w.cols, groups = w.groups(), lanes = cols / detail::int8LaneColumns(w.type);
   thread_local std::vector<int8_t> xq;
-  x_ordered.resize(static_cast<size_t>(n * cols));
+  thread_local std::vector<float> lane_scales, group_sums;
   xq.resize(static_cast<size_t>(n * cols));
-  scales.resize(static_cast<size_t>(n * blocks));
+  lane_scales.resize(static_cast<size_t>(n * lanes));
   group_sums.resize(static_cast<size_t>(n * groups));
+  for (int64_t i = 0; i < n; ++i)
+    detail::quantizeInt8Vnni(w, x + i * cols, xq.data() + i * cols, lane_scales.data() + i * lanes,
+                             group_sums.data() + i * groups);
   detail::Activations a;
   a.x = x;
   a.n = n;
-  // 4-bit codes come out of their bytes as the low then the high nibbles (XOrder::Nibbles32).
-  a.order = w.type == WeightType::Q4 ? detail::XOrder::Nibbles32 : detail::XOrder::Natural;
-  for (int64_t i = 0; i < n; ++i) {
-    float* xo = x_ordered.data() + i * cols;
-    reorderColumns(a.order, x + i * cols, cols, xo);
-    for (int64_t b = 0; b < blocks; ++b) {  // the reorder stays inside each 32-column block
-      const float* xb = xo + b * detail::kInt8Block;
-      float amax = 0.0f;
-      for (int k = 0; k < detail::kInt8Block; ++k) amax = std::max(amax, std::fabs(xb[k]));
-      const float d = amax / 127.0f, inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
-      int sum = 0;
-      int8_t* qb = xq.data() + i * cols + b * detail::kInt8Block;
-      for (int k = 0; k < detail::kInt8Block; ++k) {
-        const float v = xb[k] * inverse;                               // |v| <= 127
-        qb[k] = static_cast<int8_t>(v >= 0.0f ? v + 0.5f : v - 0.5f);  // round half away from zero
-        sum += qb[k];
-      }
-      scales[static_cast<size_t>(i * blocks + b)] = d;
-      float& group_sum = group_sums[static_cast<size_t>(i * groups + b / blocks_per_group)];
-      if (b % blocks_per_group == 0) group_sum = 0.0f;
-      group_sum += d * static_cast<float>(sum);
-    }
-  }
-  a.x_ordered = x_ordered.data();
+  a.x_ordered = x;
+  a.order = detail::int8XOrder(w.type);
   a.xq = xq.data();
-  a.xq_scale = scales.data();
+  a.xq_lane_scale = lane_scales.data();
   a.xq_group_sum = group_sums.data();
   runRows(w, a, y, detail::matmulRowsInt8Vnni);
 }
 
 void dequantizeRow(const QuantMatrix& w, int64_t row, float* out) { detail::dequantizeRowScalar(w, row, out); }
+
+bool int8Activations() { return int8ActivationsSlot().load(std::memory_order_relaxed); }
+
+void setInt8Activations(bool on) { int8ActivationsSlot().store(on, std::memory_order_relaxed); }
 
 Isa activeIsa() { return activeIsaSlot().load(std::memory_order_relaxed); }
 

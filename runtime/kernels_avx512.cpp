@@ -411,6 +411,8 @@ void gemvRowsQuant(const QuantMatrix& m, const Activations& a, float* y, int64_t
       case XOrder::Natural:
         gemvRowQuant<NX, B, false>(m, grids, codes, a, out);
         break;
+      case XOrder::LowHigh128:  // matmulInt8's order: matmul() never asks this path for it
+        break;
     }
     for (int i = 0; i < NX; ++i) y[i * m.rows + r] = out[i];
   }

@@ -27,6 +27,11 @@ enum class XOrder : uint8_t {
   // Each 128-column block as columns 0,8,...,120, 1,9,...,121, ..., 7,15,...,127: nibble k of
   // each of its 16 little-endian 32-bit words, for k = 0..7.
   Nibbles128,
+  // Each 128-column block as columns 0,2,...,126, 1,3,...,127: the low, then the high nibbles
+  // of its 64 bytes (matmulInt8's 4-bit kernel: one 512-bit load of codes, one AND and one
+  // shift give both halves); the 32-column blocks after the last full 128-column block as
+  // Nibbles32.
+  LowHigh128,
 };
 
 // The order the `isa` path's kernel for `w` reads x in, for n <= kMaxGemvRows.
@@ -46,13 +51,34 @@ struct Activations {
   XOrder order = XOrder::Natural;
   const float* x_ordered = nullptr;  // [n, cols]: x in `order` (x itself when Natural)
 
-  // matmulInt8 only (kInt8Block-column blocks; groups are whole blocks):
-  const int8_t* xq = nullptr;           // [n, cols]: round(x / d_b), in `order`
-  const float* xq_scale = nullptr;      // [n, cols / kInt8Block]: d_b = max |x| over block b / 127
+  // matmulInt8 only (kInt8Block-column blocks b, d_b = max |x| over block b / 127; groups are
+  // whole blocks):
+  const int8_t* xq = nullptr;  // [n, cols]: round(x / d_b), in `order`
+  // [n, cols / int8LaneColumns(w.type)]: d_b of the block that 32-bit dot-product lane l
+  // covers, so that one vector multiply scales the 16 lanes of a chunk (see below).
+  const float* xq_lane_scale = nullptr;
   const float* xq_group_sum = nullptr;  // [n, groups]: Σ_{b in group} d_b Σ_{c in b} xq_c (zero points)
 };
 
 constexpr int64_t kInt8Block = 32;
+
+// matmulInt8's kernel reads a row in chunks of one 512-bit load of codes: 128 columns of 4-bit
+// codes (x in XOrder::LowHigh128), 64 of 8-bit ones (x in column order). vpdpbusd sums the
+// products of 4 adjacent bytes into each of 16 32-bit lanes, so lane l of a chunk's dot product
+// covers int8LaneColumns() consecutive columns (4-bit: its low- and its high-nibble halves),
+// always inside one 32-column block. Columns after the last full chunk go by 32-column blocks.
+inline int64_t int8ChunkColumns(WeightType type) { return type == WeightType::Q4 ? 128 : 64; }
+inline int64_t int8LaneColumns(WeightType type) { return int8ChunkColumns(type) / 16; }
+inline XOrder int8XOrder(WeightType type) { return type == WeightType::Q4 ? XOrder::LowHigh128 : XOrder::Natural; }
+
+// The groups matmulInt8's kernel handles: whole 32-column blocks that either fill whole chunks
+// (one scale per chunk), or split a chunk evenly (32 or 64 columns: each lane picks its group's
+// scale), or are one group per row (per-channel).
+inline bool int8GroupsSupported(const QuantMatrix& w) {
+  const int64_t group_size = w.groupSize(), chunk = int8ChunkColumns(w.type);
+  if (group_size % kInt8Block != 0) return false;
+  return w.groups() == 1 || group_size % chunk == 0 || chunk % group_size == 0;
+}
 
 // One path's matmul over weight rows [row_begin, row_end) for all activation rows: writes
 // y[i * w.rows + r] for i < n, row_begin <= r < row_end. Called from one thread per row range.
@@ -60,8 +86,12 @@ using MatmulRowsFn = void (*)(const QuantMatrix& w, const Activations& a, float*
 void matmulRowsScalar(const QuantMatrix& w, const Activations& a, float* y, int64_t row_begin, int64_t row_end);
 void matmulRowsAvx2(const QuantMatrix& w, const Activations& a, float* y, int64_t row_begin, int64_t row_end);
 void matmulRowsAvx512(const QuantMatrix& w, const Activations& a, float* y, int64_t row_begin, int64_t row_end);
-// matmulInt8's kernel (kernels_avx512_vnni.cpp): Q4/Q8, n <= kMaxGemvRows, uses xq*.
+// matmulInt8's kernel (kernels_avx512_vnni.cpp): Q4/Q8 with int8GroupsSupported groups,
+// n <= kMaxGemvRows, uses xq*.
 void matmulRowsInt8Vnni(const QuantMatrix& w, const Activations& a, float* y, int64_t row_begin, int64_t row_end);
+// Its preparation, once per call and activation row x[w.cols]: xq[w.cols] (in int8XOrder),
+// lane_scale[w.cols / int8LaneColumns] and group_sum[w.groups()] as Activations describes them.
+void quantizeInt8Vnni(const QuantMatrix& w, const float* x, int8_t* xq, float* lane_scale, float* group_sum);
 // out[cols] = row r of W as floats (portable; dequantizeRow's implementation).
 void dequantizeRowScalar(const QuantMatrix& w, int64_t r, float* out);
 

@@ -311,60 +311,159 @@ TEST_CASE("runtime: SIMD code loads never read past the end of the codes") {
   munmap(region, static_cast<size_t>(2 * page));
 }
 
+namespace {
+
+// x rounded as matmulInt8 documents it: per 32-column block, d = max |x| / 127 and
+// x ≈ d · round(x / d), halves away from zero.
+std::vector<float> int8Rounded(const std::vector<float>& x) {
+  std::vector<float> out(x.size());
+  for (size_t b0 = 0; b0 < x.size(); b0 += 32) {
+    float amax = 0;
+    for (size_t k = b0; k < b0 + 32; ++k) amax = std::max(amax, std::fabs(x[k]));
+    const float d = amax / 127.0f, inverse = amax > 0 ? 127.0f / amax : 0.0f;
+    for (size_t k = b0; k < b0 + 32; ++k) {
+      const float v = x[k] * inverse;
+      out[k] = d * static_cast<float>(static_cast<int>(v >= 0 ? v + 0.5f : v - 0.5f));
+    }
+  }
+  return out;
+}
+
+// matmulInt8 on x[n, w.cols]: when int8MatmulRuns, each output equals the double reference on
+// the rounded activations (int8Rounded) to float summation error, and so lies within the
+// rounding bound of the exact product (|x - d round(x / d)| <= d / 2 per activation);
+// otherwise bit-identical to matmul(). Returns whether it ran int8.
+bool checkInt8(const rt::QuantMatrix& w, const float* dequantized, int64_t n, std::mt19937& rng) {
+  const int64_t rows = w.rows, cols = w.cols;
+  const std::vector<float> x = randomValues(static_cast<size_t>(n * cols), rng, 29);
+  std::vector<float> y(static_cast<size_t>(n * rows)), exact(y.size());
+  rt::matmulInt8(w, x.data(), n, y.data());
+  if (!rt::int8MatmulRuns(w, n)) {  // it is matmul()
+    rt::matmul(w, x.data(), n, exact.data());
+    CHECK(std::memcmp(y.data(), exact.data(), sizeof(float) * y.size()) == 0);
+    return false;
+  }
+  CHECK((w.type == rt::WeightType::Q4 || w.type == rt::WeightType::Q8));
+  const Reference rounded = referenceMatmul(dequantized, rows, cols, int8Rounded(x), n);
+  CHECK(worstError(y, rounded.y, rounded.magnitude) <= kTolerance);
+  const Reference ref = referenceMatmul(dequantized, rows, cols, x, n);
+  int violations = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t r = 0; r < rows; ++r) {
+      double bound = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        const int64_t b0 = c / 32 * 32;
+        float amax = 0;
+        for (int64_t k = b0; k < b0 + 32; ++k) amax = std::max(amax, std::fabs(x[i * cols + k]));
+        bound += std::fabs(dequantized[r * cols + c]) * (amax / 127.0) / 2;
+      }
+      const size_t k = static_cast<size_t>(i * rows + r);
+      if (!(std::fabs(y[k] - ref.y[k]) <= bound * 1.001 + kTolerance * ref.magnitude[k])) ++violations;
+    }
+  CHECK(violations == 0);
+  return true;
+}
+
+}  // namespace
+
 TEST_CASE("runtime: int8 activations (matmulInt8) stay within the activation rounding bound") {
+  // Columns: whole 128-column chunks, chunks plus 32-column blocks (160, 288), blocks only (64,
+  // 96), and no multiple of 32 (172: never int8). Groups: inside a chunk (32, 64), whole chunks
+  // (128, 256), per-channel, and sizes the kernel leaves to matmul() (12; 96 for 4-bit).
+  // Rows: 37 (4-row tiles and single rows) and 300 (split over threads).
   std::mt19937 rng(21);
   int ran = 0;
   for (int bits : {4, 8, 3})
     for (bool symmetric : {true, false})
-      for (int64_t group : {32, 64, 128, 0, 12})
-        for (int64_t cols : {64, 96, 172, 256}) {
+      for (int64_t group : {32, 64, 128, 256, 0, 12, 96})
+        for (int64_t cols : {64, 96, 160, 172, 256, 288, 512}) {
           if (group > cols || (group > 0 && cols % group != 0)) continue;
-          const int64_t rows = 37;
-          const slmc::QuantScheme scheme{bits, group, symmetric};
-          const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng, 37);
-          const slmc::QuantizedTensor q = slmc::quantizeRtn(w.data(), rows, cols, scheme);
-          const std::vector<float> dequantized = q.dequantize().toFloats();
-          const PackedWeights packed = pack(q);
-          for (int64_t n : {1, 3, 4, 6}) {
-            INFO(slmc::schemeName(scheme) << " [" << rows << ", " << cols << "] n=" << n);
-            const std::vector<float> x = randomValues(static_cast<size_t>(n * cols), rng, 29);
-            std::vector<float> y(static_cast<size_t>(n * rows)), exact(y.size());
-            rt::matmulInt8(packed.view, x.data(), n, y.data());
-            if (!rt::int8MatmulRuns(packed.view, n)) {  // it is matmul()
-              rt::matmul(packed.view, x.data(), n, exact.data());
-              CHECK(std::memcmp(y.data(), exact.data(), sizeof(float) * y.size()) == 0);
-              continue;
+          for (int64_t rows : {37, 300}) {
+            if (rows == 300 && cols != 512 && cols != 288) continue;
+            const slmc::QuantScheme scheme{bits, group, symmetric};
+            const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng, 37);
+            const slmc::QuantizedTensor q = slmc::quantizeRtn(w.data(), rows, cols, scheme);
+            const std::vector<float> dequantized = q.dequantize().toFloats();
+            const PackedWeights packed = pack(q);
+            for (int64_t n : {1, 2, 3, 4, 6}) {
+              INFO(slmc::schemeName(scheme) << " [" << rows << ", " << cols << "] n=" << n);
+              if (checkInt8(packed.view, dequantized.data(), n, rng)) ++ran;
             }
-            ++ran;
-            CHECK((bits == 4 || bits == 8));
-            const Reference ref = referenceMatmul(dequantized.data(), rows, cols, x, n);
-            // |x - d round(x / d)| <= d / 2 per activation, d = max |x| over its 32-column block / 127.
-            int violations = 0;
-            for (int64_t i = 0; i < n; ++i)
-              for (int64_t r = 0; r < rows; ++r) {
-                double bound = 0;
-                for (int64_t c = 0; c < cols; ++c) {
-                  const int64_t b0 = c / 32 * 32;
-                  float amax = 0;
-                  for (int64_t k = b0; k < b0 + 32; ++k) amax = std::max(amax, std::fabs(x[i * cols + k]));
-                  bound += std::fabs(dequantized[r * cols + c]) * (amax / 127.0) / 2;
-                }
-                const size_t k = static_cast<size_t>(i * rows + r);
-                if (std::fabs(y[k] - ref.y[k]) > bound * 1.001 + kTolerance * ref.magnitude[k]) ++violations;
-              }
-            CHECK(violations == 0);
           }
         }
   if (rt::cpuHasAvx512Vnni())
     CHECK(ran > 0);
   else
     MESSAGE("this CPU has no AVX-512 VNNI: matmulInt8 ran as matmul() throughout");
+  MESSAGE(ran << " int8-activation products checked against the rounding bound");
   const uint8_t codes[64] = {};
   const uint16_t scales[4] = {0x3C00, 0x3C00, 0x3C00, 0x3C00};
-  CHECK_FALSE(
-      rt::int8MatmulRuns(rt::QuantMatrix::quantized(rt::WeightType::Q3, 1, 64, 32, true, codes, scales, nullptr), 1));
-  CHECK_FALSE(
-      rt::int8MatmulRuns(rt::QuantMatrix::quantized(rt::WeightType::Q4, 1, 64, 32, true, codes, scales, nullptr), 5));
-  CHECK_FALSE(
-      rt::int8MatmulRuns(rt::QuantMatrix::quantized(rt::WeightType::Q8, 1, 48, 16, true, codes, scales, nullptr), 1));
+  const auto q = [&](rt::WeightType type, int64_t cols, int64_t group) {
+    return rt::QuantMatrix::quantized(type, 1, cols, group, true, codes, scales, nullptr);
+  };
+  const bool vnni = rt::cpuHasAvx512Vnni() && rt::activeIsa() == rt::Isa::Avx512;
+  CHECK_FALSE(rt::int8MatmulRuns(q(rt::WeightType::Q3, 64, 32), 1));
+  CHECK_FALSE(rt::int8MatmulRuns(q(rt::WeightType::Q4, 64, 32), 5));
+  CHECK_FALSE(rt::int8MatmulRuns(q(rt::WeightType::Q8, 48, 16), 1));
+  CHECK_FALSE(rt::int8MatmulRuns(q(rt::WeightType::Q4, 192, 96), 1));  // 96-column groups straddle chunks
+  CHECK(rt::int8MatmulRuns(q(rt::WeightType::Q4, 96, 0), 1) == vnni);  // per-channel: any multiple of 32
+  CHECK(rt::int8MatmulRuns(q(rt::WeightType::Q8, 192, 32), 4) == vnni);
+}
+
+TEST_CASE("runtime: setInt8Activations routes matmul() to matmulInt8 where it runs, and only there") {
+  std::mt19937 rng(17);
+  const int64_t rows = 40, cols = 256;
+  const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng);
+  const PackedWeights q4 = pack(slmc::quantizeRtn(w.data(), rows, cols, {4, 128, true}));
+  const PackedWeights q3 = pack(slmc::quantizeRtn(w.data(), rows, cols, {3, 128, true}));
+  const bool before = rt::int8Activations();
+  for (const rt::QuantMatrix& m : {q4.view, q3.view})
+    for (int64_t n : {1, 4, 5}) {
+      INFO(std::string(rt::traits(m.type).name) << " n=" << n);
+      const std::vector<float> x = randomValues(static_cast<size_t>(n * cols), rng);
+      std::vector<float> routed(static_cast<size_t>(n * rows)), int8(routed.size()), exact(routed.size());
+      rt::setInt8Activations(true);
+      CHECK(rt::int8Activations());
+      rt::matmul(m, x.data(), n, routed.data());
+      rt::matmulInt8(m, x.data(), n, int8.data());
+      rt::setInt8Activations(false);
+      rt::matmul(m, x.data(), n, exact.data());
+      const bool ran = rt::int8MatmulRuns(m, n);
+      CHECK(std::memcmp(routed.data(), (ran ? int8 : exact).data(), sizeof(float) * routed.size()) == 0);
+    }
+  rt::setInt8Activations(before);
+}
+
+TEST_CASE("runtime: int8 activations read no byte past the codes, scales or zeros") {
+  // Codes, scales and zeros each end where an unreadable page begins.
+  const long page = sysconf(_SC_PAGESIZE);
+  std::mt19937 rng(4);
+  for (int bits : {4, 8})
+    for (int64_t cols : {96, 128, 160, 256})
+      for (int64_t group : {32, 64, 128, 0}) {
+        if (group > cols || cols % std::max<int64_t>(group, 1) != 0) continue;
+        const int64_t rows = 5;
+        const slmc::QuantScheme scheme{bits, group, false};
+        const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng);
+        const slmc::QuantizedTensor q = slmc::quantizeRtn(w.data(), rows, cols, scheme);
+        PackedWeights packed = pack(q);
+        void* region = mmap(nullptr, static_cast<size_t>(6 * page), PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        REQUIRE(region != MAP_FAILED);
+        uint8_t* base = static_cast<uint8_t*>(region);
+        for (int guard : {1, 3, 5}) REQUIRE(mprotect(base + guard * page, static_cast<size_t>(page), PROT_NONE) == 0);
+        const auto atPageEnd = [&](int p, const void* data, size_t bytes) {
+          uint8_t* at = base + p * page - bytes;
+          std::memcpy(at, data, bytes);
+          return at;
+        };
+        packed.view.codes = atPageEnd(1, packed.codes.data(), packed.codes.size());
+        packed.view.scales = reinterpret_cast<const uint16_t*>(
+            atPageEnd(3, packed.scales.data(), packed.scales.size() * sizeof(uint16_t)));
+        packed.view.zeros = atPageEnd(5, packed.zeros.data(), packed.zeros.size());
+        const std::vector<float> dequantized = q.dequantize().toFloats();
+        INFO(slmc::schemeName(scheme) << " cols=" << cols);
+        for (int64_t n : {1, 4}) checkInt8(packed.view, dequantized.data(), n, rng);
+        munmap(region, static_cast<size_t>(6 * page));
+      }
 }
