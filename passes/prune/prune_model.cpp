@@ -116,6 +116,7 @@ void wandaLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
 void sparsegptLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
   for (const SiteStats& site : stats.sites) {
     const std::vector<double> hessian = site.hessian();
+    const Eigen::MatrixXf h = hessianMatrix(hessian, site.channels, site.site).cast<float>();
     for (const std::string& name : site.linears) {
       if (!run.isTarget(name)) continue;
       const Tensor& t = m.tensors.at(name);
@@ -131,7 +132,6 @@ void sparsegptLayer(Model& m, Run& run, const LayerStats& stats, json& entries) 
       // The same budget pruned by magnitude, for the report: what the second-order update buys.
       std::vector<float> by_magnitude = w;
       applyMask(by_magnitude.data(), magnitudeMask(w.data(), rows, cols, target, MaskScope::Row));
-      const Eigen::MatrixXf h = hessianMatrix(hessian, cols, name).cast<float>();
       const double magnitude_error = hessianError(w.data(), by_magnitude.data(), rows, cols, h);
       storePruned(m, run, name, target, std::move(r.weight),
                   {{"error", r.error}, {"magnitude_error", magnitude_error}, {"damp", r.damp_used}}, entries);

@@ -94,8 +94,7 @@ std::vector<uint8_t> prunedMask(const Model& m, const std::string& name) {
 
 // setQuantized, with the pruned weights of a sparse weight set to their group's zero point (so
 // they dequantize to exactly 0 and the N:M pattern holds in the quantized model).
-void setQuantizedKeepingZeros(Model& m, const std::string& name, QuantizedTensor q) {
-  const std::vector<uint8_t> mask = prunedMask(m, name);
+void setQuantizedKeepingZeros(Model& m, const std::string& name, QuantizedTensor q, const std::vector<uint8_t>& mask) {
   if (!mask.empty()) {
     const int64_t groups = q.groups();
     const int64_t group_size = q.cols / groups;
@@ -119,7 +118,8 @@ struct Run {
 void quantizeRtnWeight(Model& m, Run& run, const std::string& name, json& entries) {
   const Weight w = weightOf(m, name);
   const QuantScheme scheme = schemeForTensor(name, w.cols, run.options, run.outcome.warnings);
-  setQuantizedKeepingZeros(m, name, quantizeRtnObserved(w.values.data(), w.rows, w.cols, scheme, run.options.observer));
+  setQuantizedKeepingZeros(m, name, quantizeRtnObserved(w.values.data(), w.rows, w.cols, scheme, run.options.observer),
+                           prunedMask(m, name));
   ++run.outcome.quantized_tensors;
   entries.push_back({{"tensor", name}, {"method", "rtn"}, {"scheme", schemeName(scheme)}});
 }
@@ -192,15 +192,15 @@ void gptqLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
       if (!isTarget(run.targets, name)) continue;
       const Weight w = weightOf(m, name);
       const QuantScheme scheme = schemeForTensor(name, w.cols, run.options, run.outcome.warnings);
+      const std::vector<uint8_t> pruned = prunedMask(m, name);
       GptqResult r;
       try {
-        const std::vector<uint8_t> pruned = prunedMask(m, name);
         r = gptqQuantize(w.values.data(), w.rows, w.cols, hessian, scheme, run.options.gptq,
                          pruned.empty() ? nullptr : pruned.data());
       } catch (const Error& e) {
         throw Error(name + ": " + e.what());
       }
-      setQuantizedKeepingZeros(m, name, std::move(r.q));
+      setQuantizedKeepingZeros(m, name, std::move(r.q), pruned);
       ++run.outcome.quantized_tensors;
       entries.push_back({{"tensor", name},
                          {"method", "gptq"},
@@ -260,7 +260,8 @@ void awqLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
       if (!isTarget(run.targets, name)) continue;
       const Weight w = weightOf(m, name);
       const QuantScheme scheme = schemeForTensor(name, w.cols, run.options, run.outcome.warnings);
-      setQuantizedKeepingZeros(m, name, awqQuantize(w.values.data(), w.rows, w.cols, hessian, scheme, run.options.awq));
+      setQuantizedKeepingZeros(m, name, awqQuantize(w.values.data(), w.rows, w.cols, hessian, scheme, run.options.awq),
+                               prunedMask(m, name));
       ++run.outcome.quantized_tensors;
       entries.push_back({{"tensor", name}, {"method", "awq"}, {"scheme", schemeName(scheme)}});
     }
