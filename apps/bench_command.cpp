@@ -65,7 +65,8 @@ void runBench(const BenchOptions& o, const CommonOptions& common) {
   std::printf("prompt     %lld tokens  %.1f tokens/s\n", static_cast<long long>(o.prompt), pp);
   std::printf("generate   %lld tokens  %.1f tokens/s\n", static_cast<long long>(o.steps), tg);
   std::printf("weights    %lld bytes read per generated token  %.2f GB/s\n", static_cast<long long>(bytes), gbps);
-  std::printf("threads    %d  kernels %s\n", runtime::runtimeThreads(), runtime::isaName(runtime::activeIsa()));
+  std::printf("threads    %d  kernels %s  activations %s\n", runtime::runtimeThreads(),
+              runtime::isaName(runtime::activeIsa()), runtime::activationCodeName(runtime::activationCode()));
   if (!o.json_out.empty()) {
     const nlohmann::json j = {{"schema_version", 1},
                               {"slmc_version", kVersion},
@@ -78,7 +79,8 @@ void runBench(const BenchOptions& o, const CommonOptions& common) {
                               {"weight_bytes_per_token", bytes},
                               {"achieved_gb_per_second", gbps},
                               {"threads", runtime::runtimeThreads()},
-                              {"kernels", runtime::isaName(runtime::activeIsa())}};
+                              {"kernels", runtime::isaName(runtime::activeIsa())},
+                              {"activations", runtime::activationCodeName(runtime::activationCode())}};
     writeFileAtomically(o.json_out, j.dump(2) + "\n");
   }
 }

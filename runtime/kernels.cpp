@@ -64,11 +64,15 @@ void reorderColumns(detail::XOrder order, const float* x, int64_t cols, float* o
   std::memcpy(out + blocked, x + blocked, static_cast<size_t>(cols - blocked) * sizeof(float));
 }
 
-std::atomic<bool>& int8ActivationsSlot() {
-  static std::atomic<bool> slot{[] {
-    const char* on = std::getenv("SLMC_INT8_ACTIVATIONS");
-    return on != nullptr && std::strcmp(on, "1") == 0;
-  }()};
+bool envIsOne(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && std::strcmp(value, "1") == 0;
+}
+
+std::atomic<ActivationCode>& activationCodeSlot() {
+  static std::atomic<ActivationCode> slot{envIsOne("SLMC_EXACT_KERNELS")      ? ActivationCode::Float
+                                          : envIsOne("SLMC_INT8_ACTIVATIONS") ? ActivationCode::Int8
+                                                                               : ActivationCode::Int8x2};
   return slot;
 }
 
@@ -166,7 +170,8 @@ void runRows(const QuantMatrix& w, const detail::Activations& a, float* y, detai
 }  // namespace
 
 void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y) {
-  if (int8Activations() && int8MatmulRuns(w, n)) return matmulInt8(w, x, n, y);
+  const ActivationCode code = activationCode();
+  if (code != ActivationCode::Float && int8MatmulRuns(w, n)) return matmulInt8(w, x, n, y, code);
   matmul(w, x, n, y, activeIsa());
 }
 
@@ -194,23 +199,26 @@ bool int8MatmulRuns(const QuantMatrix& w, int64_t n) {
   return vnni && activeIsa() == Isa::Avx512;
 }
 
-void matmulInt8(const QuantMatrix& w, const float* x, int64_t n, float* y) {
-  if (!int8MatmulRuns(w, n)) return matmul(w, x, n, y);
+void matmulInt8(const QuantMatrix& w, const float* x, int64_t n, float* y, ActivationCode code) {
+  if (code == ActivationCode::Float || !int8MatmulRuns(w, n)) return matmul(w, x, n, y, activeIsa());
+  const bool split = code == ActivationCode::Int8x2;
   const int64_t cols = w.cols, groups = w.groups(), lanes = cols / detail::int8LaneColumns(w.type);
-  thread_local std::vector<int8_t> xq;
+  thread_local std::vector<int8_t> xq, xq_lo;
   thread_local std::vector<float> lane_scales, group_sums;
   xq.resize(static_cast<size_t>(n * cols));
+  if (split) xq_lo.resize(static_cast<size_t>(n * cols));
   lane_scales.resize(static_cast<size_t>(n * lanes));
   group_sums.resize(static_cast<size_t>(n * groups));
   for (int64_t i = 0; i < n; ++i)
-    detail::quantizeInt8Vnni(w, x + i * cols, xq.data() + i * cols, lane_scales.data() + i * lanes,
-                             group_sums.data() + i * groups);
+    detail::quantizeInt8Vnni(w, x + i * cols, xq.data() + i * cols, split ? xq_lo.data() + i * cols : nullptr,
+                             lane_scales.data() + i * lanes, group_sums.data() + i * groups);
   detail::Activations a;
   a.x = x;
   a.n = n;
   a.x_ordered = x;
   a.order = detail::int8XOrder(w.type);
   a.xq = xq.data();
+  a.xq_lo = split ? xq_lo.data() : nullptr;
   a.xq_lane_scale = lane_scales.data();
   a.xq_group_sum = group_sums.data();
   runRows(w, a, y, detail::matmulRowsInt8Vnni);
@@ -218,9 +226,21 @@ void matmulInt8(const QuantMatrix& w, const float* x, int64_t n, float* y) {
 
 void dequantizeRow(const QuantMatrix& w, int64_t row, float* out) { detail::dequantizeRowScalar(w, row, out); }
 
-bool int8Activations() { return int8ActivationsSlot().load(std::memory_order_relaxed); }
+ActivationCode activationCode() { return activationCodeSlot().load(std::memory_order_relaxed); }
 
-void setInt8Activations(bool on) { int8ActivationsSlot().store(on, std::memory_order_relaxed); }
+void setActivationCode(ActivationCode code) { activationCodeSlot().store(code, std::memory_order_relaxed); }
+
+const char* activationCodeName(ActivationCode code) {
+  switch (code) {
+    case ActivationCode::Int8x2:
+      return "int8x2";
+    case ActivationCode::Int8:
+      return "int8";
+    case ActivationCode::Float:
+      break;
+  }
+  return "float";
+}
 
 Isa activeIsa() { return activeIsaSlot().load(std::memory_order_relaxed); }
 

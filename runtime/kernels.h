@@ -13,7 +13,9 @@
 //
 // Every path (scalar, AVX2, AVX-512) dequantizes each weight exactly ((q - zero) * scale is
 // exact in float32) and accumulates the products in float32; paths differ only in summation
-// order, so they agree to ~1e-6 of the sum of |products|.
+// order, so they agree to ~1e-6 of the sum of |products|. On CPUs with AVX-512 VNNI, matmul()
+// without an Isa runs 4/8-bit generation on int8-coded activations instead (ActivationCode
+// below: by default two int8 digits per activation, within ~1e-5 of the exact result).
 #pragma once
 
 #include <cstdint>
@@ -85,28 +87,48 @@ void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y);
 // The same on a named path (tests and the bench compare them). `isa` must be cpuSupports'd.
 void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y, Isa isa);
 
-// Approximate and faster, opt-in: int8 activations. Each activation row is quantized per 32
-// columns to int8 (d = max |x| / 127, x ≈ d * round(x / d), halves away from zero: llama.cpp's
-// q8_0) and multiplied with the integer codes by AVX-512 VNNI (vpdpbusd); the result equals the
-// exact product of W with the rounded x to float rounding. Every product then carries its
-// activation's rounding error, so an output differs from matmul()'s by up to Σ_c |w_c| d_c / 2
-// (d_c: the scale of column c's block), about 0.4 % of Σ|w| max|x|. Measured on stories260K
-// packs decoding one token at a time: perplexity +0.4 % (int4 g32) to +1.9 % (int8 g32) over
-// the exact kernels, top-1 token agreement 91 %; the runtime's exact results match the
-// reference's perplexity to ~1e-6 (tests allow 1e-3). Hence opt-in: fine for fast generation,
-// never for results checked against the reference. Runs when int8MatmulRuns(w, n): Q4 or Q8
-// weights; groups of 32 or 64 columns, of a multiple of the kernel's chunk (128 columns for Q4,
-// 64 for Q8), or one group per row of a multiple of 32 columns; n <= 4; the AVX-512 path active
-// on a CPU with VNNI. Otherwise matmulInt8 is matmul().
-bool int8MatmulRuns(const QuantMatrix& w, int64_t n);
-void matmulInt8(const QuantMatrix& w, const float* x, int64_t n, float* y);
+// Faster: int8 activations multiplied with the integer codes by AVX-512 VNNI (vpdpbusd). Each
+// activation row is quantized per 32-column block b (d_b = max |x| / 127 over the block), in one
+// of two codings:
+enum class ActivationCode : uint8_t {
+  // float32 activations: matmul(w, x, n, y, activeIsa()), the exact path described above.
+  Float,
+  // Two int8 digits per activation: x ≈ d_b (hi + lo / 256), hi = round(x / d_b) in [-127, 127],
+  // lo = round(256 (x / d_b - hi)) in [-128, 127]. Each activation is off by at most d_b / 512
+  // (1.5e-5 of its block's max |x|; d_b / 256 where lo saturates), so an output differs from
+  // the exact one by at most Σ_c |w_c| d_c / 512 plus float rounding: within 5e-5 of the sum
+  // of |products| on N(0, 1) activations (tests; more where one outlier sets a block's d).
+  // Measured on stories260K packs (int4 g32 / per-channel, int8 g32 / per-channel): perplexity
+  // within 1.3e-5 of the reference's (validate --ctx 4) and 1.4e-5 to 3.1e-5 of the exact
+  // kernels' decoding 2,040 tokens one at a time, top-1 agreement >= 99.95 %. Costs one shift
+  // and a second vpdpbusd per vpdpbusd: 4/8-bit generation stays near memory speed.
+  Int8x2,
+  // One int8 per activation: x ≈ d_b round(x / d_b) (halves away from zero: llama.cpp's q8_0).
+  // Every product carries its activation's rounding error, up to Σ_c |w_c| d_c / 2 per output,
+  // about 0.4 % of Σ|w| max|x|. Measured on stories260K packs decoding one token at a time:
+  // perplexity +0.4 % (int4 g32) to +1.9 % (int8 g32) over the exact kernels, top-1 token
+  // agreement 91 %. Fastest, but never for results checked against the reference.
+  Int8,
+};
 
-// Whether matmul(w, x, n, y) (the overload without an Isa) hands the products int8MatmulRuns
-// accepts to matmulInt8: off unless the environment variable SLMC_INT8_ACTIVATIONS is "1" at
-// start, or setInt8Activations(true). With it on, generation (n = 1) of 4/8-bit packs reads
-// weights at memory speed; prefill (n > 4) and every other product stay exact.
-bool int8Activations();
-void setInt8Activations(bool on);
+// Whether matmulInt8 runs its int8 kernel for w and n: Q4 or Q8 weights; groups of 32 or 64
+// columns, of a multiple of the kernel's chunk (128 columns for Q4, 64 for Q8), or one group
+// per row of a multiple of 32 columns; n <= 4; the AVX-512 path active on a CPU with VNNI.
+bool int8MatmulRuns(const QuantMatrix& w, int64_t n);
+// y = x · Wᵀ with activations coded as `code` where int8MatmulRuns(w, n); otherwise (and for
+// ActivationCode::Float) matmul(w, x, n, y, activeIsa()). Int8x2's result equals the exact
+// product of W with the two-digit x to float rounding, Int8's that with the rounded x.
+void matmulInt8(const QuantMatrix& w, const float* x, int64_t n, float* y, ActivationCode code);
+
+// How matmul(w, x, n, y) (the overload without an Isa) codes the activations of the products
+// int8MatmulRuns accepts (generation, n <= 4, of 4/8-bit packs); prefill (n > 4) and every
+// other product stay exact. Int8x2 by default (so the runtime's perplexity matches the
+// reference's to ~1e-5); the environment variable SLMC_EXACT_KERNELS="1" at start makes it
+// Float, SLMC_INT8_ACTIVATIONS="1" Int8 (the former wins when both are set).
+ActivationCode activationCode();
+void setActivationCode(ActivationCode code);
+// "float", "int8x2", "int8".
+const char* activationCodeName(ActivationCode code);
 
 // out[cols] = row `row` of W as float32 (e.g. a token embedding from a quantized table).
 void dequantizeRow(const QuantMatrix& w, int64_t row, float* out);

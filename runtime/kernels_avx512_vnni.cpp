@@ -3,6 +3,13 @@
 // CPU has them), and its preparation of the activations. For a group g of 32-column blocks b
 // (codes q, zero z, scale s; activations xq = round(x / d_b), quantizeInt8Vnni below):
 //   Σ_c (q_c - z) s x_c  ≈  s Σ_b d_b Σ_{c in b} q_c xq_c  -  s z Σ_b d_b Σ_{c in b} xq_c
+// With two digits (ActivationCode::Int8x2: x ≈ d_b (xq + xq_lo / 256)) the first term's inner
+// sum becomes (1 / 256) (256 Σ q xq + Σ q xq_lo): each lane's Σ q xq is shifted left by 8 and
+// the lane then accumulates Σ q xq_lo on top, exact in int32 (|value| < 2^26), and the 1 / 256
+// is folded into the lane's d_b; the zero-point sums are those of the two-digit x. So Int8x2
+// costs one shift and a second vpdpbusd (and a second load of activations from L1) per
+// vpdpbusd of Int8, and nothing more per chunk.
+//
 // The first term is where the time goes. A row is read in chunks of one 512-bit load of codes
 // (kernels_internal.h: 128 columns of 4-bit codes, split into low and high nibbles by one AND
 // and one shift; 64 columns of 8-bit codes as they are); vpdpbusd multiplies the unsigned codes
@@ -55,26 +62,34 @@ inline __mmask16 firstLanes(int64_t count) {
 // ---------------------------------------------------------------------------------------------
 // Dot products of codes with xq, per 32-bit lane.
 
-// Σ q·xq per lane over one chunk (`codes` at its first byte, `xq` at its first column): 4-bit
-// codes' low nibbles meet xq[0, 64) and their high nibbles xq[64, 128) (XOrder::LowHigh128).
-template <int B>
-inline __m512 chunkDot(const uint8_t* codes, const int8_t* xq) {
+// Σ q·xq per lane over one chunk (`codes` at its first byte, `xq` at its first column; SPLIT:
+// 256 Σ q·xq + Σ q·xq_lo, `lo` at the chunk's first column of xq_lo): 4-bit codes' low nibbles
+// meet x[0, 64) and their high nibbles x[64, 128) (XOrder::LowHigh128).
+template <int B, bool SPLIT>
+inline __m512 chunkDot(const uint8_t* codes, const int8_t* xq, const int8_t* lo) {
   if constexpr (B == 4) {
     const __m512i bytes = _mm512_loadu_si512(codes);
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     const __m512i low = _mm512_and_si512(bytes, low4), high = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
-    const __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), low, _mm512_loadu_si512(xq));
-    return _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(sum, high, _mm512_loadu_si512(xq + 64)));
+    __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), low, _mm512_loadu_si512(xq));
+    sum = _mm512_dpbusd_epi32(sum, high, _mm512_loadu_si512(xq + 64));
+    if constexpr (SPLIT) {
+      sum = _mm512_dpbusd_epi32(_mm512_slli_epi32(sum, 8), low, _mm512_loadu_si512(lo));
+      sum = _mm512_dpbusd_epi32(sum, high, _mm512_loadu_si512(lo + 64));
+    }
+    return _mm512_cvtepi32_ps(sum);
   } else {
-    return _mm512_cvtepi32_ps(
-        _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(codes), _mm512_loadu_si512(xq)));
+    const __m512i q = _mm512_loadu_si512(codes);
+    __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(xq));
+    if constexpr (SPLIT) sum = _mm512_dpbusd_epi32(_mm512_slli_epi32(sum, 8), q, _mm512_loadu_si512(lo));
+    return _mm512_cvtepi32_ps(sum);
   }
 }
 
 // The same for the 32-column block at column c of a row, after the last full chunk (4-bit:
-// XOrder::Nibbles32; `xq` at column c). Reads only the block's own code bytes.
-template <int B>
-inline __m256 blockDot(const uint8_t* row, int64_t c, const int8_t* xq) {
+// XOrder::Nibbles32; `xq` and `lo` at column c). Reads only the block's own code bytes.
+template <int B, bool SPLIT>
+inline __m256 blockDot(const uint8_t* row, int64_t c, const int8_t* xq, const int8_t* lo) {
   __m256i codes;
   if constexpr (B == 4) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + c / 2));
@@ -84,8 +99,10 @@ inline __m256 blockDot(const uint8_t* row, int64_t c, const int8_t* xq) {
   } else {
     codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c));
   }
-  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq));
-  return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), codes, x));
+  const auto load = [](const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+  __m256i sum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), codes, load(xq));
+  if constexpr (SPLIT) sum = _mm256_dpbusd_epi32(_mm256_slli_epi32(sum, 8), codes, load(lo));
+  return _mm256_cvtepi32_ps(sum);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +197,7 @@ inline __m512 laneScales(const RowPlan<B>& p, const uint16_t* half, int64_t k) {
 // follows poorly (one row at a time it sees one long stream); so the tile prefetches, into L2,
 // the codes kPrefetchAhead bytes past its own as it goes: R cache lines per chunk from `ahead`
 // (nullptr near the matrix's end).
-template <int R, int NX, int B, bool WIDE>
+template <int R, int NX, int B, bool WIDE, bool SPLIT>
 void gemvTileInt8(const QuantMatrix& m, const RowPlan<B>& p, int64_t r0, const Activations& a, float* group_scale,
                   const uint8_t* ahead, float* out) {
   static_assert(RowPlan<B>::kChunk * B / 8 == 64, "a chunk of codes is one cache line");
@@ -200,13 +217,14 @@ void gemvTileInt8(const QuantMatrix& m, const RowPlan<B>& p, int64_t r0, const A
   const auto chunks_into = [&](int64_t k0, int64_t k1, __m512(&sum)[R][NX]) {
     for (int64_t k = k0; k < k1; ++k) {
       const int8_t* xq = a.xq + k * kChunk;
+      const int8_t* lo = SPLIT ? a.xq_lo + k * kChunk : nullptr;
       const float* lane_scale = a.xq_lane_scale + k * 16;
       if (ahead)
         for (int t = 0; t < R; ++t) _mm_prefetch(reinterpret_cast<const char*>(ahead + (k * R + t) * 64), _MM_HINT_T1);
       for (int t = 0; t < R; ++t) {
         const __m512 scale = WIDE ? _mm512_setzero_ps() : laneScales(p, scales[t], k);  // !WIDE only
         for (int i = 0; i < NX; ++i) {
-          const __m512 dot = chunkDot<B>(codes[t] + k * 64, xq + i * p.cols);
+          const __m512 dot = chunkDot<B, SPLIT>(codes[t] + k * 64, xq + i * p.cols, lo + (SPLIT ? i * p.cols : 0));
           const __m512 d = _mm512_loadu_ps(lane_scale + i * p.lanes);
           if constexpr (WIDE)
             sum[t][i] = _mm512_fmadd_ps(dot, d, sum[t][i]);
@@ -246,7 +264,8 @@ void gemvTileInt8(const QuantMatrix& m, const RowPlan<B>& p, int64_t r0, const A
         const float scale = _cvtsh_ss(scales[t][c / p.group_size]);
         for (int i = 0; i < NX; ++i) {
           const __m256 factor = _mm256_set1_ps(a.xq_lane_scale[i * p.lanes + c / kLaneCols] * scale);
-          tail[i] = _mm256_fmadd_ps(blockDot<B>(codes[t], c, a.xq + i * p.cols + c), factor, tail[i]);
+          const int8_t* lo = SPLIT ? a.xq_lo + i * p.cols + c : nullptr;
+          tail[i] = _mm256_fmadd_ps(blockDot<B, SPLIT>(codes[t], c, a.xq + i * p.cols + c, lo), factor, tail[i]);
         }
       }
       for (int i = 0; i < NX; ++i) out[t * NX + i] += hsum(tail[i]);
@@ -258,7 +277,7 @@ void gemvTileInt8(const QuantMatrix& m, const RowPlan<B>& p, int64_t r0, const A
 // best of 8-24 KiB measured on 4096x4096 (a 1-tile lead, and the L1 hint, were slower).
 constexpr int64_t kPrefetchAhead = 16 << 10;
 
-template <int NX, int B, bool WIDE>
+template <int NX, int B, bool WIDE, bool SPLIT>
 void rowsInt8(const QuantMatrix& m, const RowPlan<B>& p, const Activations& a, float* y, int64_t row_begin,
               int64_t row_end) {
   constexpr int R = NX <= 2 ? 4 : 2;  // rows per tile: R · NX accumulators, with room for xq in registers
@@ -270,12 +289,12 @@ void rowsInt8(const QuantMatrix& m, const RowPlan<B>& p, const Activations& a, f
   for (; r + R <= row_end; r += R) {
     const int64_t ahead = r * p.code_bytes + kPrefetchAhead;
     const bool inside = ahead + prefetched <= m.rows * p.code_bytes;
-    gemvTileInt8<R, NX, B, WIDE>(m, p, r, a, group_scale.data(), inside ? m.codes + ahead : nullptr, out);
+    gemvTileInt8<R, NX, B, WIDE, SPLIT>(m, p, r, a, group_scale.data(), inside ? m.codes + ahead : nullptr, out);
     for (int t = 0; t < R; ++t)
       for (int i = 0; i < NX; ++i) y[i * m.rows + r + t] = out[t * NX + i];
   }
   for (; r < row_end; ++r) {
-    gemvTileInt8<1, NX, B, WIDE>(m, p, r, a, group_scale.data(), nullptr, out);
+    gemvTileInt8<1, NX, B, WIDE, SPLIT>(m, p, r, a, group_scale.data(), nullptr, out);
     for (int i = 0; i < NX; ++i) y[i * m.rows + r] = out[i];
   }
 }
@@ -283,10 +302,17 @@ void rowsInt8(const QuantMatrix& m, const RowPlan<B>& p, const Activations& a, f
 template <int NX, int B>
 void rowsInt8(const QuantMatrix& m, const Activations& a, float* y, int64_t row_begin, int64_t row_end) {
   const RowPlan<B> plan(m);
-  if (plan.wide)
-    rowsInt8<NX, B, true>(m, plan, a, y, row_begin, row_end);
-  else
-    rowsInt8<NX, B, false>(m, plan, a, y, row_begin, row_end);
+  if (a.xq_lo) {
+    if (plan.wide)
+      rowsInt8<NX, B, true, true>(m, plan, a, y, row_begin, row_end);
+    else
+      rowsInt8<NX, B, false, true>(m, plan, a, y, row_begin, row_end);
+  } else {
+    if (plan.wide)
+      rowsInt8<NX, B, true, false>(m, plan, a, y, row_begin, row_end);
+    else
+      rowsInt8<NX, B, false, false>(m, plan, a, y, row_begin, row_end);
+  }
 }
 
 template <int B>
@@ -306,62 +332,84 @@ void rowsInt8(const QuantMatrix& m, const Activations& a, float* y, int64_t row_
 // ---------------------------------------------------------------------------------------------
 // Quantizing the activations.
 
-// xq[32] = round(x[32] / d) (halves away from zero), d = max |x| / 127; returns d and adds
-// Σ xq to *sum.
-inline float quantizeBlock(const float* x, int8_t* xq, int* sum) {
+// xq[32] = round(x[32] / d) (halves away from zero), d = max |x| / 127; lo != nullptr: also
+// lo[32] = round(256 (x / d - xq)) (to nearest even), at most 127. Returns d and adds
+// Σ xq (lo: 256 Σ xq + Σ lo) to *sum.
+inline float quantizeBlock(const float* x, int8_t* xq, int8_t* lo, int* sum) {
   const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
   const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
   const __m512 inverse = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-  const auto round = [&](__m512 v) {  // v · inverse ± 0.5 (the sign of v), truncated: |result| <= 127
-    const __m512i scaled = _mm512_castps_si512(_mm512_mul_ps(v, inverse));
-    const __m512i sign = _mm512_and_si512(scaled, _mm512_set1_epi32(INT32_MIN));
+  // v = x · inverse, |v| <= 127; digits[0] = round(v) (v ± 0.5 (the sign of v), truncated),
+  // digits[1] = round(256 (v - digits[0])) clamped to 127 (v - digits[0] is exact in float).
+  const auto code = [&](__m512 x16, int8_t* hi_out, int8_t* lo_out) {
+    const __m512 v = _mm512_mul_ps(x16, inverse);
+    const __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN));
     const __m512 half = _mm512_castsi512_ps(_mm512_or_si512(sign, _mm512_castps_si512(_mm512_set1_ps(0.5f))));
-    return _mm512_cvttps_epi32(_mm512_add_ps(_mm512_castsi512_ps(scaled), half));
+    const __m512i hi = _mm512_cvttps_epi32(_mm512_add_ps(v, half));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(hi_out), _mm512_cvtepi32_epi8(hi));
+    if (!lo_out) return hi;
+    const __m512 rest = _mm512_mul_ps(_mm512_sub_ps(v, _mm512_cvtepi32_ps(hi)), _mm512_set1_ps(256.0f));
+    const __m512i low = _mm512_min_epi32(_mm512_cvtps_epi32(rest), _mm512_set1_epi32(127));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(lo_out), _mm512_cvtepi32_epi8(low));
+    return _mm512_add_epi32(_mm512_slli_epi32(hi, 8), low);
   };
-  const __m512i q0 = round(x0), q1 = round(x1);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(xq), _mm512_cvtepi32_epi8(q0));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(xq + 16), _mm512_cvtepi32_epi8(q1));
-  *sum += _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+  const __m512i s0 = code(x0, xq, lo), s1 = code(x1, xq + 16, lo ? lo + 16 : nullptr);
+  *sum += _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
   return amax / 127.0f;
+}
+
+// xq[cols] in column order → out[cols] in XOrder::LowHigh128 (then Nibbles32 for the 32-column
+// blocks after the last full 128). Even columns are the low bytes of 16-bit pairs, odd columns
+// the high bytes: vpmovwb of the pairs, and of the pairs shifted right by 8, splits a run of
+// columns into both halves.
+void reorderLowHigh(const int8_t* natural, int64_t cols, int8_t* out) {
+  int64_t c = 0;
+  for (; c + 128 <= cols; c += 128) {
+    const __m512i p0 = _mm512_loadu_si512(natural + c), p1 = _mm512_loadu_si512(natural + c + 64);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c), _mm512_cvtepi16_epi8(p0));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c + 32), _mm512_cvtepi16_epi8(p1));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c + 64), _mm512_cvtepi16_epi8(_mm512_srli_epi16(p0, 8)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + c + 96), _mm512_cvtepi16_epi8(_mm512_srli_epi16(p1, 8)));
+  }
+  for (; c < cols; c += kInt8Block) {
+    const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(natural + c));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + c), _mm256_cvtepi16_epi8(p));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + c + 16), _mm256_cvtepi16_epi8(_mm256_srli_epi16(p, 8)));
+  }
 }
 
 }  // namespace
 
-void quantizeInt8Vnni(const QuantMatrix& w, const float* x, int8_t* xq, float* lane_scale, float* group_sum) {
+void quantizeInt8Vnni(const QuantMatrix& w, const float* x, int8_t* xq, int8_t* xq_lo, float* lane_scale,
+                      float* group_sum) {
   const int64_t cols = w.cols, blocks_per_group = w.groupSize() / kInt8Block;
   const int64_t lanes_per_block = kInt8Block / int8LaneColumns(w.type);
+  // Two digits: each lane's sums come out 256 times too large (256 Σ q xq + Σ q xq_lo).
+  const float unit = xq_lo ? 1.0f / 256.0f : 1.0f;
   // 4-bit: quantized in column order into `natural`, then reordered (XOrder::LowHigh128).
-  thread_local std::vector<int8_t> natural;
-  int8_t* out = xq;
+  thread_local std::vector<int8_t> natural, natural_lo;
+  int8_t *out = xq, *out_lo = xq_lo;
   if (w.type == WeightType::Q4) {
     natural.resize(static_cast<size_t>(cols));
     out = natural.data();
+    if (xq_lo) {
+      natural_lo.resize(static_cast<size_t>(cols));
+      out_lo = natural_lo.data();
+    }
   }
   std::fill(group_sum, group_sum + w.groups(), 0.0f);
   for (int64_t b = 0; b < cols / kInt8Block; ++b) {
     int sum = 0;
-    const float d = quantizeBlock(x + b * kInt8Block, out + b * kInt8Block, &sum);
+    const float d = unit * quantizeBlock(x + b * kInt8Block, out + b * kInt8Block,
+                                         out_lo ? out_lo + b * kInt8Block : nullptr, &sum);
     // Every dot-product lane of block b is scaled by d (kernels_internal.h: a lane's columns
     // lie inside one block, and the reordering stays inside 128-column blocks).
     std::fill_n(lane_scale + b * lanes_per_block, lanes_per_block, d);
     group_sum[b / blocks_per_group] += d * static_cast<float>(sum);
   }
   if (w.type != WeightType::Q4) return;
-  // Even columns are the low bytes of 16-bit pairs, odd columns the high bytes: vpmovwb of the
-  // pairs, and of the pairs shifted right by 8, splits a run of columns into both halves.
-  int64_t c = 0;
-  for (; c + 128 <= cols; c += 128) {
-    const __m512i p0 = _mm512_loadu_si512(natural.data() + c), p1 = _mm512_loadu_si512(natural.data() + c + 64);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(xq + c), _mm512_cvtepi16_epi8(p0));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(xq + c + 32), _mm512_cvtepi16_epi8(p1));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(xq + c + 64), _mm512_cvtepi16_epi8(_mm512_srli_epi16(p0, 8)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(xq + c + 96), _mm512_cvtepi16_epi8(_mm512_srli_epi16(p1, 8)));
-  }
-  for (; c < cols; c += kInt8Block) {  // then 32-column blocks as XOrder::Nibbles32
-    const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(natural.data() + c));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(xq + c), _mm256_cvtepi16_epi8(p));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(xq + c + 16), _mm256_cvtepi16_epi8(_mm256_srli_epi16(p, 8)));
-  }
+  reorderLowHigh(natural.data(), cols, xq);
+  if (xq_lo) reorderLowHigh(natural_lo.data(), cols, xq_lo);
 }
 
 void matmulRowsInt8Vnni(const QuantMatrix& m, const Activations& a, float* y, int64_t row_begin, int64_t row_end) {

@@ -52,12 +52,15 @@ struct Activations {
   const float* x_ordered = nullptr;  // [n, cols]: x in `order` (x itself when Natural)
 
   // matmulInt8 only (kInt8Block-column blocks b, d_b = max |x| over block b / 127; groups are
-  // whole blocks):
-  const int8_t* xq = nullptr;  // [n, cols]: round(x / d_b), in `order`
-  // [n, cols / int8LaneColumns(w.type)]: d_b of the block that 32-bit dot-product lane l
-  // covers, so that one vector multiply scales the 16 lanes of a chunk (see below).
+  // whole blocks). ActivationCode::Int8: x ≈ d_b xq; Int8x2: x ≈ d_b (xq + xq_lo / 256), which
+  // the kernel sums as (d_b / 256) (256 Σ q xq + Σ q xq_lo), exactly in int32.
+  const int8_t* xq = nullptr;     // [n, cols]: round(x / d_b), in `order`
+  const int8_t* xq_lo = nullptr;  // Int8x2 only, [n, cols]: round(256 (x / d_b - xq)), in `order`
+  // [n, cols / int8LaneColumns(w.type)]: the factor of the block that 32-bit dot-product lane l
+  // covers (d_b; Int8x2: d_b / 256), so that one vector multiply scales the 16 lanes of a chunk
+  // (see below).
   const float* xq_lane_scale = nullptr;
-  const float* xq_group_sum = nullptr;  // [n, groups]: Σ_{b in group} d_b Σ_{c in b} xq_c (zero points)
+  const float* xq_group_sum = nullptr;  // [n, groups]: Σ_{c in group} of x as coded (zero points)
 };
 
 constexpr int64_t kInt8Block = 32;
@@ -87,11 +90,13 @@ void matmulRowsScalar(const QuantMatrix& w, const Activations& a, float* y, int6
 void matmulRowsAvx2(const QuantMatrix& w, const Activations& a, float* y, int64_t row_begin, int64_t row_end);
 void matmulRowsAvx512(const QuantMatrix& w, const Activations& a, float* y, int64_t row_begin, int64_t row_end);
 // matmulInt8's kernel (kernels_avx512_vnni.cpp): Q4/Q8 with int8GroupsSupported groups,
-// n <= kMaxGemvRows, uses xq*.
+// n <= kMaxGemvRows, uses xq* (Int8x2 when xq_lo is set).
 void matmulRowsInt8Vnni(const QuantMatrix& w, const Activations& a, float* y, int64_t row_begin, int64_t row_end);
 // Its preparation, once per call and activation row x[w.cols]: xq[w.cols] (in int8XOrder),
-// lane_scale[w.cols / int8LaneColumns] and group_sum[w.groups()] as Activations describes them.
-void quantizeInt8Vnni(const QuantMatrix& w, const float* x, int8_t* xq, float* lane_scale, float* group_sum);
+// xq_lo[w.cols] likewise (nullptr: ActivationCode::Int8, one digit), lane_scale[w.cols /
+// int8LaneColumns] and group_sum[w.groups()] as Activations describes them.
+void quantizeInt8Vnni(const QuantMatrix& w, const float* x, int8_t* xq, int8_t* xq_lo, float* lane_scale,
+                      float* group_sum);
 // out[cols] = row r of W as floats (portable; dequantizeRow's implementation).
 void dequantizeRowScalar(const QuantMatrix& w, int64_t r, float* out);
 

@@ -313,9 +313,10 @@ TEST_CASE("runtime: SIMD code loads never read past the end of the codes") {
 
 namespace {
 
-// x rounded as matmulInt8 documents it: per 32-column block, d = max |x| / 127 and
-// x ≈ d · round(x / d), halves away from zero.
-std::vector<float> int8Rounded(const std::vector<float>& x) {
+// x coded as kernels.h documents ActivationCode: per 32-column block, d = max |x| / 127,
+// hi = round(x / d) (halves away from zero); Int8: x ≈ d hi; Int8x2: x ≈ d (hi + lo / 256),
+// lo = round(256 (x / d - hi)) (to nearest even) clamped to 127.
+std::vector<float> int8Coded(const std::vector<float>& x, rt::ActivationCode code) {
   std::vector<float> out(x.size());
   for (size_t b0 = 0; b0 < x.size(); b0 += 32) {
     float amax = 0;
@@ -323,30 +324,51 @@ std::vector<float> int8Rounded(const std::vector<float>& x) {
     const float d = amax / 127.0f, inverse = amax > 0 ? 127.0f / amax : 0.0f;
     for (size_t k = b0; k < b0 + 32; ++k) {
       const float v = x[k] * inverse;
-      out[k] = d * static_cast<float>(static_cast<int>(v >= 0 ? v + 0.5f : v - 0.5f));
+      const float hi = static_cast<float>(static_cast<int>(v >= 0 ? v + 0.5f : v - 0.5f));
+      if (code == rt::ActivationCode::Int8) {
+        out[k] = d * hi;
+      } else {
+        const float lo = std::min(127.0f, std::nearbyint((v - hi) * 256.0f));
+        out[k] = static_cast<float>(static_cast<double>(d) * (hi + lo / 256.0));
+      }
     }
   }
   return out;
 }
 
-// matmulInt8 on x[n, w.cols]: when int8MatmulRuns, each output equals the double reference on
-// the rounded activations (int8Rounded) to float summation error, and so lies within the
-// rounding bound of the exact product (|x - d round(x / d)| <= d / 2 per activation);
-// otherwise bit-identical to matmul(). Returns whether it ran int8.
-bool checkInt8(const rt::QuantMatrix& w, const float* dequantized, int64_t n, std::mt19937& rng) {
+// The largest error of an Int8x2 product against the exact product of the original x, as a
+// fraction of the sum of |products|, over every product checked (reported at the end): with
+// activations from N(0, 1), and with every 29th of them 8 times larger (blocks whose d is set
+// by an outlier: the error bound d / 512 of the other activations is then larger relative to them).
+double g_worst_int8x2[2] = {0, 0};
+
+// Int8x2 on N(0, 1) activations: within this fraction of the sum of |products| of the exact
+// product of the original x. The bound Σ_c |w_c| d_c / 512 is about 5e-5 of it (a block's
+// max |x| is ~2.5, so d / 512 ~ 4e-5, against E|x| = 0.8); typical errors are ~10x smaller.
+constexpr double kInt8x2Tolerance = 5e-5;
+
+// matmulInt8 on x[n, w.cols] (randomValues with `outlier_every`) with `code`: when
+// int8MatmulRuns, each output equals the double reference on the coded activations (int8Coded)
+// to float summation error, and so lies within the coding bound of the exact product of the
+// original x (|x - x coded| <= d / 2 per activation for Int8, d / 512 for Int8x2); Int8x2
+// without outliers also within kInt8x2Tolerance of the sum of |products|. Otherwise
+// bit-identical to matmul(..., activeIsa()). Returns whether it ran int8.
+bool checkInt8(const rt::QuantMatrix& w, const float* dequantized, int64_t n, std::mt19937& rng,
+               rt::ActivationCode code = rt::ActivationCode::Int8, int outlier_every = 29) {
   const int64_t rows = w.rows, cols = w.cols;
-  const std::vector<float> x = randomValues(static_cast<size_t>(n * cols), rng, 29);
+  const std::vector<float> x = randomValues(static_cast<size_t>(n * cols), rng, static_cast<float>(outlier_every));
   std::vector<float> y(static_cast<size_t>(n * rows)), exact(y.size());
-  rt::matmulInt8(w, x.data(), n, y.data());
+  rt::matmulInt8(w, x.data(), n, y.data(), code);
   if (!rt::int8MatmulRuns(w, n)) {  // it is matmul()
-    rt::matmul(w, x.data(), n, exact.data());
+    rt::matmul(w, x.data(), n, exact.data(), rt::activeIsa());
     CHECK(std::memcmp(y.data(), exact.data(), sizeof(float) * y.size()) == 0);
     return false;
   }
   CHECK((w.type == rt::WeightType::Q4 || w.type == rt::WeightType::Q8));
-  const Reference rounded = referenceMatmul(dequantized, rows, cols, int8Rounded(x), n);
-  CHECK(worstError(y, rounded.y, rounded.magnitude) <= kTolerance);
+  const Reference coded = referenceMatmul(dequantized, rows, cols, int8Coded(x, code), n);
+  CHECK(worstError(y, coded.y, coded.magnitude) <= kTolerance);
   const Reference ref = referenceMatmul(dequantized, rows, cols, x, n);
+  const double per_unit = code == rt::ActivationCode::Int8 ? 0.5 : 1.0 / 512;  // |error| / d per activation
   int violations = 0;
   for (int64_t i = 0; i < n; ++i)
     for (int64_t r = 0; r < rows; ++r) {
@@ -355,18 +377,24 @@ bool checkInt8(const rt::QuantMatrix& w, const float* dequantized, int64_t n, st
         const int64_t b0 = c / 32 * 32;
         float amax = 0;
         for (int64_t k = b0; k < b0 + 32; ++k) amax = std::max(amax, std::fabs(x[i * cols + k]));
-        bound += std::fabs(dequantized[r * cols + c]) * (amax / 127.0) / 2;
+        bound += std::fabs(dequantized[r * cols + c]) * (amax / 127.0) * per_unit;
       }
       const size_t k = static_cast<size_t>(i * rows + r);
       if (!(std::fabs(y[k] - ref.y[k]) <= bound * 1.001 + kTolerance * ref.magnitude[k])) ++violations;
     }
   CHECK(violations == 0);
+  if (code == rt::ActivationCode::Int8x2) {
+    const double worst = worstError(y, ref.y, ref.magnitude);
+    if (outlier_every == 0) CHECK(worst <= kInt8x2Tolerance);
+    double& seen = g_worst_int8x2[outlier_every == 0 ? 0 : 1];
+    seen = std::max(seen, worst);
+  }
   return true;
 }
 
 }  // namespace
 
-TEST_CASE("runtime: int8 activations (matmulInt8) stay within the activation rounding bound") {
+TEST_CASE("runtime: int8 activations (matmulInt8, one and two digits) stay within their coding bounds") {
   // Columns: whole 128-column chunks, chunks plus 32-column blocks (160, 288), blocks only (64,
   // 96), and no multiple of 32 (172: never int8). Groups: inside a chunk (32, 64), whole chunks
   // (128, 256), per-channel, and sizes the kernel leaves to matmul() (12; 96 for 4-bit).
@@ -385,17 +413,23 @@ TEST_CASE("runtime: int8 activations (matmulInt8) stay within the activation rou
             const slmc::QuantizedTensor q = slmc::quantizeRtn(w.data(), rows, cols, scheme);
             const std::vector<float> dequantized = q.dequantize().toFloats();
             const PackedWeights packed = pack(q);
-            for (int64_t n : {1, 2, 3, 4, 6}) {
-              INFO(slmc::schemeName(scheme) << " [" << rows << ", " << cols << "] n=" << n);
-              if (checkInt8(packed.view, dequantized.data(), n, rng)) ++ran;
-            }
+            for (int64_t n : {1, 2, 3, 4, 6})
+              for (rt::ActivationCode code : {rt::ActivationCode::Int8, rt::ActivationCode::Int8x2})
+                for (int outlier_every : {29, 0}) {
+                  if (code == rt::ActivationCode::Int8 && outlier_every == 0) continue;
+                  INFO(slmc::schemeName(scheme) << " [" << rows << ", " << cols << "] n=" << n << " "
+                                                << rt::activationCodeName(code) << " outliers " << outlier_every);
+                  if (checkInt8(packed.view, dequantized.data(), n, rng, code, outlier_every)) ++ran;
+                }
           }
         }
   if (rt::cpuHasAvx512Vnni())
     CHECK(ran > 0);
   else
     MESSAGE("this CPU has no AVX-512 VNNI: matmulInt8 ran as matmul() throughout");
-  MESSAGE(ran << " int8-activation products checked against the rounding bound");
+  MESSAGE(ran << " int8-activation products checked against their coding bounds; two digits: worst "
+              << g_worst_int8x2[0] << " of the sum of |products| off the exact product (allowed "
+              << kInt8x2Tolerance << "), " << g_worst_int8x2[1] << " with outliers (bound only)");
   const uint8_t codes[64] = {};
   const uint16_t scales[4] = {0x3C00, 0x3C00, 0x3C00, 0x3C00};
   const auto q = [&](rt::WeightType type, int64_t cols, int64_t group) {
@@ -410,28 +444,33 @@ TEST_CASE("runtime: int8 activations (matmulInt8) stay within the activation rou
   CHECK(rt::int8MatmulRuns(q(rt::WeightType::Q8, 192, 32), 4) == vnni);
 }
 
-TEST_CASE("runtime: setInt8Activations routes matmul() to matmulInt8 where it runs, and only there") {
+TEST_CASE("runtime: activationCode routes matmul() to matmulInt8 where it runs, and only there") {
   std::mt19937 rng(17);
   const int64_t rows = 40, cols = 256;
   const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng);
   const PackedWeights q4 = pack(slmc::quantizeRtn(w.data(), rows, cols, {4, 128, true}));
   const PackedWeights q3 = pack(slmc::quantizeRtn(w.data(), rows, cols, {3, 128, true}));
-  const bool before = rt::int8Activations();
-  for (const rt::QuantMatrix& m : {q4.view, q3.view})
-    for (int64_t n : {1, 4, 5}) {
-      INFO(std::string(rt::traits(m.type).name) << " n=" << n);
-      const std::vector<float> x = randomValues(static_cast<size_t>(n * cols), rng);
-      std::vector<float> routed(static_cast<size_t>(n * rows)), int8(routed.size()), exact(routed.size());
-      rt::setInt8Activations(true);
-      CHECK(rt::int8Activations());
-      rt::matmul(m, x.data(), n, routed.data());
-      rt::matmulInt8(m, x.data(), n, int8.data());
-      rt::setInt8Activations(false);
-      rt::matmul(m, x.data(), n, exact.data());
-      const bool ran = rt::int8MatmulRuns(m, n);
-      CHECK(std::memcmp(routed.data(), (ran ? int8 : exact).data(), sizeof(float) * routed.size()) == 0);
-    }
-  rt::setInt8Activations(before);
+  const rt::ActivationCode before = rt::activationCode();
+  for (rt::ActivationCode code : {rt::ActivationCode::Int8x2, rt::ActivationCode::Int8})
+    for (const rt::QuantMatrix& m : {q4.view, q3.view})
+      for (int64_t n : {1, 4, 5}) {
+        INFO(std::string(rt::traits(m.type).name) << " n=" << n << " " << rt::activationCodeName(code));
+        const std::vector<float> x = randomValues(static_cast<size_t>(n * cols), rng);
+        std::vector<float> routed(static_cast<size_t>(n * rows)), int8(routed.size()), exact(routed.size()),
+            float_code(routed.size());
+        rt::setActivationCode(code);
+        CHECK(rt::activationCode() == code);
+        rt::matmul(m, x.data(), n, routed.data());
+        rt::matmulInt8(m, x.data(), n, int8.data(), code);
+        rt::matmul(m, x.data(), n, exact.data(), rt::activeIsa());
+        rt::setActivationCode(rt::ActivationCode::Float);
+        rt::matmul(m, x.data(), n, float_code.data());
+        const bool ran = rt::int8MatmulRuns(m, n);
+        CHECK(std::memcmp(routed.data(), (ran ? int8 : exact).data(), sizeof(float) * routed.size()) == 0);
+        CHECK(std::memcmp(float_code.data(), exact.data(), sizeof(float) * routed.size()) == 0);
+      }
+  rt::setActivationCode(before);
+  CHECK(std::string(rt::activationCodeName(rt::ActivationCode::Int8x2)) == "int8x2");
 }
 
 TEST_CASE("runtime: int8 activations read no byte past the codes, scales or zeros") {
@@ -463,7 +502,9 @@ TEST_CASE("runtime: int8 activations read no byte past the codes, scales or zero
         packed.view.zeros = atPageEnd(5, packed.zeros.data(), packed.zeros.size());
         const std::vector<float> dequantized = q.dequantize().toFloats();
         INFO(slmc::schemeName(scheme) << " cols=" << cols);
-        for (int64_t n : {1, 4}) checkInt8(packed.view, dequantized.data(), n, rng);
+        for (int64_t n : {1, 4})
+          for (rt::ActivationCode code : {rt::ActivationCode::Int8, rt::ActivationCode::Int8x2})
+            checkInt8(packed.view, dequantized.data(), n, rng, code, code == rt::ActivationCode::Int8 ? 29 : 0);
         munmap(region, static_cast<size_t>(6 * page));
       }
 }
