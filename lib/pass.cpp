@@ -18,6 +18,11 @@ void PassContext::setCalibration(std::function<CalibrationSamples()> load, std::
   calibration_.reset();
 }
 
+const CalibrationSamples& PassContext::calibrationIf(bool needed) {
+  static const CalibrationSamples none;
+  return needed ? calibration() : none;
+}
+
 const CalibrationSamples& PassContext::calibration() {
   require(hasCalibration(), "pass needs calibration data: pass --data FILE");
   if (!calibration_) {

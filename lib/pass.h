@@ -60,6 +60,9 @@ class PassContext {
   const std::string& calibrationDescription() const { return calibration_description_; }
   // The samples, loaded on first call. Throws Error when no source is installed.
   const CalibrationSamples& calibration();
+  // calibration() when `needed`, else empty samples (and nothing is loaded): for passes whose
+  // options decide whether they calibrate (quantize(method=rtn) does not).
+  const CalibrationSamples& calibrationIf(bool needed);
 
   // Progress of a long step on one redrawn stderr line (silent when quiet or not a terminal).
   // A new label starts a new line; done == total ends it.

@@ -85,17 +85,10 @@ PassResult PrunePass::run(Model& model, PassContext& context) {
   cal.forward.sample_rows = 0;  // pruning needs XᵀX only
   cal.stats_cache = context.stats_cache;
   cal.cache_key_extra = {{"pass", argument()}, {"options", optionsJson()}};
-  std::vector<int32_t> ids;
-  int64_t num_samples = 0, seq_len = 0;
-  if (pruneMethodNeedsCalibration(o.method)) {
-    const CalibrationSamples& samples = context.calibration();
-    ids = samples.ids;
-    num_samples = samples.num_samples;
-    seq_len = samples.seq_len;
-  }
-  PruneOutcome outcome = pruneModel(model, o, ids, num_samples, seq_len, cal, [&](int64_t done, int64_t total) {
-    context.progress("prune " + std::string(pruneMethodName(o.method)), done, total);
-  });
+  const CalibrationSamples& samples = context.calibrationIf(pruneMethodNeedsCalibration(o.method));
+  const std::string label = "prune " + std::string(pruneMethodName(o.method));
+  const auto progress = [&](int64_t done, int64_t total) { context.progress(label, done, total); };
+  PruneOutcome outcome = pruneModel(model, o, samples.ids, samples.num_samples, samples.seq_len, cal, progress);
   PassResult result;
   char achieved[32];
   std::snprintf(achieved, sizeof achieved, "%.1f%%", 100.0 * outcome.figures["sparsity_of_pruned_weights"].get<double>());

@@ -77,17 +77,10 @@ PassResult QuantizePass::run(Model& model, PassContext& context) {
   cal.forward.sample_rows = smooth && !o.act_dynamic ? sample_rows.value() : 0;
   cal.stats_cache = context.stats_cache;
   cal.cache_key_extra = {{"pass", argument()}, {"options", optionsJson()}};
-  std::vector<int32_t> ids;
-  int64_t num_samples = 0, seq_len = 0;
-  if (methodNeedsCalibration(o.method)) {
-    const CalibrationSamples& samples = context.calibration();
-    ids = samples.ids;
-    num_samples = samples.num_samples;
-    seq_len = samples.seq_len;
-  }
-  QuantizeOutcome outcome = quantizeModel(model, o, ids, num_samples, seq_len, cal, [&](int64_t done, int64_t total) {
-    context.progress("quantize " + std::string(quantMethodName(o.method)), done, total);
-  });
+  const CalibrationSamples& samples = context.calibrationIf(methodNeedsCalibration(o.method));
+  const std::string label = "quantize " + std::string(quantMethodName(o.method));
+  const auto progress = [&](int64_t done, int64_t total) { context.progress(label, done, total); };
+  QuantizeOutcome outcome = quantizeModel(model, o, samples.ids, samples.num_samples, samples.seq_len, cal, progress);
   PassResult result;
   result.summary = "quantized " + std::to_string(outcome.quantized_tensors) + " tensors to " + schemeName(o.scheme) +
                    " with " + quantMethodName(o.method) + (smooth ? " (activations int" + std::to_string(o.act_bits) +
