@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -48,6 +49,26 @@ inline std::vector<int32_t> randomIds(int64_t n, int64_t len, int64_t vocab) {
     id = static_cast<int32_t>(x % static_cast<uint64_t>(vocab));
   }
   return ids;
+}
+
+// The flags every whole-model benchmark takes: [--threads N] [--skip-quality] [--skip-timing].
+struct WholeModelBenchArgs {
+  int threads = 0;  // 0: all cores
+  bool quality = true, timing = true;
+};
+// False (after printing the usage for `program`) on an unknown flag.
+inline bool parseWholeModelBenchArgs(int argc, char** argv, const char* program, WholeModelBenchArgs& out) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--threads" && i + 1 < argc) out.threads = std::atoi(argv[++i]);
+    else if (a == "--skip-quality") out.quality = false;
+    else if (a == "--skip-timing") out.timing = false;
+    else {
+      std::fprintf(stderr, "usage: %s [--threads N] [--skip-quality] [--skip-timing]\n", program);
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace slmc::bench

@@ -129,21 +129,11 @@ void timing() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 0;
-  bool do_quality = true, do_timing = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else if (a == "--skip-quality") do_quality = false;
-    else if (a == "--skip-timing") do_timing = false;
-    else {
-      std::fprintf(stderr, "usage: bench_prune_model [--threads N] [--skip-quality] [--skip-timing]\n");
-      return 2;
-    }
-  }
-  setComputeThreads(threads);
+  bench::WholeModelBenchArgs args;
+  if (!bench::parseWholeModelBenchArgs(argc, argv, "bench_prune_model", args)) return 2;
+  setComputeThreads(args.threads);
   std::printf("threads %d\n", computeThreads());
-  if (do_quality) quality();
-  if (do_timing) timing();
+  if (args.quality) quality();
+  if (args.timing) timing();
   return 0;
 }

@@ -86,9 +86,9 @@ void storePruned(Model& m, Run& run, const std::string& name, const SparsityTarg
   entries.push_back(std::move(entry));
 }
 
-void pruneByMask(Model& m, Run& run, const std::string& name, const SparsityTarget& target,
+// Zeroes the masked values of `w` (the weight's float values, already read) and stores them.
+void pruneByMask(Model& m, Run& run, const std::string& name, const SparsityTarget& target, std::vector<float> w,
                  const std::vector<uint8_t>& mask, json& entries) {
-  std::vector<float> w = m.tensors.at(name).toFloats();
   applyMask(w.data(), mask);
   storePruned(m, run, name, target, std::move(w), json::object(), entries);
 }
@@ -96,8 +96,9 @@ void pruneByMask(Model& m, Run& run, const std::string& name, const SparsityTarg
 void magnitudeWeight(Model& m, Run& run, const std::string& name, json& entries) {
   const Tensor& t = m.tensors.at(name);
   const SparsityTarget target = targetFor(run.options, name);
-  const std::vector<float> w = t.toFloats();
-  pruneByMask(m, run, name, target, magnitudeMask(w.data(), t.dim(0), t.dim(1), target), entries);
+  std::vector<float> w = t.toFloats();
+  std::vector<uint8_t> mask = magnitudeMask(w.data(), t.dim(0), t.dim(1), target);
+  pruneByMask(m, run, name, target, std::move(w), mask, entries);
 }
 
 void wandaLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
@@ -107,8 +108,9 @@ void wandaLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
       if (!run.isTarget(name)) continue;
       const Tensor& t = m.tensors.at(name);
       const SparsityTarget target = targetFor(run.options, name);
-      const std::vector<float> w = t.toFloats();
-      pruneByMask(m, run, name, target, wandaMask(w.data(), t.dim(0), t.dim(1), norms, target), entries);
+      std::vector<float> w = t.toFloats();
+      std::vector<uint8_t> mask = wandaMask(w.data(), t.dim(0), t.dim(1), norms, target);
+      pruneByMask(m, run, name, target, std::move(w), mask, entries);
     }
   }
 }
