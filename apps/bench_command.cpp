@@ -1,8 +1,11 @@
-// slmc bench model.slmc [-n 128] [--prompt 128] [--json out.json]
+// slmc bench model.slmc [-n 128] [--prompt 128] [--json out.json] [--no-bandwidth]
 // Measures the runtime on a pack: prompt processing (one batched prefill of --prompt tokens),
 // generation (-n greedy tokens, one at a time, after the prompt), the weight bytes each generated
 // token reads, and the bandwidth that implies (bytes/token × tokens/s). The prompt is a fixed
-// pseudo-random id sequence, so runs are comparable.
+// pseudo-random id sequence, so runs are comparable. Then, unless --no-bandwidth, the machine's
+// memory read bandwidth with the runtime's threads (runtime/memory_bandwidth.h, about a second)
+// and the fraction of it generation reaches: generation is bound by reading the weights, so that
+// fraction says how close the kernels come to the machine's limit.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +17,7 @@
 #include "lib/pack_reader.h"
 #include "lib/version.h"
 #include "runtime/kernels.h"
+#include "runtime/memory_bandwidth.h"
 #include "runtime/transformer.h"
 
 namespace slmc {
@@ -25,7 +29,11 @@ struct BenchOptions {
   int64_t steps = 128;
   int64_t prompt = 128;
   std::string json_out;
+  bool no_bandwidth = false;  // skip measuring the memory read bandwidth
 };
+
+// Seconds of reads the bandwidth measurement times (after filling its 1 GiB buffer).
+constexpr double kBandwidthSeconds = 0.5;
 
 void runBench(const BenchOptions& o, const CommonOptions& common) {
   require(o.steps >= 1, "-n " + std::to_string(o.steps) + ": generate at least 1 token");
@@ -67,6 +75,15 @@ void runBench(const BenchOptions& o, const CommonOptions& common) {
   std::printf("weights    %lld bytes read per generated token  %.2f GB/s\n", static_cast<long long>(bytes), gbps);
   std::printf("threads    %d  kernels %s  activations %s\n", runtime::runtimeThreads(),
               runtime::isaName(runtime::activeIsa()), runtime::activationCodeName(runtime::activationCode()));
+  // Measured after the runs, so that its buffer does not share the memory with the model's.
+  nlohmann::json memory_gbps = nullptr, fraction = nullptr;
+  if (!o.no_bandwidth) {
+    const runtime::ReadBandwidth bw = runtime::measureReadBandwidth(runtime::runtimeThreads(), kBandwidthSeconds);
+    memory_gbps = bw.best_gbps;
+    fraction = gbps / bw.best_gbps;
+    std::printf("bandwidth  %.1f GB/s read (%d threads)  generation reads weights at %.0f%% of it\n", bw.best_gbps,
+                runtime::runtimeThreads(), 100.0 * gbps / bw.best_gbps);
+  }
   if (!o.json_out.empty()) {
     const nlohmann::json j = {{"schema_version", 1},
                               {"slmc_version", kVersion},
@@ -78,6 +95,8 @@ void runBench(const BenchOptions& o, const CommonOptions& common) {
                               {"generation_tokens_per_second", tg},
                               {"weight_bytes_per_token", bytes},
                               {"achieved_gb_per_second", gbps},
+                              {"memory_read_gb_per_second", memory_gbps},
+                              {"bandwidth_fraction", fraction},
                               {"threads", runtime::runtimeThreads()},
                               {"kernels", runtime::isaName(runtime::activeIsa())},
                               {"activations", runtime::activationCodeName(runtime::activationCode())}};
@@ -94,6 +113,8 @@ void setupBench(CLI::App& app, const CommonOptions& common) {
   sub->add_option("-n,--steps", opts->steps, "tokens to generate");
   sub->add_option("--prompt", opts->prompt, "prompt tokens to prefill");
   sub->add_option("--json", opts->json_out, "also write the figures as JSON to this file");
+  sub->add_flag("--no-bandwidth", opts->no_bandwidth,
+                "skip measuring the memory read bandwidth (and the fraction of it generation reaches)");
   sub->callback([opts, &common] { runBench(*opts, common); });
 }
 

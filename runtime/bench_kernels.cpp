@@ -1,7 +1,8 @@
 // bench_runtime_kernels: how fast the runtime's matmul reads its weights, per path and weight
 // type, against the memory bandwidth this machine measures itself (a STREAM-like read of a
-// buffer far larger than the caches). Generation (n = 1) is bound by that bandwidth, so
-// "kernel GB/s ÷ machine GB/s" is the figure the runtime's generation target reads (≥ 60 %).
+// buffer far larger than the caches: runtime/memory_bandwidth.h). Generation (n = 1) is bound by
+// that bandwidth, so "kernel GB/s ÷ machine GB/s" is the figure the runtime's generation target
+// reads (≥ 60 %).
 //
 // Weight GB/s counts the bytes of weight data one matmul reads (codes + scales + zeros, or the
 // float values), not the activations. "DRAM" figures rotate over enough copies of the weights
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "runtime/kernels.h"
+#include "runtime/memory_bandwidth.h"
 
 namespace rt = slmc::runtime;
 
@@ -64,29 +66,6 @@ CallTimes timeCalls(Fn&& fn) {
   }
   std::sort(times.begin(), times.end());
   return {times.front(), times[times.size() / 2]};
-}
-
-// STREAM-like read bandwidth with `threads` threads: each call sums the 64-bit words of the next
-// 16 MiB chunk of a 1 GiB buffer (so every call reads memory, not cache, and lasts about as long
-// as a large matmul: the fastest call is then comparable with the kernels' fastest call).
-CallTimes memoryRead(int threads) {
-  const size_t words = (size_t{1} << 30) / sizeof(uint64_t), chunk = (size_t{16} << 20) / sizeof(uint64_t);
-  static std::vector<uint64_t> buffer;
-  if (buffer.empty()) {
-    buffer.resize(words);
-#pragma omp parallel for
-    for (size_t i = 0; i < words; ++i) buffer[i] = i;
-  }
-  volatile uint64_t sink = 0;
-  const CallTimes t = timeCalls([&](int64_t k) {
-    const uint64_t* p = buffer.data() + static_cast<size_t>(k) % (words / chunk) * chunk;
-    uint64_t sum = 0;
-#pragma omp parallel for num_threads(threads) reduction(+ : sum) schedule(static)
-    for (size_t i = 0; i < chunk; ++i) sum += p[i];
-    sink = sink + sum;
-  });
-  const double bytes = static_cast<double>(chunk * sizeof(uint64_t));
-  return {bytes / t.best / 1e9, bytes / t.median / 1e9};  // GB/s: best, median
 }
 
 // `copies` weight matrices of one type and shape, filled with random codes / values.
@@ -171,12 +150,13 @@ int main(int argc, char** argv) {
                             "activation (~1e-5, matmul()'s default) and with one (approximate))"
                           : "");
 
-  const CallTimes bw1 = memoryRead(1), bw_start = memoryRead(threads);
+  const rt::ReadBandwidth bw1 = rt::measureReadBandwidth(1, g_seconds),
+                          bw_start = rt::measureReadBandwidth(threads, g_seconds);
   std::printf(
       "memory read bandwidth (16 MiB reads from a 1 GiB buffer): 1 thread %.1f GB/s (median %.1f), "
       "%d threads %.1f GB/s (median %.1f)\n\n",
-      bw1.best, bw1.median, threads, bw_start.best, bw_start.median);
-  const double bw = bw_start.best;         // what "% of mem" divides by
+      bw1.best_gbps, bw1.median_gbps, threads, bw_start.best_gbps, bw_start.median_gbps);
+  const double bw = bw_start.best_gbps;    // what "% of mem" divides by
   const int64_t cache_bytes = 32ll << 20;  // rotate over >= 4x a 32 MiB last-level cache
   const std::vector<Shape> shapes = {{4096, 4096, {1}}, {11008, 4096, {1}}, {288, 768, {1, 64}}, {768, 288, {1, 64}}};
   struct TypeCase {
@@ -250,8 +230,9 @@ int main(int argc, char** argv) {
           }
       }
     }
-  const CallTimes bw_end = memoryRead(threads);
-  std::printf("\nmemory read bandwidth again at the end: %d threads %.1f GB/s (median %.1f)%s\n", threads, bw_end.best,
-              bw_end.median, bw_end.best > bw ? ": higher than at the start, so the % column above is overstated" : "");
+  const rt::ReadBandwidth bw_end = rt::measureReadBandwidth(threads, g_seconds);
+  std::printf("\nmemory read bandwidth again at the end: %d threads %.1f GB/s (median %.1f)%s\n", threads,
+              bw_end.best_gbps, bw_end.median_gbps,
+              bw_end.best_gbps > bw ? ": higher than at the start, so the % column above is overstated" : "");
   return 0;
 }

@@ -360,7 +360,7 @@ TEST_CASE("cli runtime: run, eval, validate and bench on a stories260K pack; bad
   CHECK(v["perplexity_relative_diff"].get<double>() < 1e-4);
   CHECK(v["tokens_scored"] == 252);
 
-  // bench: figures > 0.
+  // bench: figures > 0; --no-bandwidth leaves the bandwidth figures null.
   r = runSlmc("bench " + pack + " -n 16 --prompt 16 --json " + dir / "b.json");
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   const nlohmann::json b = readJson(dir / "b.json");
@@ -368,6 +368,14 @@ TEST_CASE("cli runtime: run, eval, validate and bench on a stories260K pack; bad
   CHECK(b["prompt_tokens_per_second"].get<double>() > 0);
   CHECK(b["weight_bytes_per_token"].get<int64_t>() > 0);
   CHECK(b["achieved_gb_per_second"].get<double>() > 0);
+  CHECK(b["memory_read_gb_per_second"].get<double>() > 0);
+  CHECK(b["bandwidth_fraction"].get<double>() > 0);
+  CHECK(r.out.find("generation reads weights at") != std::string::npos);
+  r = runSlmc("bench " + pack + " -n 4 --prompt 4 --no-bandwidth --json " + dir / "b.json");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(readJson(dir / "b.json")["memory_read_gb_per_second"].is_null());
+  CHECK(readJson(dir / "b.json")["bandwidth_fraction"].is_null());
+  CHECK(r.out.find("bandwidth") == std::string::npos);
 
   // Bad input.
   expectError(runSlmc("run " + dir / "missing.slmc" + " --prompt-ids 1"), "does not exist");
