@@ -151,45 +151,140 @@ std::string checkMatrix(const QuantMatrix& w) {
 
 namespace {
 
-// Splits the rows over the OpenMP threads and runs `rows_fn` on each range.
-void runRows(const QuantMatrix& w, const detail::Activations& a, float* y, detail::MatmulRowsFn rows_fn) {
-  const int threads = omp_get_max_threads();
-  if (threads == 1 || w.rows * w.cols * a.n < kSerialWork || omp_in_parallel()) {
-    rows_fn(w, a, y, 0, w.rows);
-    return;
+// x as the matrices of one call read it: prepared once per call (reordered for the float path's
+// 4-bit kernels, or int8-coded), shared by every thread, and the path's row function.
+struct PreparedInput {
+  detail::Activations a;
+  detail::MatmulRowsFn rows_fn = nullptr;
+};
+
+// Prepares x[n, w.cols] for w: the int8 kernel when `code` is not Float and int8MatmulRuns(w, n),
+// the `isa` path otherwise. Buffers are thread_local to the caller: valid until its next call.
+PreparedInput prepareInput(const QuantMatrix& w, const float* x, int64_t n, ActivationCode code, Isa isa) {
+  PreparedInput p;
+  p.a.x = x;
+  p.a.n = n;
+  p.a.x_ordered = x;
+  if (code != ActivationCode::Float && int8MatmulRuns(w, n)) {
+    const bool split = code == ActivationCode::Int8x2;
+    const int64_t cols = w.cols, groups = w.groups(), lanes = cols / detail::int8LaneColumns(w.type);
+    thread_local std::vector<int8_t> xq, xq_lo;
+    thread_local std::vector<float> lane_scales, group_sums;
+    xq.resize(static_cast<size_t>(n * cols));
+    if (split) xq_lo.resize(static_cast<size_t>(n * cols));
+    lane_scales.resize(static_cast<size_t>(n * lanes));
+    group_sums.resize(static_cast<size_t>(n * groups));
+    for (int64_t i = 0; i < n; ++i)
+      detail::quantizeInt8Vnni(w, x + i * cols, xq.data() + i * cols, split ? xq_lo.data() + i * cols : nullptr,
+                               lane_scales.data() + i * lanes, group_sums.data() + i * groups);
+    p.a.order = detail::int8XOrder(w.type);
+    p.a.xq = xq.data();
+    p.a.xq_lo = split ? xq_lo.data() : nullptr;
+    p.a.xq_lane_scale = lane_scales.data();
+    p.a.xq_group_sum = group_sums.data();
+    p.rows_fn = detail::matmulRowsInt8Vnni;
+    return p;
   }
-  // About 8 row blocks per thread, in multiples of 4 rows (the SIMD paths' row tile), handed
-  // out dynamically so that a thread slowed by another process does not hold up the others.
-  int64_t per_block = (w.rows + 8 * threads - 1) / (8 * threads);
+  p.rows_fn = rowsFunction(isa);
+  if (n <= detail::kMaxGemvRows) p.a.order = detail::gemvXOrder(isa, w);
+  if (p.a.order != detail::XOrder::Natural) {
+    thread_local std::vector<float> x_ordered;
+    x_ordered.resize(static_cast<size_t>(n * w.cols));
+    for (int64_t i = 0; i < n; ++i) reorderColumns(p.a.order, x + i * w.cols, w.cols, x_ordered.data() + i * w.cols);
+    p.a.x_ordered = x_ordered.data();
+  }
+  return p;
+}
+
+// Whether two matrices read an input alike: prepareInput gives the same result for both.
+bool readAlike(const QuantMatrix& a, const QuantMatrix& b) {
+  return a.type == b.type && a.cols == b.cols && a.groupSize() == b.groupSize();
+}
+
+// A range of one product's rows: the unit a thread takes.
+struct RowBlock {
+  int product;
+  int64_t begin, end;
+};
+
+// Appends `rows` split in about 8 blocks per thread, in multiples of 4 rows (the SIMD paths' row
+// tile): handed out dynamically, so that a thread slowed by another process does not hold up
+// the others.
+void appendBlocks(int product, int64_t rows, int threads, std::vector<RowBlock>& blocks) {
+  int64_t per_block = (rows + 8 * threads - 1) / (8 * threads);
   per_block = std::max<int64_t>(4, (per_block + 3) / 4 * 4);
-  const int64_t blocks = (w.rows + per_block - 1) / per_block;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int64_t b = 0; b < blocks; ++b) rows_fn(w, a, y, b * per_block, std::min(w.rows, (b + 1) * per_block));
+  for (int64_t r = 0; r < rows; r += per_block) blocks.push_back({product, r, std::min(rows, r + per_block)});
+}
+
+// Whether products of `work` multiply-adds in all get a team of threads: not for small ones
+// (waking a team costs more), nor inside a parallel region (the caller is one of a team).
+bool runsInParallel(int64_t work) { return omp_get_max_threads() > 1 && work >= kSerialWork && !omp_in_parallel(); }
+
+// Runs fn(block) for every block of `rows_per_product`'s products (work: their multiply-adds),
+// over the OpenMP threads when that pays.
+template <class Fn>
+void forRowBlocks(const int64_t* rows_per_product, int count, int64_t work, Fn&& fn) {
+  const bool parallel = runsInParallel(work);
+  thread_local std::vector<RowBlock> blocks;
+  blocks.clear();
+  for (int j = 0; j < count; ++j) appendBlocks(j, rows_per_product[j], parallel ? omp_get_max_threads() : 1, blocks);
+  const int64_t total = static_cast<int64_t>(blocks.size());
+  const RowBlock* all = blocks.data();  // the threads of the team read the caller's list
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+  for (int64_t b = 0; b < total; ++b) fn(all[b]);
+}
+
+// y_j = x · W_jᵀ for products that all read x as `p` prepared it.
+void runProducts(const PreparedInput& p, const MatmulOutput* products, int count) {
+  int64_t rows[kMaxSharedProducts], work = 0;
+  for (int j = 0; j < count; ++j) {
+    rows[j] = products[j].w->rows;
+    work += products[j].w->rows * products[j].w->cols * p.a.n;
+  }
+  forRowBlocks(rows, count, work,
+               [&](const RowBlock& b) { p.rows_fn(*products[b.product].w, p.a, products[b.product].y, b.begin, b.end); });
 }
 
 }  // namespace
 
 void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y) {
-  const ActivationCode code = activationCode();
-  if (code != ActivationCode::Float && int8MatmulRuns(w, n)) return matmulInt8(w, x, n, y, code);
-  matmul(w, x, n, y, activeIsa());
+  const MatmulOutput product{&w, y};
+  matmulShared(&product, 1, x, n);
 }
 
 void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y, Isa isa) {
   if (n <= 0) return;
-  const detail::MatmulRowsFn rows_fn = rowsFunction(isa);
-  detail::Activations a;
-  a.x = x;
-  a.n = n;
-  a.x_ordered = x;
-  if (n <= detail::kMaxGemvRows) a.order = detail::gemvXOrder(isa, w);
-  if (a.order != detail::XOrder::Natural) {
-    thread_local std::vector<float> x_ordered;
-    x_ordered.resize(static_cast<size_t>(n * w.cols));
-    for (int64_t i = 0; i < n; ++i) reorderColumns(a.order, x + i * w.cols, w.cols, x_ordered.data() + i * w.cols);
-    a.x_ordered = x_ordered.data();
+  const MatmulOutput product{&w, y};
+  runProducts(prepareInput(w, x, n, ActivationCode::Float, isa), &product, 1);
+}
+
+void matmulShared(const MatmulOutput* products, int count, const float* x, int64_t n) {
+  if (n <= 0 || count <= 0) return;
+  bool alike = count <= kMaxSharedProducts;
+  for (int j = 1; j < count; ++j) alike = alike && readAlike(*products[0].w, *products[j].w);
+  if (!alike) {
+    for (int j = 0; j < count; ++j) matmulShared(&products[j], 1, x, n);
+    return;
   }
-  runRows(w, a, y, rows_fn);
+  runProducts(prepareInput(*products[0].w, x, n, activationCode(), activeIsa()), products, count);
+}
+
+void matmulGated(const QuantMatrix& gate, const QuantMatrix& up, const float* x, int64_t n, float* g, float* u,
+                 GateCombine combine) {
+  if (n <= 0) return;
+  const int64_t rows = gate.rows;
+  if (!readAlike(gate, up) || up.rows != rows) {
+    matmul(gate, x, n, g);
+    matmul(up, x, n, u);
+    for (int64_t i = 0; i < n; ++i) combine(g + i * rows, u + i * rows, rows);
+    return;
+  }
+  const PreparedInput p = prepareInput(gate, x, n, activationCode(), activeIsa());
+  forRowBlocks(&rows, 1, 2 * rows * gate.cols * n, [&](const RowBlock& b) {
+    p.rows_fn(gate, p.a, g, b.begin, b.end);
+    p.rows_fn(up, p.a, u, b.begin, b.end);
+    for (int64_t i = 0; i < n; ++i) combine(g + i * rows + b.begin, u + i * rows + b.begin, b.end - b.begin);
+  });
 }
 
 bool int8MatmulRuns(const QuantMatrix& w, int64_t n) {
@@ -200,28 +295,9 @@ bool int8MatmulRuns(const QuantMatrix& w, int64_t n) {
 }
 
 void matmulInt8(const QuantMatrix& w, const float* x, int64_t n, float* y, ActivationCode code) {
-  if (code == ActivationCode::Float || !int8MatmulRuns(w, n)) return matmul(w, x, n, y, activeIsa());
-  const bool split = code == ActivationCode::Int8x2;
-  const int64_t cols = w.cols, groups = w.groups(), lanes = cols / detail::int8LaneColumns(w.type);
-  thread_local std::vector<int8_t> xq, xq_lo;
-  thread_local std::vector<float> lane_scales, group_sums;
-  xq.resize(static_cast<size_t>(n * cols));
-  if (split) xq_lo.resize(static_cast<size_t>(n * cols));
-  lane_scales.resize(static_cast<size_t>(n * lanes));
-  group_sums.resize(static_cast<size_t>(n * groups));
-  for (int64_t i = 0; i < n; ++i)
-    detail::quantizeInt8Vnni(w, x + i * cols, xq.data() + i * cols, split ? xq_lo.data() + i * cols : nullptr,
-                             lane_scales.data() + i * lanes, group_sums.data() + i * groups);
-  detail::Activations a;
-  a.x = x;
-  a.n = n;
-  a.x_ordered = x;
-  a.order = detail::int8XOrder(w.type);
-  a.xq = xq.data();
-  a.xq_lo = split ? xq_lo.data() : nullptr;
-  a.xq_lane_scale = lane_scales.data();
-  a.xq_group_sum = group_sums.data();
-  runRows(w, a, y, detail::matmulRowsInt8Vnni);
+  if (n <= 0) return;
+  const MatmulOutput product{&w, y};
+  runProducts(prepareInput(w, x, n, code, activeIsa()), &product, 1);
 }
 
 void dequantizeRow(const QuantMatrix& w, int64_t row, float* out) { detail::dequantizeRowScalar(w, row, out); }

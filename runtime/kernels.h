@@ -87,6 +87,27 @@ void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y);
 // The same on a named path (tests and the bench compare them). `isa` must be cpuSupports'd.
 void matmul(const QuantMatrix& w, const float* x, int64_t n, float* y, Isa isa);
 
+// Products of one input, e.g. a layer's q/k/v, or its MLP's gate and up: y_j = x[n, cols] ·
+// W_jᵀ for j < count (count <= kMaxSharedProducts), each equal to matmul(*W_j, x, n, y_j), in
+// one parallel region and with x prepared (reordered, or coded as int8) once. Generation's
+// products are too small for a region and a coding of x each to cost nothing: a 1024-column
+// int4 row is 512 bytes. Matrices that read x differently (another type, column count or group
+// size) run one after another instead.
+struct MatmulOutput {
+  const QuantMatrix* w;
+  float* y;  // [n, w->rows]
+};
+constexpr int kMaxSharedProducts = 8;
+void matmulShared(const MatmulOutput* products, int count, const float* x, int64_t n);
+
+// A gated MLP's hidden state: g ← act(x · Gᵀ) ⊙ (x · Uᵀ), [n, rows], with u [n, rows] as
+// scratch; gate and up are [rows, cols]. As matmulShared, and each thread then applies
+// combine(g, u, count) (g[k] ← act(g[k]) · u[k]) to the rows it computed, while they are in its
+// cache, instead of one thread doing all of them after the products.
+using GateCombine = void (*)(float* g, const float* u, int64_t count);
+void matmulGated(const QuantMatrix& gate, const QuantMatrix& up, const float* x, int64_t n, float* g, float* u,
+                 GateCombine combine);
+
 // Faster: int8 activations multiplied with the integer codes by AVX-512 VNNI (vpdpbusd). Each
 // activation row is quantized per 32-column block b (d_b = max |x| / 127 over the block), in one
 // of two codings:

@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <unordered_map>
 
 #include "lib/error.h"
+#include "runtime/attention.h"
 
 namespace slmc::runtime {
 
@@ -148,6 +150,12 @@ void fakeQuantizeRows(const ActivationQuant& q, const float* x, int64_t n, int64
   }
 }
 
+void addBias(const Linear& l, int64_t n, float* y) {
+  if (l.bias.empty()) return;
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < l.weight.rows; ++i) y[r * l.weight.rows + i] += l.bias[static_cast<size_t>(i)];
+}
+
 // y[n, out] = fq(x)[n, in] · Wᵀ + b. `scratch` holds the fake-quantized input.
 void linear(const Linear& l, const float* x, int64_t n, float* y, float* scratch) {
   const float* in = x;
@@ -156,9 +164,24 @@ void linear(const Linear& l, const float* x, int64_t n, float* y, float* scratch
     in = scratch;
   }
   matmul(l.weight, in, n, y);
-  if (!l.bias.empty())
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t i = 0; i < l.weight.rows; ++i) y[r * l.weight.rows + i] += l.bias[static_cast<size_t>(i)];
+  addBias(l, n, y);
+}
+
+// ys[j] = linear(*ls[j], x) for linears that read the same x (a layer's q, k and v): one
+// shared-input product (kernels.h) unless one of them fake-quantizes its input its own way.
+void linearsOfOneInput(std::initializer_list<std::pair<const Linear*, float*>> outputs, const float* x, int64_t n,
+                       float* scratch) {
+  MatmulOutput products[kMaxSharedProducts];
+  int count = 0;
+  for (const auto& [l, y] : outputs) {
+    if (l->input_quant || count == kMaxSharedProducts) {
+      for (const auto& [each, each_y] : outputs) linear(*each, x, n, each_y, scratch);
+      return;
+    }
+    products[count++] = {&l->weight, y};
+  }
+  matmulShared(products, count, x, n);
+  for (const auto& [l, y] : outputs) addBias(*l, n, y);
 }
 
 // Hugging Face's rotate-half rotary embedding on one head: pairs (i, i + half) rotate together.
@@ -170,21 +193,12 @@ void rotate(float* v, const float* cos, const float* sin, int64_t half) {
   }
 }
 
-// q · k over one head. Sixteen running sums, which the compiler keeps in vector registers: one
-// running sum is a chain of dependent adds that costs a few cycles per element (this file is
-// built for baseline x86-64, and float sums are not reordered without being told to).
-float headDot(const float* q, const float* k, int64_t hd) {
-  float partial[16] = {};
-  int64_t d = 0;
-  for (; d + 16 <= hd; d += 16)
-    for (int j = 0; j < 16; ++j) partial[j] += q[d + j] * k[d + j];
-  float dot = 0;
-  for (int j = 0; j < 16; ++j) dot += partial[j];
-  for (; d < hd; ++d) dot += q[d] * k[d];
-  return dot;
-}
-
 float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+// SwiGLU's combination, as matmulGated applies it: g ← silu(g) · u.
+void siluTimes(float* g, const float* u, int64_t count) {
+  for (int64_t k = 0; k < count; ++k) g[k] = silu(g[k]) * u[k];
+}
 
 float geluTanh(float x) {
   const float k = static_cast<float>(std::sqrt(2.0 / M_PI));
@@ -321,9 +335,7 @@ void Transformer::forwardChunk(const int32_t* ids, int64_t n, bool all_logits) {
 
     // Attention: q, k, v of norm(x); rotary; keys and values into the cache.
     normRows(c, L.attn_norm, x, n, s_.xn.data());
-    linear(L.q, s_.xn.data(), n, s_.q.data(), s_.xq.data());
-    linear(L.k, s_.xn.data(), n, s_.k.data(), s_.xq.data());
-    linear(L.v, s_.xn.data(), n, s_.v.data(), s_.xq.data());
+    linearsOfOneInput({{&L.q, s_.q.data()}, {&L.k, s_.k.data()}, {&L.v, s_.v.data()}}, s_.xn.data(), n, s_.xq.data());
     if (c.positions == PositionType::Rotary)
       for (int64_t i = 0; i < n; ++i) {
         const float* cos = s_.rope_cos.data() + (pos_ + i) * half;
@@ -342,10 +354,12 @@ void Transformer::forwardChunk(const int32_t* ids, int64_t n, bool all_logits) {
     // MLP: SwiGLU (Llama) or GELU-tanh (GPT-2) on norm(x).
     normRows(c, L.mlp_norm, x, n, s_.xn.data());
     const int64_t f = c.intermediate_size;
-    if (c.gatedMlp()) {
+    if (c.gatedMlp() && !L.gate.input_quant && !L.up.input_quant && L.gate.bias.empty() && L.up.bias.empty()) {
+      matmulGated(L.gate.weight, L.up.weight, s_.xn.data(), n, s_.hb.data(), s_.hb2.data(), siluTimes);
+    } else if (c.gatedMlp()) {
       linear(L.gate, s_.xn.data(), n, s_.hb.data(), s_.xq.data());
       linear(L.up, s_.xn.data(), n, s_.hb2.data(), s_.xq.data());
-      for (int64_t i = 0; i < n * f; ++i) s_.hb[i] = silu(s_.hb[i]) * s_.hb2[i];
+      siluTimes(s_.hb.data(), s_.hb2.data(), n * f);
     } else {
       linear(L.up, s_.xn.data(), n, s_.hb.data(), s_.xq.data());
       for (int64_t i = 0; i < n * f; ++i) s_.hb[i] = geluTanh(s_.hb[i]);
@@ -377,24 +391,9 @@ void Transformer::attention(int64_t layer, int64_t n) {
 #pragma omp parallel for schedule(static) if (work > 32 * 1024)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t i = task / nh, hh = task % nh, g = hh / rep;
-    const int64_t visible = pos_ + i + 1;  // keys 0 .. pos_ + i
-    const float* q = s_.q.data() + (i * nh + hh) * hd;
     float* scores = s_.scores.data() + static_cast<int64_t>(omp_get_thread_num()) * context_;
-    float max_score = -INFINITY;
-    for (int64_t t = 0; t < visible; ++t) {
-      scores[t] = headDot(q, keys + t * kv + g * hd, hd) * scale;
-      max_score = std::max(max_score, scores[t]);
-    }
-    float sum = 0;
-    for (int64_t t = 0; t < visible; ++t) sum += scores[t] = std::exp(scores[t] - max_score);
-    const float inv = 1.0f / sum;
-    float* out = s_.att.data() + (i * nh + hh) * hd;
-    std::fill(out, out + hd, 0.0f);
-    for (int64_t t = 0; t < visible; ++t) {
-      const float p = scores[t] * inv;
-      const float* v = values + t * kv + g * hd;
-      for (int64_t d = 0; d < hd; ++d) out[d] += p * v[d];
-    }
+    attendHead(s_.q.data() + (i * nh + hh) * hd, keys + g * hd, values + g * hd, kv, pos_ + i + 1, hd, scale, scores,
+               s_.att.data() + (i * nh + hh) * hd);
   }
 }
 

@@ -508,3 +508,55 @@ TEST_CASE("runtime: int8 activations read no byte past the codes, scales or zero
         munmap(region, static_cast<size_t>(6 * page));
       }
 }
+
+TEST_CASE("runtime: products of one input (matmulShared, matmulGated) equal separate matmuls") {
+  std::mt19937 rng(23);
+  // Alike: int4 g128 q/k/v-like shapes (two equal, one not a multiple of the row tile); then
+  // int8 per-channel; then a set that reads x differently (another group size, float).
+  const auto quantized = [&](int64_t rows, int64_t cols, int bits, int64_t group) {
+    const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng);
+    return pack(slmc::quantizeRtn(w.data(), rows, cols, slmc::QuantScheme{bits, group, true}));
+  };
+  const std::vector<float> f32_values = randomValues(96 * 256, rng);
+  for (int64_t n : {1, 2, 4, 7}) {
+    INFO("n " << n);
+    PackedWeights a = quantized(256, 256, 4, 128), b = quantized(96, 256, 4, 128), c = quantized(250, 256, 4, 128);
+    PackedWeights d = quantized(256, 256, 8, 0), e = quantized(64, 256, 8, 0), other = quantized(96, 256, 4, 64);
+    PackedWeights a2 = quantized(256, 256, 4, 128);
+    const rt::QuantMatrix f32 = rt::QuantMatrix::float32(96, 256, f32_values.data());
+    const std::vector<float> x = randomValues(static_cast<size_t>(n * 256), rng);
+    for (const std::vector<const rt::QuantMatrix*>& set :
+         std::vector<std::vector<const rt::QuantMatrix*>>{{&a.view, &b.view, &c.view}, {&d.view, &e.view},
+                                                          {&a.view, &other.view, &f32, &d.view}}) {
+      std::vector<std::vector<float>> got(set.size());
+      std::vector<rt::MatmulOutput> products;
+      for (size_t j = 0; j < set.size(); ++j) {
+        got[j].assign(static_cast<size_t>(n * set[j]->rows), std::nanf(""));
+        products.push_back({set[j], got[j].data()});
+      }
+      rt::matmulShared(products.data(), static_cast<int>(products.size()), x.data(), n);
+      for (size_t j = 0; j < set.size(); ++j) {
+        INFO("product " << j << " of " << set.size());
+        std::vector<float> want(got[j].size());
+        rt::matmul(*set[j], x.data(), n, want.data());
+        CHECK(got[j] == want);  // the same kernel on the same prepared x: bit for bit
+      }
+    }
+    // Gated: g = silu(x·Gᵀ) ⊙ (x·Uᵀ), computed block by block, equals the product then the
+    // combination; and a pair that reads x differently takes the separate route.
+    const rt::GateCombine silu_times = [](float* g, const float* u, int64_t count) {
+      for (int64_t k = 0; k < count; ++k) g[k] = g[k] / (1.0f + std::exp(-g[k])) * u[k];
+    };
+    for (const auto& [gate, up] : std::vector<std::pair<const rt::QuantMatrix*, const rt::QuantMatrix*>>{
+             {&a.view, &a2.view}, {&d.view, &d.view}, {&a.view, &d.view}, {&b.view, &other.view}}) {
+      const int64_t rows = gate->rows;
+      std::vector<float> g(static_cast<size_t>(n * rows), std::nanf("")), u(g.size(), std::nanf(""));
+      rt::matmulGated(*gate, *up, x.data(), n, g.data(), u.data(), silu_times);
+      std::vector<float> want_g(g.size()), want_u(g.size());
+      rt::matmul(*gate, x.data(), n, want_g.data());
+      rt::matmul(*up, x.data(), n, want_u.data());
+      silu_times(want_g.data(), want_u.data(), static_cast<int64_t>(want_g.size()));
+      CHECK(g == want_g);
+    }
+  }
+}

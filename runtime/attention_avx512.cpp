@@ -1,0 +1,43 @@
+// attendHead's AVX-512 halves (attention_simd.h), for head_dim % 16 == 0. Compiled with
+// -mavx512f -mfma; only called when the CPU has them.
+//
+// GCC 12's _mm512_undefined_*() (inside _mm512_reduce_add_ps) trips -Wuninitialized at every
+// call site (GCC bug 105593); the warning says nothing about this code.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include "runtime/attention.h"
+#include "runtime/attention_simd.h"
+
+namespace slmc::runtime::detail {
+
+namespace {
+
+struct Avx512Floats {
+  static constexpr int64_t kWidth = 16;
+  using Reg = __m512;
+  static Reg zero() { return _mm512_setzero_ps(); }
+  static Reg load(const float* p) { return _mm512_loadu_ps(p); }
+  static Reg broadcast(float x) { return _mm512_set1_ps(x); }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+  static void store(float* p, Reg a) { _mm512_storeu_ps(p, a); }
+  static float sum(Reg a) { return _mm512_reduce_add_ps(a); }
+};
+
+}  // namespace
+
+void attentionScoresAvx512(const float* q, const float* keys, int64_t stride, int64_t count, int64_t head_dim,
+                           float scale, float* scores) {
+  attentionScoresSimd<Avx512Floats>(q, keys, stride, count, head_dim, scale, scores);
+}
+
+void attentionMixAvx512(const float* p, const float* values, int64_t stride, int64_t count, int64_t head_dim,
+                        float* out) {
+  attentionMixSimd<Avx512Floats>(p, values, stride, count, head_dim, out);
+}
+
+}  // namespace slmc::runtime::detail
