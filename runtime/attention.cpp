@@ -25,8 +25,8 @@ float headDot(const float* q, const float* k, int64_t hd) {
   return dot;
 }
 
-void scoresScalar(const float* q, const float* keys, int64_t stride, int64_t count, int64_t hd, float scale,
-                  float* scores) {
+void scoresScalar(const float* q, const float* keys, const float*, int64_t stride, int64_t count, int64_t hd,
+                  float scale, float* scores) {
   for (int64_t t = 0; t < count; ++t) scores[t] = headDot(q, keys + t * stride, hd) * scale;
 }
 
@@ -60,7 +60,7 @@ void attendHead(const float* q, const float* keys, const float* values, int64_t 
     scores_fn = detail::attentionScoresAvx2;
     mix_fn = detail::attentionMixAvx2;
   }
-  scores_fn(q, keys, stride, visible, head_dim, scale, scores);
+  scores_fn(q, keys, values, stride, visible, head_dim, scale, scores);
   softmaxInPlace(scores, visible);
   mix_fn(scores, values, stride, visible, head_dim, out);
 }

@@ -23,18 +23,19 @@ void attendHead(const float* q, const float* keys, const float* values, int64_t 
                 int64_t head_dim, float scale, float* scores, float* out, Isa isa);
 
 namespace detail {
-// scores[t] = scale · q · k_t for t < count, and out[head_dim] = Σ_{t < count} p_t · v_t: the
-// two halves of attendHead per path. AVX2 needs head_dim % 8 == 0, AVX-512 head_dim % 16 == 0.
-using AttentionScoresFn = void (*)(const float* q, const float* keys, int64_t stride, int64_t count,
-                                   int64_t head_dim, float scale, float* scores);
+// scores[t] = scale · q · k_t for t < count (prefetching the values, which the mix reads next),
+// and out[head_dim] = Σ_{t < count} p_t · v_t: the two halves of attendHead per path. AVX2 needs
+// head_dim % 8 == 0, AVX-512 head_dim % 16 == 0.
+using AttentionScoresFn = void (*)(const float* q, const float* keys, const float* values, int64_t stride,
+                                   int64_t count, int64_t head_dim, float scale, float* scores);
 using AttentionMixFn = void (*)(const float* p, const float* values, int64_t stride, int64_t count,
                                 int64_t head_dim, float* out);
-void attentionScoresAvx2(const float* q, const float* keys, int64_t stride, int64_t count, int64_t head_dim,
-                         float scale, float* scores);
+void attentionScoresAvx2(const float* q, const float* keys, const float* values, int64_t stride, int64_t count,
+                         int64_t head_dim, float scale, float* scores);
 void attentionMixAvx2(const float* p, const float* values, int64_t stride, int64_t count, int64_t head_dim,
                       float* out);
-void attentionScoresAvx512(const float* q, const float* keys, int64_t stride, int64_t count, int64_t head_dim,
-                           float scale, float* scores);
+void attentionScoresAvx512(const float* q, const float* keys, const float* values, int64_t stride, int64_t count,
+                           int64_t head_dim, float scale, float* scores);
 void attentionMixAvx512(const float* p, const float* values, int64_t stride, int64_t count, int64_t head_dim,
                         float* out);
 }  // namespace detail

@@ -28,9 +28,9 @@ struct Avx2Floats {
 
 }  // namespace
 
-void attentionScoresAvx2(const float* q, const float* keys, int64_t stride, int64_t count, int64_t head_dim,
-                         float scale, float* scores) {
-  attentionScoresSimd<Avx2Floats>(q, keys, stride, count, head_dim, scale, scores);
+void attentionScoresAvx2(const float* q, const float* keys, const float* values, int64_t stride, int64_t count,
+                         int64_t head_dim, float scale, float* scores) {
+  attentionScoresSimd<Avx2Floats>(q, keys, values, stride, count, head_dim, scale, scores);
 }
 
 void attentionMixAvx2(const float* p, const float* values, int64_t stride, int64_t count, int64_t head_dim,

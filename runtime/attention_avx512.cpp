@@ -30,9 +30,9 @@ struct Avx512Floats {
 
 }  // namespace
 
-void attentionScoresAvx512(const float* q, const float* keys, int64_t stride, int64_t count, int64_t head_dim,
-                           float scale, float* scores) {
-  attentionScoresSimd<Avx512Floats>(q, keys, stride, count, head_dim, scale, scores);
+void attentionScoresAvx512(const float* q, const float* keys, const float* values, int64_t stride, int64_t count,
+                           int64_t head_dim, float scale, float* scores) {
+  attentionScoresSimd<Avx512Floats>(q, keys, values, stride, count, head_dim, scale, scores);
 }
 
 void attentionMixAvx512(const float* p, const float* values, int64_t stride, int64_t count, int64_t head_dim,

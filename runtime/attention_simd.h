@@ -14,18 +14,30 @@
 // is several heads wide: one line per row would be a 2-4 KiB stride).
 #pragma once
 
+#include <immintrin.h>
+
 #include <cstdint>
 
 namespace slmc::runtime::detail {
 namespace {
 
+// Rows ahead of the scores loop that it prefetches: a head's keys are a short stream (a few
+// KiB to a few hundred) that the hardware prefetcher has barely ramped up on when it ends.
+constexpr int64_t kKeysAhead = 16;
+
 template <class V>
-void attentionScoresSimd(const float* q, const float* keys, int64_t stride, int64_t count, int64_t head_dim,
-                         float scale, float* scores) {
+void attentionScoresSimd(const float* q, const float* keys, const float* values, int64_t stride, int64_t count,
+                         int64_t head_dim, float scale, float* scores) {
   using Reg = typename V::Reg;
   int64_t t = 0;
   for (; t + 4 <= count; t += 4) {
     const float* k = keys + t * stride;
+    // The keys kKeysAhead rows on, and the values of these rows, which the mix reads next.
+    for (int64_t r = t; r < t + 4; ++r)
+      for (int64_t d = 0; d < head_dim; d += 16) {
+        if (r + kKeysAhead < count) _mm_prefetch(reinterpret_cast<const char*>(keys + (r + kKeysAhead) * stride + d), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(values + r * stride + d), _MM_HINT_T0);
+      }
     Reg s0 = V::zero(), s1 = s0, s2 = s0, s3 = s0;
     for (int64_t d = 0; d < head_dim; d += V::kWidth) {
       const Reg qd = V::load(q + d);

@@ -343,10 +343,14 @@ void Transformer::forwardChunk(const int32_t* ids, int64_t n, bool all_logits) {
         for (int64_t hh = 0; hh < c.num_heads; ++hh) rotate(s_.q.data() + (i * c.num_heads + hh) * hd, cos, sin, half);
         for (int64_t hh = 0; hh < c.num_kv_heads; ++hh) rotate(s_.k.data() + i * kv + hh * hd, cos, sin, half);
       }
-    float* key_cache = s_.key_cache.data() + (l * context_ + pos_) * kv;
-    float* value_cache = s_.value_cache.data() + (l * context_ + pos_) * kv;
-    std::memcpy(key_cache, s_.k.data(), static_cast<size_t>(n * kv) * sizeof(float));
-    std::memcpy(value_cache, s_.v.data(), static_cast<size_t>(n * kv) * sizeof(float));
+    for (int64_t g = 0; g < c.num_kv_heads; ++g) {
+      float* key_cache = s_.key_cache.data() + ((l * c.num_kv_heads + g) * context_ + pos_) * hd;
+      float* value_cache = s_.value_cache.data() + ((l * c.num_kv_heads + g) * context_ + pos_) * hd;
+      for (int64_t i = 0; i < n; ++i) {
+        std::memcpy(key_cache + i * hd, s_.k.data() + i * kv + g * hd, static_cast<size_t>(hd) * sizeof(float));
+        std::memcpy(value_cache + i * hd, s_.v.data() + i * kv + g * hd, static_cast<size_t>(hd) * sizeof(float));
+      }
+    }
     attention(l, n);
     linear(L.o, s_.att.data(), n, s_.proj.data(), s_.xq.data());
     for (int64_t i = 0; i < n * h; ++i) x[i] += s_.proj[static_cast<size_t>(i)];
@@ -379,10 +383,10 @@ void Transformer::forwardChunk(const int32_t* ids, int64_t n, bool all_logits) {
 // head hh reads kv head hh / (num_heads / num_kv_heads). Output in s_.att [n, q_dim].
 void Transformer::attention(int64_t layer, int64_t n) {
   const ModelConfig& c = config_;
-  const int64_t nh = c.num_heads, hd = c.head_dim, kv = c.kvDim(), rep = nh / c.num_kv_heads;
+  const int64_t nh = c.num_heads, hd = c.head_dim, rep = nh / c.num_kv_heads;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  const float* keys = s_.key_cache.data() + layer * context_ * kv;
-  const float* values = s_.value_cache.data() + layer * context_ * kv;
+  const float* keys = s_.key_cache.data() + layer * c.num_kv_heads * context_ * hd;
+  const float* values = s_.value_cache.data() + layer * c.num_kv_heads * context_ * hd;
   const int threads = omp_get_max_threads();
   if (static_cast<int64_t>(s_.scores.size()) < threads * context_)
     s_.scores.resize(static_cast<size_t>(threads * context_));
@@ -392,8 +396,8 @@ void Transformer::attention(int64_t layer, int64_t n) {
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t i = task / nh, hh = task % nh, g = hh / rep;
     float* scores = s_.scores.data() + static_cast<int64_t>(omp_get_thread_num()) * context_;
-    attendHead(s_.q.data() + (i * nh + hh) * hd, keys + g * hd, values + g * hd, kv, pos_ + i + 1, hd, scale, scores,
-               s_.att.data() + (i * nh + hh) * hd);
+    attendHead(s_.q.data() + (i * nh + hh) * hd, keys + g * context_ * hd, values + g * context_ * hd, hd, pos_ + i + 1,
+               hd, scale, scores, s_.att.data() + (i * nh + hh) * hd);
   }
 }
 

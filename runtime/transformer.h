@@ -61,7 +61,10 @@ struct RunState {
   std::vector<float> hb, hb2;                 // [chunk, ffn] MLP hidden (gate, up)
   std::vector<float> scores;                  // [threads, ctx] attention scores, one row per thread
   std::vector<float> logits;                  // [chunk, vocab]
-  std::vector<float> key_cache, value_cache;  // [layers, ctx, kv_dim]
+  // [layers, kv_heads, ctx, head_dim]: each head's keys (values) one contiguous run, which its
+  // attention streams through (rows of all heads [ctx, kv_dim] would be a 1-4 KiB stride, one
+  // page per position, which the hardware prefetcher does not follow).
+  std::vector<float> key_cache, value_cache;
   std::vector<float> rope_cos, rope_sin;      // [ctx, head_dim / 2]: rotary only
 };
 
