@@ -1,13 +1,6 @@
 // attendHead's AVX-512 halves (attention_simd.h), for head_dim % 16 == 0. Compiled with
 // -mavx512f -mfma; only called when the CPU has them.
-//
-// GCC 12's _mm512_undefined_*() (inside _mm512_reduce_add_ps) trips -Wuninitialized at every
-// call site (GCC bug 105593); the warning says nothing about this code.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "runtime/avx512_intrinsics.h"
 
 #include "runtime/attention.h"
 #include "runtime/attention_simd.h"

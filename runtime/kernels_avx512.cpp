@@ -16,14 +16,7 @@
 //   float16 / float32 (gemvRowFloat): widened / loaded and FMA'd.
 // n > 4 (gemmRows): a tile of 4 weight rows dequantized exactly into floats, multiplied by 4
 // activation rows at a time with all 16 sums in registers; masked loads for the last columns.
-//
-// GCC 12's _mm512_undefined_*() (inside _mm512_cvtepi32_ps and friends) trips -Wuninitialized
-// at every call site (GCC bug 105593); the warning says nothing about this code.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "runtime/avx512_intrinsics.h"
 
 #include <algorithm>
 

@@ -27,14 +27,7 @@
 //
 // Loads read only the codes, scales and zeros of the rows they work on (masked loads for the
 // last scales and zeros), so no padded copy of the last row is needed.
-//
-// GCC 12's _mm512_undefined_*() (inside _mm512_cvtepi32_ps and friends) trips -Wuninitialized
-// at every call site (GCC bug 105593); the warning says nothing about this code.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "runtime/avx512_intrinsics.h"
 
 #include <algorithm>
 #include <cstdint>
