@@ -38,13 +38,10 @@ void mixScalar(const float* p, const float* values, int64_t stride, int64_t coun
   }
 }
 
-// scores[t] ← exp(scores[t] - max) / Σ: in place, float32, as the reference's softmax.
-void softmaxInPlace(float* scores, int64_t count) {
-  const float max_score = *std::max_element(scores, scores + count);
+float expScalar(float* scores, int64_t count, float max_score) {
   float sum = 0;
   for (int64_t t = 0; t < count; ++t) sum += scores[t] = std::exp(scores[t] - max_score);
-  const float inv = 1.0f / sum;
-  for (int64_t t = 0; t < count; ++t) scores[t] *= inv;
+  return sum;
 }
 
 }  // namespace
@@ -53,6 +50,9 @@ void attendHead(const float* q, const float* keys, const float* values, int64_t 
                 int64_t head_dim, float scale, float* scores, float* out, Isa isa) {
   detail::AttentionScoresFn scores_fn = scoresScalar;
   detail::AttentionMixFn mix_fn = mixScalar;
+  detail::AttentionExpFn exp_fn = expScalar;
+  if (isa == Isa::Avx512) exp_fn = detail::attentionExpAvx512;
+  if (isa == Isa::Avx2) exp_fn = detail::attentionExpAvx2;
   if (isa == Isa::Avx512 && head_dim % 16 == 0) {
     scores_fn = detail::attentionScoresAvx512;
     mix_fn = detail::attentionMixAvx512;
@@ -60,9 +60,12 @@ void attendHead(const float* q, const float* keys, const float* values, int64_t 
     scores_fn = detail::attentionScoresAvx2;
     mix_fn = detail::attentionMixAvx2;
   }
+  // softmax(s)_t = e_t / Σ e, e_t = exp(s_t - max s): the mix sums e_t v_t, then divides once.
   scores_fn(q, keys, values, stride, visible, head_dim, scale, scores);
-  softmaxInPlace(scores, visible);
+  const float sum = exp_fn(scores, visible, *std::max_element(scores, scores + visible));
   mix_fn(scores, values, stride, visible, head_dim, out);
+  const float inv = 1.0f / sum;
+  for (int64_t d = 0; d < head_dim; ++d) out[d] *= inv;
 }
 
 void attendHead(const float* q, const float* keys, const float* values, int64_t stride, int64_t visible,

@@ -1,9 +1,9 @@
 // One query head's attention over the KV cache, the runtime's second hot loop after the
 // matmuls: at a context of a few hundred positions a token reads as many bytes of cached keys
 // and values as of weights. Like the matmuls, each SIMD path is compiled for its own
-// instruction set (attention_avx2.cpp, attention_avx512.cpp) and chosen at run time; the
-// softmax between the two halves is shared, in float32 with std::exp, so paths differ only in
-// the order of their sums.
+// instruction set (attention_avx2.cpp, attention_avx512.cpp) and chosen at run time. The SIMD
+// paths' softmax uses a vector exp within 2 ulp of std::exp (the scalar path's); otherwise
+// paths differ only in the order of their sums.
 #pragma once
 
 #include <cstdint>
@@ -23,21 +23,25 @@ void attendHead(const float* q, const float* keys, const float* values, int64_t 
                 int64_t head_dim, float scale, float* scores, float* out, Isa isa);
 
 namespace detail {
-// scores[t] = scale · q · k_t for t < count (prefetching the values, which the mix reads next),
-// and out[head_dim] = Σ_{t < count} p_t · v_t: the two halves of attendHead per path. AVX2 needs
-// head_dim % 8 == 0, AVX-512 head_dim % 16 == 0.
+// The three steps of attendHead per path: scores[t] = scale · q · k_t for t < count (prefetching
+// the values, which the mix reads next); scores[t] ← exp(scores[t] - max) in place, returning
+// their sum; out[head_dim] = Σ_{t < count} p_t · v_t. The scores and mix of AVX2 need
+// head_dim % 8 == 0, of AVX-512 head_dim % 16 == 0; the exp takes any count.
 using AttentionScoresFn = void (*)(const float* q, const float* keys, const float* values, int64_t stride,
                                    int64_t count, int64_t head_dim, float scale, float* scores);
 using AttentionMixFn = void (*)(const float* p, const float* values, int64_t stride, int64_t count,
                                 int64_t head_dim, float* out);
+using AttentionExpFn = float (*)(float* scores, int64_t count, float max_score);
 void attentionScoresAvx2(const float* q, const float* keys, const float* values, int64_t stride, int64_t count,
                          int64_t head_dim, float scale, float* scores);
 void attentionMixAvx2(const float* p, const float* values, int64_t stride, int64_t count, int64_t head_dim,
                       float* out);
+float attentionExpAvx2(float* scores, int64_t count, float max_score);
 void attentionScoresAvx512(const float* q, const float* keys, const float* values, int64_t stride, int64_t count,
                            int64_t head_dim, float scale, float* scores);
 void attentionMixAvx512(const float* p, const float* values, int64_t stride, int64_t count, int64_t head_dim,
                         float* out);
+float attentionExpAvx512(float* scores, int64_t count, float max_score);
 }  // namespace detail
 
 }  // namespace slmc::runtime

@@ -17,6 +17,12 @@ struct Avx2Floats {
   static Reg broadcast(float x) { return _mm256_set1_ps(x); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
   static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
+  static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+  static Reg max(Reg a, Reg b) { return _mm256_max_ps(a, b); }
+  static Reg roundNearest(Reg a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static Reg pow2(Reg n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+  }
   static void store(float* p, Reg a) { _mm256_storeu_ps(p, a); }
   static float sum(Reg a) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -36,6 +42,10 @@ void attentionScoresAvx2(const float* q, const float* keys, const float* values,
 void attentionMixAvx2(const float* p, const float* values, int64_t stride, int64_t count, int64_t head_dim,
                       float* out) {
   attentionMixSimd<Avx2Floats>(p, values, stride, count, head_dim, out);
+}
+
+float attentionExpAvx2(float* scores, int64_t count, float max_score) {
+  return attentionExpSimd<Avx2Floats>(scores, count, max_score);
 }
 
 }  // namespace slmc::runtime::detail

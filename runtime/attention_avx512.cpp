@@ -17,6 +17,12 @@ struct Avx512Floats {
   static Reg broadcast(float x) { return _mm512_set1_ps(x); }
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
+  static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+  static Reg max(Reg a, Reg b) { return _mm512_max_ps(a, b); }
+  static Reg roundNearest(Reg a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static Reg pow2(Reg n) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+  }
   static void store(float* p, Reg a) { _mm512_storeu_ps(p, a); }
   static float sum(Reg a) { return _mm512_reduce_add_ps(a); }
 };
@@ -31,6 +37,10 @@ void attentionScoresAvx512(const float* q, const float* keys, const float* value
 void attentionMixAvx512(const float* p, const float* values, int64_t stride, int64_t count, int64_t head_dim,
                         float* out) {
   attentionMixSimd<Avx512Floats>(p, values, stride, count, head_dim, out);
+}
+
+float attentionExpAvx512(float* scores, int64_t count, float max_score) {
+  return attentionExpSimd<Avx512Floats>(scores, count, max_score);
 }
 
 }  // namespace slmc::runtime::detail

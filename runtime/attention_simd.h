@@ -5,7 +5,8 @@
 // an AVX2-only CPU).
 //
 // V provides: kWidth (floats per vector), type `Reg`, zero(), load(p), broadcast(x),
-// fma(a, b, c) = a·b + c, add(a, b), store(p, a) and sum(a) (horizontal).
+// fma(a, b, c) = a·b + c, add(a, b), mul(a, b), max(a, b), roundNearest(a), pow2(n) (2^n for
+// integral n in [-126, 127]), store(p, a) and sum(a) (horizontal).
 //
 // Scores: four keys at a time, each a vector of running products over the head's kWidth-column
 // slices, reduced once per key. Mix: up to four vectors of the output at a time kept in
@@ -17,6 +18,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <initializer_list>
 
 namespace slmc::runtime::detail {
 namespace {
@@ -57,6 +59,44 @@ void attentionScoresSimd(const float* q, const float* keys, const float* values,
     for (int64_t d = 0; d < head_dim; d += V::kWidth) s = V::fma(V::load(q + d), V::load(k + d), s);
     scores[t] = V::sum(s) * scale;
   }
+}
+
+// exp(x) for x <= 0 (softmax scores less their maximum), as Cephes' expf: x = n ln 2 + r with
+// |r| <= ln(2) / 2, e^r by its degree-7 polynomial (within 2 ulp of e^r), times 2^n. Below
+// ln(FLT_MIN) ≈ -87.3 it returns FLT_MIN: beside the maximum's 1, such a weight is nil either way.
+template <class V>
+typename V::Reg expNonPositive(typename V::Reg x) {
+  x = V::max(x, V::broadcast(-87.3365448f));
+  const typename V::Reg n = V::roundNearest(V::mul(x, V::broadcast(1.44269504088896341f)));
+  x = V::fma(n, V::broadcast(-0.693359375f), x);  // ln 2 in two parts: n · 0.693359375 is exact
+  x = V::fma(n, V::broadcast(2.12194440e-4f), x);
+  typename V::Reg y = V::broadcast(1.9875691500e-4f);
+  for (const float c : {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f})
+    y = V::fma(y, x, V::broadcast(c));
+  y = V::fma(V::mul(y, x), x, V::add(x, V::broadcast(1.0f)));
+  return V::mul(y, V::pow2(n));
+}
+
+// scores[t] ← exp(scores[t] - max_score) for t < count; returns their sum.
+template <class V>
+float attentionExpSimd(float* scores, int64_t count, float max_score) {
+  using Reg = typename V::Reg;
+  const Reg shift = V::broadcast(-max_score);
+  Reg sum = V::zero();
+  int64_t t = 0;
+  for (; t + V::kWidth <= count; t += V::kWidth) {
+    const Reg e = expNonPositive<V>(V::add(V::load(scores + t), shift));
+    V::store(scores + t, e);
+    sum = V::add(sum, e);
+  }
+  float total = V::sum(sum);
+  if (t < count) {  // the last < kWidth scores, through a full vector
+    alignas(64) float rest[V::kWidth];
+    for (int64_t j = 0; j < V::kWidth; ++j) rest[j] = t + j < count ? scores[t + j] : max_score - 100.0f;
+    V::store(rest, expNonPositive<V>(V::add(V::load(rest), shift)));
+    for (int64_t j = 0; t + j < count; ++j) total += scores[t + j] = rest[j];
+  }
+  return total;
 }
 
 // out[NV · kWidth] = Σ_t p_t v_t over one slice of the head: NV vectors of each value row, read

@@ -3,6 +3,7 @@
 // over), and cache rows wider than one head (the stride of a KV cache row).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -72,4 +73,37 @@ TEST_CASE("runtime: attendHead on every path equals a double-precision attention
       }
     }
   MESSAGE("attendHead: worst |difference| from the double-precision attention " << worst);
+}
+
+TEST_CASE("runtime: the SIMD softmax exp stays within a few ulp of std::exp and sums what it writes") {
+  // Shifted scores from 0 down to -100 (below ln FLT_MIN ≈ -87.3 the weight is nil), and every
+  // count from 1 to 40 so that each vector width's tail is taken.
+  std::vector<std::pair<const char*, float (*)(float*, int64_t, float)>> paths;
+  if (rt::cpuSupports(rt::Isa::Avx2)) paths.push_back({"avx2", rt::detail::attentionExpAvx2});
+  if (rt::cpuSupports(rt::Isa::Avx512)) paths.push_back({"avx512", rt::detail::attentionExpAvx512});
+  for (const auto& [name, exp_fn] : paths) {
+    INFO("path " << std::string(name));
+    double worst = 0;
+    for (int64_t count = 1; count <= 40; ++count) {
+      std::vector<float> scores(static_cast<size_t>(count)), want(scores.size());
+      for (int64_t t = 0; t < count; ++t) scores[t] = 1.5f - 101.5f * static_cast<float>(t) / 40.0f;  // max 1.5
+      double want_sum = 0;
+      for (int64_t t = 0; t < count; ++t) want_sum += want[t] = std::exp(scores[t] - 1.5f);
+      const float sum = exp_fn(scores.data(), count, 1.5f);
+      double got_sum = 0;
+      for (int64_t t = 0; t < count; ++t) {
+        got_sum += scores[t];
+        if (want[t] < 1.2e-38f) {
+          CHECK(scores[t] <= 1.2e-38f);  // nil either way
+          continue;
+        }
+        const double rel = std::fabs(scores[t] - want[t]) / want[t];
+        CHECK(rel <= 4e-7);
+        worst = std::max(worst, rel);
+      }
+      CHECK(std::fabs(sum - got_sum) <= 1e-6 * got_sum);
+      CHECK(std::fabs(sum - want_sum) <= 1e-6 * want_sum);
+    }
+    MESSAGE(std::string(name) << " exp: worst relative difference from std::exp " << worst);
+  }
 }
