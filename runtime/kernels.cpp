@@ -208,19 +208,19 @@ struct RowBlock {
 };
 
 // Appends `rows` split for `threads` threads: first one contiguous block per thread covering
-// three quarters of the rows, then the last quarter in about 4 small blocks per thread, all in
+// seven eighths of the rows, then the last eighth in about 2 small blocks per thread, all in
 // multiples of 4 rows (the SIMD paths' row tile) and handed out in that order, dynamically.
 // A thread's long first block is one stream the hardware prefetcher and the kernels' own
-// prefetches stay ahead of (every block start is a cold stream: splitting a generation product
-// evenly into 8 blocks per thread made int4/int8 tokens 10-20% slower on the 2-core VM); the
-// small blocks let a thread that another process slowed down finish its share late without
-// holding the others up for long.
+// prefetches stay ahead of: every block start is a cold stream, and on the 2-core VM 8 even
+// blocks per thread made int4/int8 generation 10-20% slower than this, and a 3/4 share with 4
+// small blocks per thread about 5-10% slower. The small blocks let a thread that another
+// process slowed down finish its share late without holding the others up for long.
 void appendBlocks(int product, int64_t rows, int threads, std::vector<RowBlock>& blocks) {
   int64_t r = 0;
-  const int64_t first = rows * 3 / 4 / threads / 4 * 4;
+  const int64_t first = rows * 7 / 8 / threads / 4 * 4;
   if (threads > 1 && first >= 4)
     for (int t = 0; t < threads; ++t, r += first) blocks.push_back({product, r, r + first});
-  const int64_t per_block = std::max<int64_t>(4, ((rows - r) / (4 * threads) + 3) / 4 * 4);
+  const int64_t per_block = std::max<int64_t>(4, ((rows - r) / (2 * threads) + 3) / 4 * 4);
   for (; r < rows; r += per_block) blocks.push_back({product, r, std::min(rows, r + per_block)});
 }
 
