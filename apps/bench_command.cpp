@@ -7,7 +7,6 @@
 // and the fraction of it generation reaches: generation is bound by reading the weights, so that
 // fraction says how close the kernels come to the machine's limit.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +15,7 @@
 #include "lib/error.h"
 #include "lib/pack_reader.h"
 #include "lib/version.h"
+#include "runtime/generation_timing.h"
 #include "runtime/kernels.h"
 #include "runtime/memory_bandwidth.h"
 #include "runtime/transformer.h"
@@ -45,26 +45,9 @@ void runBench(const BenchOptions& o, const CommonOptions& common) {
           "--prompt " + std::to_string(o.prompt) + " plus -n " + std::to_string(o.steps) +
               " exceed the model's context of " + std::to_string(model.context()) + " tokens (use smaller values)");
 
-  std::vector<int32_t> prompt(static_cast<size_t>(o.prompt));
-  prompt[0] = static_cast<int32_t>(std::clamp<int64_t>(c.bos_token_id, 0, c.vocab_size - 1));
-  for (size_t i = 1; i < prompt.size(); ++i)
-    prompt[i] = static_cast<int32_t>((static_cast<int64_t>(i) * 7919 + 13) % c.vocab_size);
-
-  // A warm-up token (page in the weights), then the measured runs from an empty cache.
-  model.step(prompt[0]);
-  model.reset();
-  const auto t0 = std::chrono::steady_clock::now();
-  const float* logits = model.prefill(prompt.data(), o.prompt);
-  const auto t1 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < o.steps; ++i) {
-    const int32_t next = static_cast<int32_t>(std::max_element(logits, logits + c.vocab_size) - logits);
-    logits = model.step(next);
-  }
-  const auto t2 = std::chrono::steady_clock::now();
-
-  const double pp_s = std::chrono::duration<double>(t1 - t0).count();
-  const double tg_s = std::chrono::duration<double>(t2 - t1).count();
-  const double pp = static_cast<double>(o.prompt) / pp_s, tg = static_cast<double>(o.steps) / tg_s;
+  const runtime::GenerationSpeed speed =
+      runtime::timeGeneration(model, runtime::benchmarkPrompt(c, o.prompt), o.steps);
+  const double pp = speed.prompt_tokens_per_second, tg = speed.generation_tokens_per_second;
   const int64_t bytes = model.weightBytesPerToken();
   const double gbps = static_cast<double>(bytes) * tg / 1e9;
   std::printf("model      %s  (%s, layers %lld, hidden %lld, vocab %lld)\n", o.model.c_str(), c.architecture.c_str(),

@@ -35,6 +35,7 @@
 #include "lib/random_model.h"
 #include "lib/reference_model.h"
 #include "passes/quantize/quantize_model.h"
+#include "runtime/generation_timing.h"
 #include "runtime/kernels.h"
 #include "runtime/memory_bandwidth.h"
 #include "runtime/transformer.h"
@@ -135,27 +136,6 @@ void writeMissingPacks(const ModelConfig& config, const std::vector<std::string>
   }
 }
 
-struct RunTimes {
-  double prompt_tps, generation_tps;
-};
-
-// One run, as `slmc bench` measures: a warm-up token, then the prompt and -n greedy tokens from an
-// empty cache.
-RunTimes timeRun(runtime::Transformer& model, const std::vector<int32_t>& prompt, int64_t steps) {
-  const int64_t vocab = model.config().vocab_size;
-  model.reset();
-  model.step(prompt[0]);
-  model.reset();
-  const auto t0 = std::chrono::steady_clock::now();
-  const float* logits = model.prefill(prompt.data(), static_cast<int64_t>(prompt.size()));
-  const auto t1 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < steps; ++i)
-    logits = model.step(static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits));
-  const auto t2 = std::chrono::steady_clock::now();
-  return {static_cast<double>(prompt.size()) / std::chrono::duration<double>(t1 - t0).count(),
-          static_cast<double>(steps) / std::chrono::duration<double>(t2 - t1).count()};
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
@@ -191,21 +171,18 @@ void run(const Args& args) {
               threads, runtime::isaName(runtime::activeIsa()), runtime::activationCodeName(runtime::activationCode()),
               static_cast<long long>(args.prompt), static_cast<long long>(args.steps), args.reps);
 
-  std::vector<int32_t> prompt(static_cast<size_t>(args.prompt));
-  prompt[0] = static_cast<int32_t>(c.bos_token_id);
-  for (size_t i = 1; i < prompt.size(); ++i)
-    prompt[i] = static_cast<int32_t>((static_cast<int64_t>(i) * 7919 + 13) % c.vocab_size);
-  // A shared machine's memory speed drifts (here from 20 to 50 GB/s within minutes), so every run
+  const std::vector<int32_t> prompt = runtime::benchmarkPrompt(c, args.prompt);
+  // A shared machine's memory speed drifts (here between about 35 and 65 GB/s within minutes), so every run
   // is compared with a bandwidth read just before it, and the fraction is the median of those.
-  std::vector<std::vector<RunTimes>> runs(models.size());
+  std::vector<std::vector<runtime::GenerationSpeed>> runs(models.size());
   std::vector<std::vector<double>> fractions(models.size());
   std::vector<double> bandwidths;
   for (int rep = 0; rep < args.reps; ++rep)
     for (size_t i = 0; i < models.size(); ++i) {
       const double gbps = runtime::measureReadBandwidth(threads, 0.3).best_gbps;
-      runs[i].push_back(timeRun(models[i], prompt, args.steps));
+      runs[i].push_back(runtime::timeGeneration(models[i], prompt, args.steps));
       const double bytes = static_cast<double>(models[i].weightBytesPerToken());
-      fractions[i].push_back(bytes * runs[i].back().generation_tps / 1e9 / gbps);
+      fractions[i].push_back(bytes * runs[i].back().generation_tokens_per_second / 1e9 / gbps);
       bandwidths.push_back(gbps);
     }
   std::printf("memory read bandwidth before each run: %.1f to %.1f GB/s (median %.1f)\n\n",
@@ -217,7 +194,8 @@ void run(const Args& args) {
   double f32_tps = 0;
   for (size_t i = 0; i < models.size(); ++i) {
     std::vector<double> gen, pp;
-    for (const RunTimes& r : runs[i]) gen.push_back(r.generation_tps), pp.push_back(r.prompt_tps);
+    for (const runtime::GenerationSpeed& r : runs[i])
+      gen.push_back(r.generation_tokens_per_second), pp.push_back(r.prompt_tokens_per_second);
     const double tps = median(gen), best = *std::max_element(gen.begin(), gen.end());
     if (i == 0) f32_tps = tps;
     const double bytes = static_cast<double>(models[i].weightBytesPerToken());
