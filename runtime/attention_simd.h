@@ -25,6 +25,9 @@ namespace {
 
 // Rows ahead of the scores loop that it prefetches: a head's keys are a short stream (a few
 // KiB to a few hundred) that the hardware prefetcher has barely ramped up on when it ends.
+// Prefetches go to L2 (T1), not L1: with the cache evicted by a token's weights, 16 heads x 96
+// positions of 64 took 19% less time on one thread (871 against 1070 us for 16 layers) and
+// 10-15% less on two, and 10% less with the cache in L3; 16 to 64 rows ahead measured alike.
 constexpr int64_t kKeysAhead = 16;
 
 template <class V>
@@ -37,8 +40,8 @@ void attentionScoresSimd(const float* q, const float* keys, const float* values,
     // The keys kKeysAhead rows on, and the values of these rows, which the mix reads next.
     for (int64_t r = t; r < t + 4; ++r)
       for (int64_t d = 0; d < head_dim; d += 16) {
-        if (r + kKeysAhead < count) _mm_prefetch(reinterpret_cast<const char*>(keys + (r + kKeysAhead) * stride + d), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(values + r * stride + d), _MM_HINT_T0);
+        if (r + kKeysAhead < count) _mm_prefetch(reinterpret_cast<const char*>(keys + (r + kKeysAhead) * stride + d), _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(values + r * stride + d), _MM_HINT_T1);
       }
     Reg s0 = V::zero(), s1 = s0, s2 = s0, s3 = s0;
     for (int64_t d = 0; d < head_dim; d += V::kWidth) {
