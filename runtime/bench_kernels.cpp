@@ -12,11 +12,15 @@
 // call is printed beside it. Prints; asserts nothing. OMP_NUM_THREADS sets the threads of both
 // the kernels and the bandwidth baseline.
 //
+// Then the products of one generated token of a 271M-parameter int4 model, from memory and from
+// cache (benchTokenProducts).
+//
 // Usage: bench_runtime_kernels [--quick]   (--quick: fewer repetitions, for a smoke run)
 #include <omp.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -133,6 +137,58 @@ struct Shape {
   std::vector<int64_t> batches;
 };
 
+void siluTimes(float* g, const float* u, int64_t count) {
+  for (int64_t k = 0; k < count; ++k) g[k] = g[k] / (1.0f + std::exp(-g[k])) * u[k];
+}
+
+// The products of one generated token of bench_runtime_generation's int4 g128 model (hidden
+// 1024, MLP 2816, 16 layers; no head), grouped as the runtime runs them: q/k/v in one
+// matmulShared, o_proj, gate/up in one matmulGated, down_proj. With no attention, norms or
+// other work between them this is the most a token's products can stream, from memory (16
+// layers of weights, 4x the L3) and with the weights in cache (one layer's, 6.6 MB, 16 times):
+// when the first is near the second, the cores, not the memory, set the pace.
+void benchTokenProducts(double bandwidth) {
+  constexpr int64_t kHidden = 1024, kMlp = 2816, kLayers = 16;
+  struct Layer {
+    WeightSet q, k, v, o, gate, up, down;
+  };
+  const auto make = [](int64_t rows, int64_t cols) { return makeWeights(rt::WeightType::Q4, rows, cols, 128, true, 1); };
+  std::vector<Layer> layers;
+  int64_t bytes = 0;
+  for (int64_t l = 0; l < kLayers; ++l) {
+    layers.push_back({make(kHidden, kHidden), make(kHidden, kHidden), make(kHidden, kHidden), make(kHidden, kHidden),
+                      make(kMlp, kHidden), make(kMlp, kHidden), make(kHidden, kMlp)});
+    const Layer& L = layers.back();
+    for (const WeightSet* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) bytes += w->views[0].weightBytes();
+  }
+  bytes /= kLayers;  // per layer
+  std::vector<float> x(kHidden, 0.5f), q(kHidden), k(kHidden), v(kHidden), o(kHidden), g(kMlp), u(kMlp);
+  Rng rng;
+  for (auto& e : x) e = static_cast<float>(static_cast<int64_t>(rng.next() % 2001) - 1000) / 1000.0f;
+  const auto token = [&](int64_t distinct) {
+    for (int64_t l = 0; l < kLayers; ++l) {
+      const Layer& L = layers[static_cast<size_t>(l % distinct)];
+      const rt::MatmulOutput qkv[3] = {{&L.q.views[0], q.data()}, {&L.k.views[0], k.data()}, {&L.v.views[0], v.data()}};
+      rt::matmulShared(qkv, 3, x.data(), 1);
+      rt::matmul(L.o.views[0], q.data(), 1, o.data());
+      rt::matmulGated(L.gate.views[0], L.up.views[0], x.data(), 1, g.data(), u.data(), siluTimes);
+      rt::matmul(L.down.views[0], g.data(), 1, o.data());
+    }
+  };
+  std::printf("\na token's products, int4 g128 (%d layers of q/k/v, o, gate/up, down at hidden %lld, MLP %lld; "
+              "%.1f MB per token):\n",
+              static_cast<int>(kLayers), static_cast<long long>(kHidden), static_cast<long long>(kMlp),
+              static_cast<double>(bytes * kLayers) / 1e6);
+  for (const int64_t distinct : {kLayers, int64_t{1}}) {
+    const CallTimes t = timeCalls([&](int64_t) { token(distinct); });
+    const double gbs = static_cast<double>(bytes * kLayers) / t.best / 1e9;
+    std::printf("  %-34s %8.2f ms  %6.2f GB/s (median %.2f)  %4.0f%% of mem\n",
+                distinct == 1 ? "one layer's weights, in cache:" : "16 layers' weights, from memory:", t.best * 1e3,
+                gbs, static_cast<double>(bytes * kLayers) / t.median / 1e9, 100.0 * gbs / bandwidth);
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -230,6 +286,7 @@ int main(int argc, char** argv) {
           }
       }
     }
+  benchTokenProducts(bw);
   const rt::ReadBandwidth bw_end = rt::measureReadBandwidth(threads, g_seconds);
   std::printf("\nmemory read bandwidth again at the end: %d threads %.1f GB/s (median %.1f)%s\n", threads,
               bw_end.best_gbps, bw_end.median_gbps,
