@@ -234,14 +234,18 @@ void gemvTileInt8(const QuantMatrix& m, const RowPlan<B>& p, int64_t r0, const A
     if constexpr (WIDE) widenScales(scales[t], p.groups, row_scales);
     widened[t] = row_scales;
   }
+  // The tile's codes kPrefetchAhead bytes on from chunk k's: R cache lines.
+  const auto prefetch_ahead = [&](int64_t k) {
+    if (ahead)
+      for (int t = 0; t < R; ++t) _mm_prefetch(reinterpret_cast<const char*>(ahead + (k * R + t) * 64), _MM_HINT_T1);
+  };
   // Σ over chunks [k0, k1) of the lanes · d_b, into sum[t][i] (WIDE), or times `scale` too.
   const auto chunks_into = [&](int64_t k0, int64_t k1, __m512(&sum)[R][NX]) {
     for (int64_t k = k0; k < k1; ++k) {
       const int8_t* xq = a.xq + k * kChunk;
       const int8_t* lo = SPLIT ? a.xq_lo + k * kChunk : nullptr;
       const float* lane_scale = a.xq_lane_scale + k * 16;
-      if (ahead)
-        for (int t = 0; t < R; ++t) _mm_prefetch(reinterpret_cast<const char*>(ahead + (k * R + t) * 64), _MM_HINT_T1);
+      prefetch_ahead(k);
       for (int t = 0; t < R; ++t) {
         const __m512 scale = WIDE ? _mm512_setzero_ps() : laneScales(p, scales[t], k);  // !WIDE only
         for (int i = 0; i < NX; ++i) {
@@ -271,8 +275,7 @@ void gemvTileInt8(const QuantMatrix& m, const RowPlan<B>& p, int64_t r0, const A
       const int8_t* xq = a.xq + k * kChunk;
       const int8_t* lo = SPLIT ? a.xq_lo + k * kChunk : nullptr;
       const float* lane_scale = a.xq_lane_scale + k * 16;
-      if (ahead)
-        for (int t = 0; t < R; ++t) _mm_prefetch(reinterpret_cast<const char*>(ahead + (k * R + t) * 64), _MM_HINT_T1);
+      prefetch_ahead(k);
       for (int i = 0; i < NX; ++i) {
         const __m512 d = _mm512_loadu_ps(lane_scale + i * p.lanes);
         const __m512 start = zero_init ? _mm512_set1_ps(zero_init[i * p.groups + k]) : _mm512_setzero_ps();
