@@ -1,10 +1,12 @@
-// slmc validate model.slmc [--reference MODEL] (--tokens FILE | --data|--eval-data FILE|DIR|data.h5)
+// slmc validate model.slmc [--reference MODEL] [--reference-dtype float32|float64]
+//               (--tokens FILE | --data|--eval-data FILE|DIR|data.h5)
 //               [--tokenizer PATH] [--ctx N] [--stride S] [--max-tokens K] [--json out.json]
 // Runs the same token windows (lib/perplexity.h's sliding windows) through the runtime
 // (runtime/transformer.h) and through the LibTorch reference forward of MODEL (default: the
 // pack itself, i.e. the very same quantized weights) and reports how far apart they are: the
 // largest |logit difference|, top-1 agreement, mean KL(reference ‖ runtime), and both
-// perplexities.
+// perplexities. --reference-dtype float64 runs the reference in float64: then the logit
+// difference is the runtime's own error, not that plus a float32 reference's.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -30,6 +32,7 @@ namespace {
 struct ValidateOptions {
   std::string model;
   std::string reference;
+  std::string reference_dtype = "float32";
   TokenSourceOptions source;
   int64_t ctx = 256;
   int64_t stride = 0;
@@ -74,7 +77,8 @@ void runValidate(const ValidateOptions& o, const CommonOptions& common) {
   const TokenSource source = loadTokenSource(t, shape_only, o.model);
   const std::vector<int32_t>& ids = source.ids;
   const std::vector<EvalWindow> windows = slidingWindows(static_cast<int64_t>(ids.size()), o.ctx, o.stride);
-  const ReferenceModel reference(reference_model);
+  const ReferenceModel reference(reference_model, o.reference_dtype == "float64" ? ReferencePrecision::Float64
+                                                                                  : ReferencePrecision::Float32);
 
   const int64_t vocab = c.vocab_size;
   Side rt, ref;
@@ -120,8 +124,9 @@ void runValidate(const ValidateOptions& o, const CommonOptions& common) {
   const double agreement = static_cast<double>(agree) / static_cast<double>(scored);
   const double rel = std::fabs(rt_ppl - ref_ppl) / ref_ppl;
 
-  std::printf("validate   runtime %s vs reference %s  windows %zu  tokens_scored %lld  ctx %lld\n", o.model.c_str(),
-              reference_path.c_str(), windows.size(), static_cast<long long>(scored), static_cast<long long>(o.ctx));
+  std::printf("validate   runtime %s vs reference %s (%s)  windows %zu  tokens_scored %lld  ctx %lld\n",
+              o.model.c_str(), reference_path.c_str(), o.reference_dtype.c_str(), windows.size(),
+              static_cast<long long>(scored), static_cast<long long>(o.ctx));
   std::printf("logits     max |diff| %.3g  top-1 agreement %.4f  mean KL %.3g\n", max_diff, agreement,
               kl_sum / static_cast<double>(scored));
   std::printf("perplexity runtime %.4f  reference %.4f  relative diff %.3g\n", rt_ppl, ref_ppl, rel);
@@ -133,6 +138,7 @@ void runValidate(const ValidateOptions& o, const CommonOptions& common) {
         {"command", "validate"},
         {"model", o.model},
         {"reference_model", reference_path},
+        {"reference_dtype", o.reference_dtype},
         {"input", source.provenance},
         {"ctx", o.ctx},
         {"stride", o.stride > 0 ? o.stride : o.ctx},
@@ -158,6 +164,10 @@ void setupValidate(CLI::App& app, const CommonOptions& common) {
   sub->add_option("--reference", opts->reference,
                   "model the reference forward runs: HF directory, llama2.c .bin, quantized directory or pack "
                   "(default: the pack itself)");
+  sub->add_option("--reference-dtype", opts->reference_dtype,
+                  "arithmetic of the reference forward: float32 (as transformers runs the checkpoint) or float64 "
+                  "(the exact logits, up to float64 rounding: the difference is then the runtime's own error)")
+      ->check(CLI::IsMember({"float32", "float64"}));
   addTokenSourceFlags(sub, opts->source, "--data,--eval-data",
                       "tokenizer for text --data (default: the one embedded in the pack)");
   sub->add_option("--ctx", opts->ctx, "window length in tokens");

@@ -63,11 +63,13 @@ struct Rope {
   at::Tensor cos, sin;
   Rope narrow(int64_t begin, int64_t length) const;
 };
-Rope rotaryTable(const ModelConfig& c, int64_t length);
+// The angles are computed in float32 as Hugging Face does (also for float64 models, whose
+// tables are float32 values cast up), then held as `dtype`.
+Rope rotaryTable(const ModelConfig& c, int64_t length, at::ScalarType dtype = at::kFloat);
 
 // Additive causal mask of `rows` query rows at positions past .. past+rows-1 over keys
 // 0 .. past+rows-1: 0 where a key is visible, -inf after the query's position.
-at::Tensor causalBias(int64_t rows, int64_t past);
+at::Tensor causalBias(int64_t rows, int64_t past, at::ScalarType dtype = at::kFloat);
 
 // Checks ids against the vocabulary and [batch, seq] against the context (past tokens included)
 // and returns the token embeddings (+ learned positions past .. past+seq-1): a fresh [B, S, H]

@@ -92,9 +92,9 @@ std::vector<int32_t> ReferenceModel::generate(const std::vector<int32_t>& prompt
 
   std::vector<decoder::KvCache> caches;
   for (size_t i = 0; i < w.layers.size(); ++i)
-    caches.push_back({at::empty({batch, c.num_kv_heads, total, c.head_dim}, at::kFloat),
-                      at::empty({batch, c.num_kv_heads, total, c.head_dim}, at::kFloat)});
-  const decoder::Rope rope = decoder::rotaryTable(c, total);
+    caches.push_back({at::empty({batch, c.num_kv_heads, total, c.head_dim}, w.embed.options()),
+                      at::empty({batch, c.num_kv_heads, total, c.head_dim}, w.embed.options())});
+  const decoder::Rope rope = decoder::rotaryTable(c, total, w.embed.scalar_type());
   std::mt19937_64 rng(options.seed);
   const int64_t vocab = c.vocab_size;
 
@@ -103,7 +103,7 @@ std::vector<int32_t> ReferenceModel::generate(const std::vector<int32_t>& prompt
   for (int64_t step = 0; step < new_tokens; ++step) {
     at::Tensor x = decoder::embedTokens(c, w.embed, w.positions, step_ids, batch, len, past);
     const decoder::Rope step_rope = rope.narrow(past, len);
-    const at::Tensor causal_bias = decoder::causalBias(len, past);
+    const at::Tensor causal_bias = decoder::causalBias(len, past, w.embed.scalar_type());
     for (size_t i = 0; i < w.layers.size(); ++i) {
       x.add_(decoder::selfAttention(c, w.layers[i], x, step_rope, causal_bias, past, &caches[i]));
       x.add_(decoder::feedForward(c, w.layers[i], x));

@@ -101,19 +101,19 @@ Rope Rope::narrow(int64_t begin, int64_t length) const {
   return Rope{cos.narrow(0, begin, length), sin.narrow(0, begin, length)};
 }
 
-Rope rotaryTable(const ModelConfig& c, int64_t length) {
+Rope rotaryTable(const ModelConfig& c, int64_t length, at::ScalarType dtype) {
   if (c.positions != PositionType::Rotary) return {};
   const int64_t hd = c.head_dim;
   const at::Tensor inv_freq = 1.0 / at::pow(c.rope_theta, at::arange(0, hd, 2, at::kFloat) / static_cast<double>(hd));
   const at::Tensor freqs = at::outer(at::arange(length, at::kFloat), inv_freq);  // [S, hd/2]
   const at::Tensor emb = at::cat({freqs, freqs}, -1);
-  return Rope{emb.cos(), emb.sin()};
+  return Rope{emb.cos().to(dtype), emb.sin().to(dtype)};
 }
 
-at::Tensor causalBias(int64_t rows, int64_t past) {
+at::Tensor causalBias(int64_t rows, int64_t past, at::ScalarType dtype) {
   // Additive causal mask, fused with the scaling into one baddbmm per layer: at::matmul on the
   // 4-D view plus separate scale and masked_fill passes took 2.5x longer on stories260K.
-  return at::zeros({rows, past + rows}, at::kFloat)
+  return at::zeros({rows, past + rows}, dtype)
       .masked_fill_(at::ones({rows, past + rows}, at::kBool).triu(past + 1), -std::numeric_limits<float>::infinity());
 }
 
@@ -191,7 +191,7 @@ at::Tensor selfAttention(const ModelConfig& c, const Layer& L, const at::Tensor&
     k3 = k.reshape({batch * nkv, seq, hd});
     v3 = v.reshape({batch * nkv, seq, hd});
   }
-  at::Tensor out = at::empty({batch * nkv, rep, seq, hd}, at::kFloat);
+  at::Tensor out = at::empty({batch * nkv, rep, seq, hd}, q.options());
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   // Causal attention in blocks of query rows: a block only attends to the keys up to its last
   // row, which skips most of the masked half of the scores and keeps each block's scores in cache.
@@ -228,8 +228,8 @@ at::Tensor feedForward(const ModelConfig& c, const Layer& L, const at::Tensor& x
 at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w, const std::vector<int32_t>& ids,
                          int64_t batch, int64_t seq) {
   at::Tensor x = embedTokens(c, w.embed, w.positions, ids, batch, seq);
-  const Rope rope = rotaryTable(c, seq);
-  const at::Tensor causal_bias = causalBias(seq, 0);
+  const Rope rope = rotaryTable(c, seq, x.scalar_type());
+  const at::Tensor causal_bias = causalBias(seq, 0, x.scalar_type());
   for (const Layer& L : w.layers) {
     // In place where a fresh tensor would only raise the peak memory of the layer.
     x.add_(selfAttention(c, L, x, rope, causal_bias));
@@ -240,7 +240,8 @@ at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w,
 
 }  // namespace decoder
 
-ReferenceModel::ReferenceModel(const Model& model) : config_(model.config), weights_(std::make_unique<Weights>()) {
+ReferenceModel::ReferenceModel(const Model& model, ReferencePrecision precision)
+    : config_(model.config), precision_(precision), weights_(std::make_unique<Weights>()) {
   const ModelConfig& c = config_;
   decoder::validateActivationQuantNames(model);
   Weights& w = *weights_;
@@ -249,6 +250,23 @@ ReferenceModel::ReferenceModel(const Model& model) : config_(model.config), weig
   w.head = c.tie_word_embeddings ? w.embed : decoder::asTorch(model.tensors.at(names::kLmHead));
   w.final_norm = decoder::loadNorm(model, names::kFinalNorm);
   for (int64_t i = 0; i < c.num_layers; ++i) w.layers.push_back(decoder::loadLayer(model, i));
+  if (precision == ReferencePrecision::Float64) {
+    // Copies of every weight in float64; the forward then runs in float64 throughout.
+    const auto up = [](at::Tensor& t) {
+      if (t.defined()) t = t.to(at::kDouble);
+    };
+    for (at::Tensor* t : {&w.embed, &w.positions, &w.head, &w.final_norm.weight, &w.final_norm.bias}) up(*t);
+    for (decoder::Layer& L : w.layers) {
+      for (decoder::Norm* n : {&L.input_norm, &L.post_norm}) {
+        up(n->weight);
+        up(n->bias);
+      }
+      for (decoder::Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) {
+        up(l->weight);
+        up(l->bias);
+      }
+    }
+  }
 }
 
 ReferenceModel::~ReferenceModel() = default;
@@ -265,8 +283,9 @@ std::vector<AttentionBlock> causalAttentionBlocks(int64_t seq) {
 
 Tensor ReferenceModel::logits(const std::vector<int32_t>& ids, int64_t batch, int64_t seq) const {
   c10::InferenceMode guard;
-  const at::Tensor out =
-      at::matmul(decoder::forwardHidden(config_, *weights_, ids, batch, seq), weights_->head.t()).contiguous();
+  const at::Tensor out = at::matmul(decoder::forwardHidden(config_, *weights_, ids, batch, seq), weights_->head.t())
+                             .to(at::kFloat)
+                             .contiguous();
   std::vector<float> values(static_cast<size_t>(out.numel()));
   std::memcpy(values.data(), out.data_ptr<float>(), values.size() * sizeof(float));
   return Tensor::fromFloats({batch, seq, config_.vocab_size}, std::move(values));
@@ -291,7 +310,7 @@ std::vector<float> ReferenceModel::nextTokenNll(const std::vector<int32_t>& ids,
     const int64_t n = std::min(kRows, rows - r);
     const at::Tensor logits = at::matmul(hidden.narrow(0, r, n), weights_->head.t());
     const at::Tensor target_logit = logits.gather(1, targets.narrow(0, r, n).unsqueeze(1)).squeeze(1);
-    const at::Tensor nll = (at::logsumexp(logits, 1) - target_logit).contiguous();
+    const at::Tensor nll = (at::logsumexp(logits, 1) - target_logit).to(at::kFloat).contiguous();
     std::memcpy(out.data() + r, nll.data_ptr<float>(), static_cast<size_t>(n) * sizeof(float));
   }
   return out;

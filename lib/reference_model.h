@@ -12,15 +12,24 @@
 
 namespace slmc {
 
+// The arithmetic of the reference forward. Float32 is what every pass measures against (as
+// transformers runs a float32 checkpoint); Float64 copies the weights to float64 and runs the
+// whole forward in float64 (the rotary angles excepted: float32, as transformers computes them),
+// which `slmc validate --reference-dtype float64` uses to measure how far a float32 engine's logits
+// are from the exact ones rather than from another float32 rounding of them.
+enum class ReferencePrecision { Float32, Float64 };
+
 class ReferenceModel {
  public:
-  // Weights are converted to float32 once; F32 tensors are used in place (no copy).
-  explicit ReferenceModel(const Model& model);
+  // Weights are converted to float32 once; F32 tensors are used in place (no copy). Float64:
+  // weights are copied to float64. Outputs are float32 either way.
+  explicit ReferenceModel(const Model& model, ReferencePrecision precision = ReferencePrecision::Float32);
   ~ReferenceModel();
   ReferenceModel(const ReferenceModel&) = delete;
   ReferenceModel& operator=(const ReferenceModel&) = delete;
 
   const ModelConfig& config() const { return config_; }
+  ReferencePrecision precision() const { return precision_; }
 
   // Full-sequence causal forward. `ids` is row-major [batch, seq]; returns float32 logits
   // [batch, seq, vocab]. Throws Error for ids outside the vocabulary or seq past the context.
@@ -49,6 +58,7 @@ class ReferenceModel {
 
  private:
   ModelConfig config_;
+  ReferencePrecision precision_;
   std::unique_ptr<Weights> weights_;
 };
 

@@ -9,6 +9,12 @@ What it writes (all small):
   stories260K_logits.json   logits of transformers' LlamaForCausalLM for fixed ids, with the
                             weights read from the llama2.c .bin *by this script* (numpy + the
                             permutation of Karpathy's export.py), independent of slmc's reader.
+  stories260K_logits_f64.json
+                            the same model's logits for the same ids computed in float64 throughout
+                            (transformers' RMSNorm and eager softmax cast to float32 inside, which
+                            this script undoes for this record; the rotary tables stay float32
+                            values, as transformers builds them): the exact logits that `slmc validate --reference-dtype
+                            float64` and the runtime's float accuracy are checked against.
   stories260K_sample.txt    256 token ids sampled from the model (seed 0, temperature 1), and the
                             model's mean NLL on them in stories260K_logits.json: a stand-in for a
                             TinyStories sentence, since the model's own 512-token tokenizer is not
@@ -104,6 +110,38 @@ def logits_record(model, ids):
             "logits": [float(f"{v:.8g}") for v in logits.reshape(-1).tolist()]}
 
 
+def float64_logits_record(model, ids):
+    """Logits of a float64 copy of `model` with every RMSNorm and softmax kept in float64
+    (transformers' LlamaRMSNorm and eager attention compute those in float32 whatever the input
+    dtype)."""
+    import copy
+    exact = copy.deepcopy(model).double()
+
+    def rms_norm_float64(self, hidden_states):
+        variance = hidden_states.pow(2).mean(-1, keepdim=True)
+        return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
+
+    softmax = torch.nn.functional.softmax
+
+    def softmax_float64(input, dim=None, _stacklevel=3, dtype=None):
+        return softmax(input, dim=dim, dtype=torch.float64 if input.dtype == torch.float64 else dtype)
+
+    norm_type = type(exact.model.norm)
+    original = norm_type.forward
+    norm_type.forward = rms_norm_float64
+    torch.nn.functional.softmax = softmax_float64
+    try:
+        with torch.no_grad():  # not exact(...).logits: LlamaForCausalLM casts those to float32
+            hidden = exact.model(torch.tensor(ids, dtype=torch.long)).last_hidden_state
+            logits = exact.lm_head(hidden)
+    finally:
+        norm_type.forward = original
+        torch.nn.functional.softmax = softmax
+    assert logits.dtype == torch.float64
+    return {"ids": ids, "shape": list(logits.shape),
+            "logits": [float(f"{v:.12g}") for v in logits.reshape(-1).tolist()]}
+
+
 def mean_nll(model, ids):
     with torch.no_grad():
         out = model(torch.tensor([ids], dtype=torch.long), labels=torch.tensor([ids], dtype=torch.long))
@@ -155,6 +193,10 @@ def main():
     record["versions"] = {"torch": torch.__version__, "transformers": transformers.__version__}
     with open(os.path.join(args.out, "stories260K_logits.json"), "w") as f:
         json.dump(record, f)
+    exact = float64_logits_record(stories, [ids[:24], ids[100:124]])
+    exact["versions"] = record["versions"]
+    with open(os.path.join(args.out, "stories260K_logits_f64.json"), "w") as f:
+        json.dump(exact, f)
 
     ids = [[1, 5, 9, 17, 33, 2, 60, 7, 81, 3, 44, 12], [90, 4, 4, 4, 18, 77, 62, 0, 31, 8, 55, 23]]
     gpt2 = transformers.GPT2Config(vocab_size=96, n_embd=32, n_layer=2, n_head=4, n_positions=64)

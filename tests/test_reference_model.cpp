@@ -45,6 +45,31 @@ TEST_CASE("reference forward matches transformers on the real stories260K (max a
   CHECK(err <= 1e-4);
 }
 
+TEST_CASE("float64 reference forward gives transformers' float64 logits on stories260K; float32 is further off") {
+  // The golden record is transformers run in float64 throughout (scripts/make_reference_fixtures.py
+  // keeps its RMSNorm in float64 too); logits() returns float32, so the float64 forward can only
+  // be within float32's rounding of them (half an ulp: 1e-6 at |logit| 16-32).
+  setComputeThreads(0);
+  const Model m = loadModel(stories260K());
+  const ReferenceModel exact(m, ReferencePrecision::Float64), single(m);
+  CHECK(exact.precision() == ReferencePrecision::Float64);
+  CHECK(single.precision() == ReferencePrecision::Float32);
+  const auto golden = readJson(fixture("reference/stories260K_logits_f64.json"));
+  const double exact_err = maxLogitError(exact, golden), single_err = maxLogitError(single, golden);
+  MESSAGE("stories260K vs transformers float64: float64 reference " << exact_err << ", float32 reference "
+                                                                     << single_err);
+  CHECK(exact_err <= 2e-6);
+  CHECK(single_err > 4 * exact_err);  // the float64 path is not float32 in disguise
+  CHECK(single_err <= 1e-4);
+  // The other entry points run in float64 too: perplexity agrees with float32's to its noise,
+  // and greedy generation picks the same tokens.
+  const std::vector<int32_t> sample = readTokenFile(fixture("reference/stories260K_sample.txt"));
+  CHECK(std::fabs(meanNll(exact, sample) - meanNll(single, sample)) < 1e-5);
+  ReferenceModel::SamplingOptions greedy;
+  greedy.temperature = 0;
+  CHECK(exact.generate({1, 436, 422}, 1, 3, 20, greedy) == single.generate({1, 436, 422}, 1, 3, 20, greedy));
+}
+
 TEST_CASE("reference forward matches transformers on GPT-2, Qwen2 (biases, GQA, sharded) and bf16 Llama") {
   for (const char* name : {"tiny-gpt2", "tiny-qwen2", "tiny-llama-bf16"}) {
     const std::string dir = fixture(std::string("reference/") + name);

@@ -133,6 +133,23 @@ TEST_CASE("runtime model: float stories260K pack gives the reference's logits; s
   CHECK(diff < 1e-4);
   CHECK(t.position() == 64);
 
+  // Against the exact logits (transformers in float64, fixture): the runtime's own float32
+  // error, which is what the 1e-4 target bounds; a float32 reference carries its own as well.
+  {
+    const nlohmann::json golden = readJson(fixture("reference/stories260K_logits_f64.json"));
+    double worst = 0;
+    size_t offset = 0;
+    for (const auto& row : golden["ids"]) {
+      const std::vector<float> l = runtimeLogits(t, row.get<std::vector<int32_t>>());
+      for (size_t i = 0; i < l.size(); ++i)
+        worst = std::max(worst, std::fabs(l[i] - golden["logits"][offset + i].get<double>()));
+      offset += l.size();
+    }
+    REQUIRE(offset == golden["logits"].size());
+    MESSAGE("stories260K float pack: max |logit diff| vs transformers in float64 " << worst);
+    CHECK(worst < 1e-4);
+  }
+
   // One token at a time, and a prefill split unevenly, give the same logits.
   t.reset();
   double step_diff = 0;
@@ -359,6 +376,17 @@ TEST_CASE("cli runtime: run, eval, validate and bench on a stories260K pack; bad
   CHECK(v["top1_agreement"].get<double>() > 0.99);
   CHECK(v["perplexity_relative_diff"].get<double>() < 1e-4);
   CHECK(v["tokens_scored"] == 252);
+  CHECK(v["reference_dtype"] == "float32");
+  // A float64 reference: the difference is then the runtime's own float32 error.
+  r = runSlmc("-q validate " + pack + " --reference " + stories260K() + " --reference-dtype float64 --tokens " + ids +
+              " --ctx 64 --json " + dir / "v64.json");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out.find("(float64)") != std::string::npos);
+  const nlohmann::json v64 = readJson(dir / "v64.json");
+  CHECK(v64["reference_dtype"] == "float64");
+  CHECK(v64["max_abs_logit_diff"].get<double>() < 1e-4);
+  CHECK(v64["top1_agreement"].get<double>() > 0.99);
+  expectError(runSlmc("-q validate " + pack + " --reference-dtype float16 --tokens " + ids), "--reference-dtype");
 
   // bench: figures > 0; --no-bandwidth leaves the bandwidth figures null.
   r = runSlmc("bench " + pack + " -n 16 --prompt 16 --json " + dir / "b.json");
