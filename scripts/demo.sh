@@ -47,6 +47,10 @@ $SLMC verify out/stories260K-w4-gptq.slmc
 $SLMC validate out/stories260K-w4-gptq.slmc --reference out/stories260K-w4-gptq --data out/stories260K-eval.h5 \
   --ctx 256 --json out/stories260K-w4-gptq.validate.json
 $SLMC run out/stories260K-w4-gptq.slmc --prompt-ids 1 -n 32 --seed 0
+# The float model packed too, its runtime logits checked against the exact (float64) reference.
+$SLMC export "$MODEL" -o out/stories260K.slmc
+$SLMC validate out/stories260K.slmc --reference "$MODEL" --reference-dtype float64 --data out/stories260K-eval.h5 \
+  --ctx 256 --json out/stories260K.validate.json
 echo "demo: quantized models and their reports in out/stories260K-w4-rtn, -w4-gptq, -w8a8 (slmc_report.json / .md)"
 echo "demo: pruned models and their reports in out/stories260K-2of4-sparsegpt, -sparse50-w4, -shrunk, -shrunk-w8"
-echo "demo: reports in out/ (stories260K.inspect.json, stories260K.eval.json, stories260K-hf.eval.json, wikitext2-valid.dataset.json)"
+echo "demo: reports in out/ (stories260K.inspect.json, stories260K.eval.json, stories260K-hf.eval.json, wikitext2-valid.dataset.json, stories260K.validate.json, stories260K-w4-gptq.validate.json)"
