@@ -162,7 +162,7 @@ void benchTokenProducts(double bandwidth) {
     for (const WeightSet* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) bytes += w->views[0].weightBytes();
   }
   bytes /= kLayers;  // per layer
-  std::vector<float> x(kHidden, 0.5f), q(kHidden), k(kHidden), v(kHidden), o(kHidden), g(kMlp), u(kMlp);
+  std::vector<float> x(kHidden), q(kHidden), k(kHidden), v(kHidden), o(kHidden), g(kMlp), u(kMlp);
   Rng rng;
   for (auto& e : x) e = static_cast<float>(static_cast<int64_t>(rng.next() % 2001) - 1000) / 1000.0f;
   const auto token = [&](int64_t distinct) {
