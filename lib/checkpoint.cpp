@@ -4,6 +4,8 @@
 
 #include "lib/error.h"
 #include "lib/file_util.h"
+#include "lib/gguf/gguf_file.h"
+#include "lib/gguf/gguf_model.h"
 #include "lib/hf_checkpoint.h"
 #include "lib/llama2c.h"
 #include "lib/pack_reader.h"
@@ -23,11 +25,13 @@ Model loadModel(const std::string& path) {
     model = loadHfDirectory(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string());
   else if (looksLikePack(path) || endsWith(name, ".slmc"))  // a .slmc without the magic gets the pack's error
     model = loadPackAsModel(path);
+  else if (gguf::looksLikeGguf(path) || endsWith(name, ".gguf"))  // a .gguf without the magic gets GGUF's error
+    model = gguf::loadGgufModel(path);
   else if (looksLikeLlama2c(path))
     model = loadLlama2c(path);
   else
     throw Error("'" + path + "' is not a model slmc can read (expected a Hugging Face directory with config.json + "
-              "model.safetensors, a llama2.c .bin checkpoint, or a .slmc pack)");
+              "model.safetensors, a llama2.c .bin checkpoint, a llama.cpp .gguf, or a .slmc pack)");
   validateModel(model);
   return model;
 }

@@ -1,5 +1,5 @@
 // One entry point for every checkpoint format slmc reads: a Hugging Face directory, or a
-// llama2.c .bin file. The format is detected from what is on disk, not from the name alone.
+// llama2.c .bin file, a llama.cpp GGUF, or a .slmc pack. The format is detected from what is on disk, not from the name alone.
 #pragma once
 
 #include <string>
