@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
-#include <cstdlib>
 #include <exception>
 #include <thread>
 #include <vector>
@@ -43,21 +41,10 @@ int64_t requiredInt(const GgufFile& f, const std::string& key) {
   return *v;
 }
 
-// A float32 metadata value as the decimal it was most likely written from (1e-05, not
-// 9.99999974738e-06), so configs written back read like the original config.json.
-double decimalValue(const GgufFile& f, const std::string& key, double value) {
-  const MetaValue* v = f.find(key);
-  if (!v || v->type != ValueType::Float32) return value;
-  char buf[64];
-  const auto res = std::to_chars(buf, buf + sizeof buf - 1, static_cast<float>(value));
-  *res.ptr = '\0';
-  return std::strtod(buf, nullptr);
-}
-
 double requiredFloat(const GgufFile& f, const std::string& key) {
   const auto v = f.getFloat(key);
   require(v.has_value(), required(f, key));
-  return decimalValue(f, key, *v);
+  return *v;  // a float32 widened exactly, as transformers reads the same value from config.json
 }
 
 ModelConfig llamaConfig(const GgufFile& f) {
@@ -72,7 +59,7 @@ ModelConfig llamaConfig(const GgufFile& f) {
   c.num_kv_heads = f.getInt("llama.attention.head_count_kv").value_or(c.num_heads);
   c.max_position_embeddings = requiredInt(f, "llama.context_length");
   c.norm_eps = requiredFloat(f, "llama.attention.layer_norm_rms_epsilon");
-  if (const auto theta = f.getFloat("llama.rope.freq_base")) c.rope_theta = decimalValue(f, "llama.rope.freq_base", *theta);
+  if (const auto theta = f.getFloat("llama.rope.freq_base")) c.rope_theta = *theta;
   require(c.num_heads > 0 && c.hidden_size > 0, p + ": llama.attention.head_count and llama.embedding_length "
                                                     "must be positive");
   c.head_dim = f.getInt("llama.attention.key_length").value_or(c.hidden_size / c.num_heads);
