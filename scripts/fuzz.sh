@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Fuzzes the .slmc pack reader (fuzz/pack_reader_fuzz.cpp) with libFuzzer + ASan + UBSan for a
-# bounded time; exits non-zero on any crash, leak, sanitizer report or timeout.
-#   bash scripts/fuzz.sh                         # 60 s
+# Fuzzes the .slmc pack reader (fuzz/pack_reader_fuzz.cpp) and the GGUF reader
+# (fuzz/gguf_reader_fuzz.cpp) with libFuzzer + ASan + UBSan, each for a bounded time; exits
+# non-zero on any crash, leak, sanitizer report or timeout.
+#   bash scripts/fuzz.sh                         # 60 s per target
 #   SLMC_FUZZ_SECONDS=600 bash scripts/fuzz.sh   # longer
 # Needs clang (Debian: apt-get install clang). The fuzz target is built in build-fuzz/ (a clang
 # build of the LibTorch-free core only); the seed corpus is packs that `slmc export` writes from
 # the tiny fixture models, using build/apps/slmc (built first when missing; SLMC_BINARY
-# overrides). The growing corpus stays in build-fuzz/corpus, crash inputs in build-fuzz/crashes.
+# overrides); the GGUF seeds are tests/fixtures/gguf/*.gguf. The growing corpora stay in
+# build-fuzz/corpus and build-fuzz/corpus-gguf, crash inputs in build-fuzz/crashes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SLMC_FUZZ_SECONDS:-60}
@@ -24,7 +26,7 @@ if [ ! -f "$fuzz_dir/build.ninja" ]; then
     -DCMAKE_EXE_LINKER_FLAGS="$san" \
     -DSLMC_BUILD_FUZZ=ON -DSLMC_BUILD_TESTS=OFF -DSLMC_BUILD_BENCH=OFF >/dev/null
 fi
-ninja -C "$fuzz_dir" pack_reader_fuzz
+ninja -C "$fuzz_dir" pack_reader_fuzz gguf_reader_fuzz
 
 if [ ! -x "$slmc" ]; then
   [ -f build/build.ninja ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -50,4 +52,14 @@ echo "fuzz: $(ls "$seeds" | wc -l) seed packs; fuzzing the pack reader for ${sec
 "$fuzz_dir/fuzz/pack_reader_fuzz" "$corpus" "$seeds" \
   -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="$fuzz_dir/crashes/"
-echo "fuzz: no crash in ${seconds}s"
+echo "fuzz: pack reader: no crash in ${seconds}s"
+
+gguf_seeds="$fuzz_dir/seeds-gguf"
+rm -rf "$gguf_seeds"
+mkdir -p "$gguf_seeds" "$fuzz_dir/corpus-gguf"
+cp tests/fixtures/gguf/*.gguf "$gguf_seeds"/
+echo "fuzz: $(ls "$gguf_seeds" | wc -l) seed GGUF files; fuzzing the GGUF reader for ${seconds}s"
+"$fuzz_dir/fuzz/gguf_reader_fuzz" "$fuzz_dir/corpus-gguf" "$gguf_seeds" \
+  -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  -artifact_prefix="$fuzz_dir/crashes/"
+echo "fuzz: GGUF reader: no crash in ${seconds}s"

@@ -91,6 +91,11 @@ ModelConfig llamaConfig(const GgufFile& f) {
   require(tokens.empty() || static_cast<int64_t>(tokens.size()) <= c.vocab_size,
           p + ": tokenizer.ggml.tokens holds " + std::to_string(tokens.size()) + " tokens but token_embd has only " +
               std::to_string(c.vocab_size) + " rows");
+  // Every layer has tensors of its own: a block count beyond the tensor count is a corrupt header
+  // (and would have validateModel list billions of expected tensors).
+  require(c.num_layers <= static_cast<int64_t>(f.tensors().size()),
+          p + ": llama.block_count is " + std::to_string(c.num_layers) + " but the file holds only " +
+              std::to_string(f.tensors().size()) + " tensors (corrupt file)");
   c.tie_word_embeddings = f.findTensor("output.weight") == nullptr;
   c.validate();
   return c;
@@ -120,9 +125,13 @@ Tensor convert(const TensorInfo& t, int64_t rotary_heads, const std::string& pat
   return out;
 }
 
-// Converts every job, in parallel over tensors (each is independent); rethrows the first error.
+// Converts every job, in parallel over tensors (each is independent) when there is enough data to
+// be worth threads; rethrows the first error.
 void runJobs(std::vector<Job>& jobs, const std::string& path) {
-  const unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), 16));
+  size_t bytes = 0;
+  for (const Job& j : jobs) bytes += j.info->bytes;
+  const unsigned threads =
+      bytes < (size_t{1} << 22) ? 1u : std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), 16));
   std::atomic<size_t> next{0};
   std::vector<std::exception_ptr> errors(jobs.size());
   const auto worker = [&] {
