@@ -179,3 +179,12 @@ TEST_CASE("gguf model: loadModel routes by magic, and a .gguf without it gets GG
   const std::string truncated = readFile(tinyLlama()).substr(0, 21000);
   checkError(loadError(truncated), "m.gguf: tensor 'blk.0.ffn_down.weight' data (bytes");
 }
+
+TEST_CASE("gguf model: slmc inspect reads a GGUF, and refuses a non-llama one in one line") {
+  const CommandResult ok = runSlmc("inspect " + tinyLlama());
+  CHECK(ok.exit_code == 0);
+  CHECK_MESSAGE(ok.out.find("layers       1, hidden 64, mlp 64") != std::string::npos, ok.out);
+  CHECK_MESSAGE(ok.out.find("heads        4 q / 2 kv, head_dim 16") != std::string::npos, ok.out);
+  expectError(runSlmc("inspect " + fixture("gguf/all_types.gguf")),
+              "GGUF architecture 'test' is not supported yet; slmc reads llama");
+}
