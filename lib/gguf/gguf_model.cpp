@@ -29,8 +29,6 @@ constexpr LayerTensorName kLayerTensors[] = {
     {"ffn_down", "mlp.down_proj"},       {"attn_norm", "input_layernorm"}, {"ffn_norm", "post_attention_layernorm"},
 };
 
-bool startsWith(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
-
 std::string required(const GgufFile& f, const std::string& key) {
   return f.path() + ": missing metadata '" + key + "' (is this a llama.cpp GGUF of a llama model?)";
 }
@@ -44,7 +42,9 @@ int64_t requiredInt(const GgufFile& f, const std::string& key) {
 double requiredFloat(const GgufFile& f, const std::string& key) {
   const auto v = f.getFloat(key);
   require(v.has_value(), required(f, key));
-  return *v;  // a float32 widened exactly, as transformers reads the same value from config.json
+  // A float32 widened exactly: SmolLM2's config.json, written from this metadata, holds
+  // 9.999999747378752e-06 for the 1e-5 epsilon too.
+  return *v;
 }
 
 ModelConfig llamaConfig(const GgufFile& f) {
