@@ -2,8 +2,6 @@
 // BPE) and decode. Reading the file is in hf_tokenizer_load.cpp.
 #include "datasets/hf_tokenizer.h"
 
-#include <functional>
-
 #include "datasets/byte_level.h"
 #include "datasets/utf8.h"
 #include "lib/error.h"
@@ -55,10 +53,10 @@ std::vector<int32_t> HfBpeTokenizer::encode(std::string_view text, bool add_bos)
 }
 
 void HfBpeTokenizer::encodeByteLevel(std::string_view text, std::vector<int32_t>& out) const {
-  std::string prefixed;
-  if (add_prefix_space_ && !text.empty() && text[0] != ' ') {
-    prefixed = " " + std::string(text);
-    text = prefixed;
+  std::string normalized;
+  if (!normalizer_.empty()) {
+    normalized = normalizer_.apply(text);
+    text = normalized;
   }
   BpeScratch scratch;
   std::vector<int32_t> symbols;
@@ -97,26 +95,12 @@ void HfBpeTokenizer::encodeByteLevel(std::string_view text, std::vector<int32_t>
       cached_ids.insert(cached_ids.end(), out.begin() + static_cast<std::ptrdiff_t>(before), out.end());
     }
   };
-  // Each splitter cuts the pieces of the one before it.
-  const std::function<void(std::string_view, size_t)> cut = [&](std::string_view piece, size_t level) {
-    if (level == splitters_.size()) {
-      word(piece);
-      return;
-    }
-    splitters_[level]->split(piece, [&](std::string_view p) { cut(p, level + 1); });
-  };
-  cut(text, 0);
+  PreTokenizer::Scratch pieces;
+  for (std::string_view w : pre_tokenizer_.run(text, pieces)) word(w);
 }
 
 void HfBpeTokenizer::encodeSentencePiece(std::string_view text, bool first_segment, std::vector<int32_t>& out) const {
-  std::string normalized(text);
-  for (const NormalizerStep& step : normalizer_) {
-    if (step.prepend) {
-      if (!normalized.empty()) normalized.insert(0, step.text);
-    } else {
-      replaceAll(normalized, step.from, step.text);
-    }
-  }
+  std::string normalized = normalizer_.apply(text);
   if (metaspace_) {
     replaceAll(normalized, " ", metaspace_char_);
     const bool prepend = metaspace_prepend_ == Prepend::kAlways || (metaspace_prepend_ == Prepend::kFirst && first_segment);
