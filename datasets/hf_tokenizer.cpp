@@ -29,6 +29,10 @@ void replaceAll(std::string& s, const std::string& from, const std::string& to) 
 }  // namespace
 
 std::vector<int32_t> HfBpeTokenizer::encode(std::string_view text, bool add_bos) const {
+  return encode(text, add_bos, true);
+}
+
+std::vector<int32_t> HfBpeTokenizer::encode(std::string_view text, bool add_bos, bool match_added_tokens) const {
   requireValidUtf8(text, "the text to encode");
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 2);
@@ -39,7 +43,7 @@ std::vector<int32_t> HfBpeTokenizer::encode(std::string_view text, bool add_bos)
     else
       encodeSentencePiece(segment, first, ids);
   };
-  if (added_.empty()) {
+  if (added_.empty() || !match_added_tokens) {
     if (!text.empty()) plain(text, true);
     return ids;
   }
@@ -78,7 +82,7 @@ void HfBpeTokenizer::encodeByteLevel(std::string_view text, std::vector<int32_t>
     bool whole = false;
     if (ignore_merges_) {  // the word is looked up whole before any merge (Llama 3)
       mapped.clear();
-      for (unsigned char b : w) mapped += pieces_[static_cast<size_t>(byte_ids_[b])];
+      for (unsigned char b : w) mapped += bytePiece(b);
       if (const int32_t id = idOf(mapped); id >= 0) {
         out.push_back(id);
         whole = true;
@@ -86,7 +90,8 @@ void HfBpeTokenizer::encodeByteLevel(std::string_view text, std::vector<int32_t>
     }
     if (!whole) {
       symbols.clear();
-      for (unsigned char b : w) symbols.push_back(byte_ids_[b]);
+      for (unsigned char b : w)
+        if (byte_ids_[b] >= 0) symbols.push_back(byte_ids_[b]);
       merges_.apply(symbols, scratch);
       out.insert(out.end(), symbols.begin(), symbols.end());
     }

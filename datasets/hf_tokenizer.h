@@ -40,6 +40,9 @@ class HfBpeTokenizer final : public Tokenizer {
                                                   const std::string& origin);
 
   std::vector<int32_t> encode(std::string_view text, bool add_bos) const override;
+  // With `match_added_tokens` false, added tokens written in the text (<|im_start|>, ...) are not
+  // matched: the whole text is normalised and tokenized as plain text.
+  std::vector<int32_t> encode(std::string_view text, bool add_bos, bool match_added_tokens) const;
   std::string decode(const std::vector<int32_t>& ids) const override;
   int64_t vocabSize() const override { return static_cast<int64_t>(pieces_.size()); }
   int32_t bosId() const override { return bos_id_; }

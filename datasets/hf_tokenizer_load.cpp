@@ -304,14 +304,13 @@ struct HfTokenizerReader {
     if (!eos_known && t.eos_id_ < 0) t.eos_id_ = firstKnown({"</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>"});
   }
 
-  void finishByteLevel() {
+  // A byte whose piece the vocabulary lacks (SmolLM2 has no control bytes) becomes unk_token, or
+  // is dropped when there is none, as tokenizers' BPE does.
+  void finishByteLevel(const json& model) {
+    const int32_t unk = model.contains("unk_token") && model["unk_token"].is_string() ? t.idOf(model["unk_token"]) : -1;
     for (int b = 0; b < 256; ++b) {
       const int32_t id = t.idOf(bytePiece(static_cast<unsigned char>(b)));
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02X", b);
-      require(id >= 0, where + " is byte-level but its vocabulary lacks the piece for byte " + hex +
-                           "; the file is incomplete");
-      t.byte_ids_[static_cast<size_t>(b)] = id;
+      t.byte_ids_[static_cast<size_t>(b)] = id >= 0 ? id : unk;
     }
   }
 
@@ -370,7 +369,7 @@ struct HfTokenizerReader {
     BpeMerges& merges = t.byte_level_ ? t.merges_ : t.sp_.merges();
     readMerges(model, [&](int32_t l, int32_t r, uint32_t rank, int32_t m) { merges.add(l, r, rank, m); });
     if (t.byte_level_)
-      finishByteLevel();
+      finishByteLevel(model);
     else
       finishSentencePiece(model);
     readBosEos(config_text);

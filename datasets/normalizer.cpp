@@ -83,7 +83,7 @@ struct StripAccentsStep final : Normalizer::Step {
     out.reserve(s.size());
     for (size_t pos = 0; pos < s.size();) {
       const size_t at = pos;
-      if (!isNonspacingMark(nextCodepoint(s, pos))) out.append(s, at, pos - at);
+      if (!isCombiningMark(nextCodepoint(s, pos))) out.append(s, at, pos - at);
     }
     s = std::move(out);
   }

@@ -4,7 +4,7 @@
 //   NFC / NFD / NFKC / NFKD      Unicode normalization forms (utf8proc)
 //   Lowercase                    Rust char::to_lowercase per code point
 //   Strip(left, right)           White_Space at the ends
-//   StripAccents                 removes nonspacing marks (Mn)
+//   StripAccents                 removes combining marks (M*)
 //   Prepend(text)                text before a non-empty segment
 //   Replace(pattern → content)   every non-overlapping match of a string or a regex
 // Immutable once built: apply() is const and thread-safe.

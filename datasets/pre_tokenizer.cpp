@@ -111,7 +111,11 @@ void PreTokenizer::addPunctuation(SplitBehavior behavior) {
   steps_.push_back(std::make_unique<CharStep>(CharClass::kPunctuation, behavior));
 }
 void PreTokenizer::addWhitespace() {
-  steps_.push_back(std::make_unique<RegexStep>(R"(\w+|[^\w\s]+)", SplitBehavior::kRemoved, true));
+  // \w+|[^\w\s]+ with Oniguruma's \w (Alphabetic, marks, decimal digits, connector punctuation
+  // and the joiners ZWNJ/ZWJ), which is wider than PCRE2's.
+  steps_.push_back(std::make_unique<RegexStep>(
+      R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}]+|[^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}\s]+)",
+      SplitBehavior::kRemoved, true));
 }
 void PreTokenizer::addWhitespaceSplit() {
   steps_.push_back(std::make_unique<CharStep>(CharClass::kWhitespace, SplitBehavior::kRemoved));

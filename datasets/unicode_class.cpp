@@ -29,8 +29,10 @@ bool isWhitespaceCodepoint(uint32_t cp) {
   }
 }
 
-bool isNonspacingMark(uint32_t cp) {
-  return cp >= 0x300 && utf8proc_category(static_cast<utf8proc_int32_t>(cp)) == UTF8PROC_CATEGORY_MN;
+bool isCombiningMark(uint32_t cp) {
+  if (cp < 0x300) return false;
+  const utf8proc_category_t c = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+  return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_MC || c == UTF8PROC_CATEGORY_ME;
 }
 
 void appendLowercase(std::string& out, uint32_t cp) {

@@ -13,8 +13,8 @@ bool isNumericCodepoint(uint32_t cp);
 bool isPunctuationCodepoint(uint32_t cp);
 // Rust char::is_whitespace: the White_Space property.
 bool isWhitespaceCodepoint(uint32_t cp);
-// Category Mn (StripAccents normalizer).
-bool isNonspacingMark(uint32_t cp);
+// Category M (Mn, Mc, Me): what the StripAccents normalizer removes.
+bool isCombiningMark(uint32_t cp);
 // Appends Rust's char::to_lowercase of `cp` (full mapping, context-free: no final sigma rule).
 void appendLowercase(std::string& out, uint32_t cp);
 
