@@ -28,6 +28,7 @@ void setupVerify(CLI::App& app);
 void setupRun(CLI::App& app, const CommonOptions& common);
 void setupValidate(CLI::App& app, const CommonOptions& common);
 void setupBench(CLI::App& app, const CommonOptions& common);
+void setupTokenize(CLI::App& app);
 
 // Shared by the commands that run a pack in the runtime (defined in run_command.cpp).
 class PackFile;

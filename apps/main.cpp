@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   slmc::setupRun(app, common);
   slmc::setupValidate(app, common);
   slmc::setupBench(app, common);
+  slmc::setupTokenize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

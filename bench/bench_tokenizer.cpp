@@ -81,6 +81,7 @@ int main(int argc, char** argv) try {
       {"llama2c tokenizer.bin", models + "/llama2-tokenizer/tokenizer.bin"},
       {"llama2 tokenizer.json", std::string(SLMC_SOURCE_DIR) + "/tests/fixtures/tokenizers/llama2/tokenizer.json"},
       {"byte-level (2k vocab)", std::string(SLMC_SOURCE_DIR) + "/tests/fixtures/tokenizers/bytelevel/tokenizer.json"},
+      {"SmolLM2 tokenizer.json", models + "/smollm2-135m-instruct/tokenizer.json"},
   };
   for (const auto& [name, path] : tokenizers) {
     const auto t0 = std::chrono::steady_clock::now();

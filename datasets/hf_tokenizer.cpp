@@ -2,8 +2,6 @@
 // BPE) and decode. Reading the file is in hf_tokenizer_load.cpp.
 #include "datasets/hf_tokenizer.h"
 
-#include <functional>
-
 #include "datasets/byte_level.h"
 #include "datasets/utf8.h"
 #include "lib/error.h"
@@ -31,6 +29,10 @@ void replaceAll(std::string& s, const std::string& from, const std::string& to) 
 }  // namespace
 
 std::vector<int32_t> HfBpeTokenizer::encode(std::string_view text, bool add_bos) const {
+  return encode(text, add_bos, true);
+}
+
+std::vector<int32_t> HfBpeTokenizer::encode(std::string_view text, bool add_bos, bool match_added_tokens) const {
   requireValidUtf8(text, "the text to encode");
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 2);
@@ -41,7 +43,7 @@ std::vector<int32_t> HfBpeTokenizer::encode(std::string_view text, bool add_bos)
     else
       encodeSentencePiece(segment, first, ids);
   };
-  if (added_.empty()) {
+  if (added_.empty() || !match_added_tokens) {
     if (!text.empty()) plain(text, true);
     return ids;
   }
@@ -55,10 +57,10 @@ std::vector<int32_t> HfBpeTokenizer::encode(std::string_view text, bool add_bos)
 }
 
 void HfBpeTokenizer::encodeByteLevel(std::string_view text, std::vector<int32_t>& out) const {
-  std::string prefixed;
-  if (add_prefix_space_ && !text.empty() && text[0] != ' ') {
-    prefixed = " " + std::string(text);
-    text = prefixed;
+  std::string normalized;
+  if (!normalizer_.empty()) {
+    normalized = normalizer_.apply(text);
+    text = normalized;
   }
   BpeScratch scratch;
   std::vector<int32_t> symbols;
@@ -80,7 +82,7 @@ void HfBpeTokenizer::encodeByteLevel(std::string_view text, std::vector<int32_t>
     bool whole = false;
     if (ignore_merges_) {  // the word is looked up whole before any merge (Llama 3)
       mapped.clear();
-      for (unsigned char b : w) mapped += pieces_[static_cast<size_t>(byte_ids_[b])];
+      for (unsigned char b : w) mapped += bytePiece(b);
       if (const int32_t id = idOf(mapped); id >= 0) {
         out.push_back(id);
         whole = true;
@@ -88,7 +90,8 @@ void HfBpeTokenizer::encodeByteLevel(std::string_view text, std::vector<int32_t>
     }
     if (!whole) {
       symbols.clear();
-      for (unsigned char b : w) symbols.push_back(byte_ids_[b]);
+      for (unsigned char b : w)
+        if (byte_ids_[b] >= 0) symbols.push_back(byte_ids_[b]);
       merges_.apply(symbols, scratch);
       out.insert(out.end(), symbols.begin(), symbols.end());
     }
@@ -97,26 +100,12 @@ void HfBpeTokenizer::encodeByteLevel(std::string_view text, std::vector<int32_t>
       cached_ids.insert(cached_ids.end(), out.begin() + static_cast<std::ptrdiff_t>(before), out.end());
     }
   };
-  // Each splitter cuts the pieces of the one before it.
-  const std::function<void(std::string_view, size_t)> cut = [&](std::string_view piece, size_t level) {
-    if (level == splitters_.size()) {
-      word(piece);
-      return;
-    }
-    splitters_[level]->split(piece, [&](std::string_view p) { cut(p, level + 1); });
-  };
-  cut(text, 0);
+  PreTokenizer::Scratch pieces;
+  for (std::string_view w : pre_tokenizer_.run(text, pieces)) word(w);
 }
 
 void HfBpeTokenizer::encodeSentencePiece(std::string_view text, bool first_segment, std::vector<int32_t>& out) const {
-  std::string normalized(text);
-  for (const NormalizerStep& step : normalizer_) {
-    if (step.prepend) {
-      if (!normalized.empty()) normalized.insert(0, step.text);
-    } else {
-      replaceAll(normalized, step.from, step.text);
-    }
-  }
+  std::string normalized = normalizer_.apply(text);
   if (metaspace_) {
     replaceAll(normalized, " ", metaspace_char_);
     const bool prepend = metaspace_prepend_ == Prepend::kAlways || (metaspace_prepend_ == Prepend::kFirst && first_segment);

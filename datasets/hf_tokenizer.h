@@ -1,6 +1,7 @@
 // Hugging Face tokenizer.json with a BPE model, in its two common shapes:
-//  - byte-level (GPT-2, Llama 3, Qwen2 style): text → Split/ByteLevel regex pieces → bytes mapped
-//    to GPT-2's printable alphabet → BPE by merge rank;
+//  - byte-level (GPT-2, SmolLM2, Llama 3, Qwen2 style): text → normalizers (NFC, Lowercase, ...)
+//    → pre-tokenizers (Split, Digits, Punctuation, Whitespace, ByteLevel, ...) → bytes mapped to
+//    GPT-2's printable alphabet → BPE by merge rank;
 //  - SentencePiece-style (Llama 2, Mistral style): normaliser Prepend("▁") + Replace(" ", "▁") or a
 //    Metaspace pre-tokenizer → one symbol per code point, <0xNN> byte fallback → BPE by rank.
 // Added tokens (<s>, <|endoftext|>, ...) are matched verbatim in the raw text first, never split.
@@ -20,7 +21,8 @@
 
 #include "datasets/added_tokens.h"
 #include "datasets/bpe_merges.h"
-#include "datasets/regex_splitter.h"
+#include "datasets/normalizer.h"
+#include "datasets/pre_tokenizer.h"
 #include "datasets/sentencepiece_bpe.h"
 #include "datasets/tokenizer.h"
 
@@ -31,8 +33,16 @@ class HfBpeTokenizer final : public Tokenizer {
   // Reads `path` (a tokenizer.json) and tokenizer_config.json beside it when present. Throws
   // Error naming the file and the unsupported part (model type, normaliser, pre-tokenizer).
   static std::unique_ptr<HfBpeTokenizer> load(const std::string& path);
+  // The same from text in memory (e.g. a tokenizer.json written from a GGUF's vocabulary);
+  // `tokenizer_config_json` is "" when there is none; errors name `origin`.
+  static std::unique_ptr<HfBpeTokenizer> fromJson(const std::string& tokenizer_json,
+                                                  const std::string& tokenizer_config_json,
+                                                  const std::string& origin);
 
   std::vector<int32_t> encode(std::string_view text, bool add_bos) const override;
+  // With `match_added_tokens` false, added tokens written in the text (<|im_start|>, ...) are not
+  // matched: the whole text is normalised and tokenized as plain text.
+  std::vector<int32_t> encode(std::string_view text, bool add_bos, bool match_added_tokens) const;
   std::string decode(const std::vector<int32_t>& ids) const override;
   int64_t vocabSize() const override { return static_cast<int64_t>(pieces_.size()); }
   int32_t bosId() const override { return bos_id_; }
@@ -50,12 +60,6 @@ class HfBpeTokenizer final : public Tokenizer {
  private:
   HfBpeTokenizer() = default;
 
-  // Normaliser steps of the SentencePiece-style shape, applied in order to each plain segment.
-  struct NormalizerStep {
-    bool prepend;  // Prepend(text) when true, else Replace(from → text)
-    std::string from;
-    std::string text;
-  };
   enum class Prepend { kNever, kFirst, kAlways };
 
   void encodeByteLevel(std::string_view text, std::vector<int32_t>& out) const;
@@ -73,14 +77,13 @@ class HfBpeTokenizer final : public Tokenizer {
   bool adds_bos_by_default_ = false;
   bool byte_level_ = false;
   bool ignore_merges_ = false;
+  Normalizer normalizer_;  // applied to each plain segment
 
   // Byte-level shape.
-  std::vector<std::unique_ptr<RegexSplitter>> splitters_;  // applied in order
-  bool add_prefix_space_ = false;
+  PreTokenizer pre_tokenizer_;
   std::array<int32_t, 256> byte_ids_{};
 
   // SentencePiece-style shape.
-  std::vector<NormalizerStep> normalizer_;
   bool metaspace_ = false;
   std::string metaspace_char_ = "\xE2\x96\x81";  // ▁
   Prepend metaspace_prepend_ = Prepend::kNever;

@@ -19,13 +19,17 @@ using nlohmann::json;
 
 namespace {
 
-json parseJsonFile(const std::string& path, const std::string& what) {
+std::string readTextFile(const std::string& path) {
   const auto file = MappedFile::open(path);
-  const auto* begin = reinterpret_cast<const char*>(file->data());
+  return std::string(reinterpret_cast<const char*>(file->data()), file->size());
+}
+
+// `where` names the text: "tokenizer.json '<path>'".
+json parseJsonText(const std::string& text, const std::string& where) {
   try {
-    return json::parse(begin, begin + file->size());
+    return json::parse(text);
   } catch (const json::parse_error& e) {
-    throw Error(what + " '" + path + "' is not valid JSON (parse error at byte " + std::to_string(e.byte) +
+    throw Error(where + " is not valid JSON (parse error at byte " + std::to_string(e.byte) +
                 "); re-download or regenerate it");
   }
 }
@@ -135,17 +139,55 @@ struct HfTokenizerReader {
     const std::string type = typeOf(n);
     if (type == "Sequence") {
       for (const json& step : member(n, "normalizers", "the Sequence normalizer")) readNormalizer(step);
+    } else if (type == "NFC") {
+      t.normalizer_.addUnicode(Normalizer::Form::kNFC);
+    } else if (type == "NFD") {
+      t.normalizer_.addUnicode(Normalizer::Form::kNFD);
+    } else if (type == "NFKC") {
+      t.normalizer_.addUnicode(Normalizer::Form::kNFKC);
+    } else if (type == "NFKD") {
+      t.normalizer_.addUnicode(Normalizer::Form::kNFKD);
+    } else if (type == "Lowercase") {
+      t.normalizer_.addLowercase();
+    } else if (type == "Strip") {
+      t.normalizer_.addStrip(n.value("strip_left", true), n.value("strip_right", true));
+    } else if (type == "StripAccents") {
+      t.normalizer_.addStripAccents();
     } else if (type == "Prepend") {
-      t.normalizer_.push_back({true, "", member(n, "prepend", "Prepend").get<std::string>()});
+      t.normalizer_.addPrepend(member(n, "prepend", "Prepend").get<std::string>());
     } else if (type == "Replace") {
-      const json pattern = member(n, "pattern", "Replace");
-      if (!pattern.contains("String")) unsupported("a Replace normalizer with a regex pattern");
-      const std::string from = pattern["String"].get<std::string>();
-      require(!from.empty(), where + " has a Replace normalizer with an empty pattern");
-      t.normalizer_.push_back({false, from, member(n, "content", "Replace").get<std::string>()});
+      const json& pattern = member(n, "pattern", "Replace");
+      const std::string content = member(n, "content", "Replace").get<std::string>();
+      if (pattern.contains("Regex")) {
+        t.normalizer_.addReplaceRegex(pattern["Regex"].get<std::string>(), content);
+      } else {
+        const std::string from = member(pattern, "String", "the Replace pattern").get<std::string>();
+        require(!from.empty(), where + " has a Replace normalizer with an empty pattern; give it a pattern");
+        t.normalizer_.addReplace(from, content);
+      }
     } else {
-      unsupported("the " + (type.empty() ? std::string("untyped") : type) + " normalizer (supported: Prepend, Replace)");
+      unsupported("the " + (type.empty() ? std::string("untyped") : type) +
+                  " normalizer (supported: Sequence, NFC, NFD, NFKC, NFKD, Lowercase, Strip, StripAccents, "
+                  "Prepend, Replace)");
     }
+  }
+
+  static std::string escapeRegex(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+      if (std::string_view("\\^$.|?*+()[]{}-#/ \t\n\r").find(c) != std::string_view::npos) out += '\\';
+      out += c;
+    }
+    return out;
+  }
+
+  SplitBehavior behaviorOf(const json& p, const std::string& type) const {
+    const std::string name = p.value("behavior", std::string("Isolated"));
+    SplitBehavior b;
+    if (!parseSplitBehavior(name, b))
+      unsupported("a " + type + " pre-tokenizer with behavior '" + name +
+                  "' (supported: Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous)");
+    return b;
   }
 
   void readPreTokenizer(const json& p) {
@@ -153,23 +195,37 @@ struct HfTokenizerReader {
     const std::string type = typeOf(p);
     if (type == "Sequence") {
       for (const json& step : member(p, "pretokenizers", "the Sequence pre-tokenizer")) readPreTokenizer(step);
-    } else if (type == "ByteLevel") {
+      return;
+    }
+    // The byte → character mapping is done by the model, so nothing may cut pieces after it.
+    if (t.byte_level_ && type != "Metaspace")
+      unsupported("a " + (type.empty() ? std::string("untyped") : type) +
+                  " pre-tokenizer after ByteLevel (slmc needs ByteLevel last in the sequence)");
+    if (type == "ByteLevel") {
       t.byte_level_ = true;
-      t.add_prefix_space_ = p.value("add_prefix_space", false);
-      if (p.value("use_regex", true))
-        t.splitters_.push_back(std::make_unique<RegexSplitter>(RegexSplitter::gpt2Pattern()));
+      t.pre_tokenizer_.addByteLevel(p.value("add_prefix_space", false), p.value("use_regex", true));
     } else if (type == "Split") {
-      const json pattern = member(p, "pattern", "Split");
-      if (p.value("behavior", std::string("Isolated")) != "Isolated" || p.value("invert", false))
-        unsupported("a Split pre-tokenizer with behavior '" + p.value("behavior", std::string()) +
-                    "' (supported: Isolated, not inverted)");
+      const json& pattern = member(p, "pattern", "Split");
       std::string regex;
       if (pattern.contains("Regex")) {
         regex = pattern["Regex"].get<std::string>();
       } else {
-        regex = "\\Q" + member(pattern, "String", "Split pattern").get<std::string>() + "\\E";
+        regex = escapeRegex(member(pattern, "String", "Split pattern").get<std::string>());
       }
-      t.splitters_.push_back(std::make_unique<RegexSplitter>(regex));
+      t.pre_tokenizer_.addSplit(regex, behaviorOf(p, type), p.value("invert", false));
+      pre_tokenizer_names_.push_back(type);
+    } else if (type == "Digits") {
+      t.pre_tokenizer_.addDigits(p.value("individual_digits", false));
+      pre_tokenizer_names_.push_back(type);
+    } else if (type == "Punctuation") {
+      t.pre_tokenizer_.addPunctuation(behaviorOf(p, type));
+      pre_tokenizer_names_.push_back(type);
+    } else if (type == "Whitespace") {
+      t.pre_tokenizer_.addWhitespace();
+      pre_tokenizer_names_.push_back(type);
+    } else if (type == "WhitespaceSplit") {
+      t.pre_tokenizer_.addWhitespaceSplit();
+      pre_tokenizer_names_.push_back(type);
     } else if (type == "Metaspace") {
       t.metaspace_ = true;
       t.metaspace_char_ = p.value("replacement", std::string("\xE2\x96\x81"));
@@ -180,7 +236,8 @@ struct HfTokenizerReader {
       metaspace_split_ = p.value("split", true);
     } else {
       unsupported("the " + (type.empty() ? std::string("untyped") : type) +
-                  " pre-tokenizer (supported: ByteLevel, Split, Metaspace)");
+                  " pre-tokenizer (supported: Sequence, ByteLevel, Split, Digits, Punctuation, Whitespace, "
+                  "WhitespaceSplit, Metaspace)");
     }
   }
 
@@ -214,12 +271,12 @@ struct HfTokenizerReader {
     }
   }
 
-  void readBosEos(const std::string& path) {
-    // 1. tokenizer_config.json beside the file, 2. the post-processor, 3. well-known names.
-    const std::string config = (std::filesystem::path(path).parent_path() / "tokenizer_config.json").string();
+  void readBosEos(const std::string& config_text) {
+    // 1. tokenizer_config.json, 2. the post-processor, 3. well-known names.
     bool bos_known = false, eos_known = false;
-    if (std::filesystem::is_regular_file(config)) {
-      const json c = parseJsonFile(config, "tokenizer config");
+    if (!config_text.empty()) {
+      const json c = parseJsonText(config_text, "the tokenizer config of " + where);
+      require(c.is_object(), "the tokenizer config of " + where + " is not a JSON object; fix or remove it");
       if (c.contains("bos_token")) {
         t.bos_id_ = t.idOf(tokenContent(c["bos_token"]));
         bos_known = true;
@@ -247,14 +304,13 @@ struct HfTokenizerReader {
     if (!eos_known && t.eos_id_ < 0) t.eos_id_ = firstKnown({"</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>"});
   }
 
-  void finishByteLevel() {
+  // A byte whose piece the vocabulary lacks (SmolLM2 has no control bytes) becomes unk_token, or
+  // is dropped when there is none, as tokenizers' BPE does.
+  void finishByteLevel(const json& model) {
+    const int32_t unk = model.contains("unk_token") && model["unk_token"].is_string() ? t.idOf(model["unk_token"]) : -1;
     for (int b = 0; b < 256; ++b) {
       const int32_t id = t.idOf(bytePiece(static_cast<unsigned char>(b)));
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02X", b);
-      require(id >= 0, where + " is byte-level but its vocabulary lacks the piece for byte " + hex +
-                           "; the file is incomplete");
-      t.byte_ids_[static_cast<size_t>(b)] = id;
+      t.byte_ids_[static_cast<size_t>(b)] = id >= 0 ? id : unk;
     }
   }
 
@@ -287,8 +343,8 @@ struct HfTokenizerReader {
                         t.pieces_);
   }
 
-  void read(const std::string& path) {
-    const json root = parseJsonFile(path, "tokenizer.json");
+  void read(const std::string& text, const std::string& config_text) {
+    const json root = parseJsonText(text, where);
     require(root.is_object(), where + " is not a JSON object; it is not a Hugging Face tokenizer.json");
     const json& model = member(root, "model", "the file");
     readModel(model);
@@ -302,39 +358,48 @@ struct HfTokenizerReader {
       t.added_kind_[static_cast<size_t>(a.id)] = a.special ? HfBpeTokenizer::kSpecial : HfBpeTokenizer::kAddedText;
 
     const bool sentencepiece = t.metaspace_ || model.value("byte_fallback", false) ||
-                               std::any_of(t.normalizer_.begin(), t.normalizer_.end(), [&](const auto& s) {
-                                 return s.text.find(t.metaspace_char_) != std::string::npos;
-                               });
-    if (t.byte_level_ && (sentencepiece || !t.normalizer_.empty()))
-      unsupported("a ByteLevel pre-tokenizer together with a normalizer, Metaspace or byte_fallback");
+                               t.normalizer_.writes(t.metaspace_char_);
+    if (t.byte_level_ && sentencepiece)
+      unsupported("a ByteLevel pre-tokenizer together with Metaspace, a ▁ normalizer or byte_fallback");
     if (!t.byte_level_ && !sentencepiece)
       unsupported("a BPE model with neither a ByteLevel pre-tokenizer nor a SentencePiece-style ▁ normalizer/Metaspace");
-    if (!t.byte_level_ && !t.splitters_.empty()) unsupported("a Split pre-tokenizer with a SentencePiece-style model");
+    if (!t.byte_level_ && !pre_tokenizer_names_.empty())
+      unsupported("a " + pre_tokenizer_names_.front() + " pre-tokenizer with a SentencePiece-style model");
 
     BpeMerges& merges = t.byte_level_ ? t.merges_ : t.sp_.merges();
     readMerges(model, [&](int32_t l, int32_t r, uint32_t rank, int32_t m) { merges.add(l, r, rank, m); });
     if (t.byte_level_)
-      finishByteLevel();
+      finishByteLevel(model);
     else
       finishSentencePiece(model);
-    readBosEos(path);
+    readBosEos(config_text);
   }
 
   int32_t template_bos_ = -1;
   int32_t template_eos_ = -1;
   bool metaspace_split_ = true;
+  std::vector<std::string> pre_tokenizer_names_{};  // steps other than ByteLevel / Metaspace
 };
 
-std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::load(const std::string& path) {
+std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::fromJson(const std::string& tokenizer_json,
+                                                         const std::string& tokenizer_config_json,
+                                                         const std::string& origin) {
   std::unique_ptr<HfBpeTokenizer> t(new HfBpeTokenizer());
-  HfTokenizerReader reader{*t, "tokenizer.json '" + path + "'"};
+  HfTokenizerReader reader{*t, "tokenizer.json '" + origin + "'"};
   try {
-    reader.read(path);
+    reader.read(tokenizer_json, tokenizer_config_json);
   } catch (const nlohmann::json::exception& e) {
     // A field of the wrong JSON type (e.g. a number where a string belongs).
     throw Error(reader.where + " has a field of an unexpected type (" + e.what() + "); the file is corrupt");
   }
   return t;
+}
+
+std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::load(const std::string& path) {
+  const std::string config = (std::filesystem::path(path).parent_path() / "tokenizer_config.json").string();
+  return fromJson(readTextFile(path),
+                  std::filesystem::is_regular_file(config) ? readTextFile(config) : std::string(),
+                  path);
 }
 
 int32_t HfBpeTokenizer::idOf(const std::string& piece) const {

@@ -36,6 +36,15 @@ class RegexSplitter {
     if (done < text.size()) piece(text.substr(done));
   }
 
+  // Calls `match(size_t start, size_t end)` for every non-empty match, leftmost first, without
+  // overlap (empty matches are stepped over one code point at a time).
+  template <typename F>
+  void forEachMatch(std::string_view text, F&& match) const {
+    Matcher m(*this, text);
+    size_t start = 0, end = 0;
+    while (m.next(start, end)) match(start, end);
+  }
+
   const std::string& pattern() const { return pattern_; }
 
  private:

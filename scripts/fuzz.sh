@@ -63,3 +63,16 @@ echo "fuzz: $(ls "$gguf_seeds" | wc -l) seed GGUF files; fuzzing the GGUF reader
   -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="$fuzz_dir/crashes/"
 echo "fuzz: GGUF reader: no crash in ${seconds}s"
+
+
+# --- tokenizer.json reader (fuzz/tokenizer_json_fuzz.cpp): seeds are the small tokenizer fixtures ---
+ninja -C "$fuzz_dir" tokenizer_json_fuzz
+tok_seeds="$fuzz_dir/tokenizer-seeds" tok_corpus="$fuzz_dir/tokenizer-corpus"
+mkdir -p "$tok_seeds" "$tok_corpus"
+cp tests/fixtures/tokenizers/pipelines/base.json "$tok_seeds/"
+echo "fuzz: fuzzing the tokenizer.json reader for ${seconds}s"
+"$fuzz_dir/fuzz/tokenizer_json_fuzz" "$tok_corpus" "$tok_seeds" \
+  -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  -artifact_prefix="$fuzz_dir/crashes/"
+echo "fuzz: tokenizer.json reader, no crash in ${seconds}s"
+# --- end tokenizer.json reader ---

@@ -31,9 +31,7 @@ import argparse
 import json
 import os
 
-import sentencepiece as spm
 from tokenizers import ByteLevelBPETokenizer, Tokenizer
-from transformers import LlamaTokenizerFast
 
 HAND_WRITTEN = [
     "",
@@ -93,7 +91,14 @@ def main():
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--out", default="tests/fixtures/tokenizers")
     ap.add_argument("--wiki-lines", type=int, default=60)
+    ap.add_argument("--pipelines-only", action="store_true",
+                    help="only write pipelines/ (needs just `tokenizers`, not sentencepiece/transformers)")
     args = ap.parse_args()
+    make_pipelines(args)
+    if args.pipelines_only:
+        return
+    import sentencepiece as spm
+    from transformers import LlamaTokenizerFast
 
     sp_model = os.path.join(args.models, "llama2-tokenizer", "tokenizer.model")
     llama_dir = os.path.join(args.out, "llama2")
@@ -139,6 +144,110 @@ def main():
                    "cases": cases}, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
     print(f"{len(cases)} corpus lines, sentencepiece and tokenizers differ on {disagree}")
+
+
+# tokenizer.json pipelines of today's models, and one small synthetic per normalizer / pre-tokenizer /
+# split behavior. One byte-level vocabulary (pipelines/base.json) serves every variant: the test splices
+# each variant's "normalizer" and "pre_tokenizer" into it and builds it with HfBpeTokenizer::fromJson.
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+BL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+BL_REGEX = dict(BL, use_regex=True)
+
+
+def seq(*steps):
+    return {"type": "Sequence", "pretokenizers": list(steps)}
+
+
+def split(pattern, behavior, invert=False, regex=True):
+    return {"type": "Split", "pattern": {"Regex" if regex else "String": pattern}, "behavior": behavior,
+            "invert": invert}
+
+
+VARIANTS = {
+    "llama3": (None, seq(split(LLAMA3_SPLIT, "Isolated"), BL), {"ignore_merges": True}),
+    "qwen2": ({"type": "NFC"}, seq(split(QWEN2_SPLIT, "Isolated"), BL), {}),
+    "digits_contiguous": (None, seq({"type": "Digits", "individual_digits": False}, BL_REGEX), {}),
+    "split_removed": (None, seq(split(" ", "Removed", regex=False), BL), {}),
+    "split_merged_previous": (None, seq(split(r"[,.!?]", "MergedWithPrevious"), BL_REGEX), {}),
+    "split_merged_next": (None, seq(split(r"\s", "MergedWithNext"), BL), {}),
+    "split_contiguous": (None, seq(split(r"\s", "Contiguous"), BL), {}),
+    "split_inverted": (None, seq(split(r"\p{L}+", "Isolated", invert=True), BL), {}),
+    "split_inverted_removed": (None, seq(split(r"\p{L}+", "Removed", invert=True), BL), {}),
+    "punctuation": (None, seq({"type": "Punctuation", "behavior": "Isolated"}, BL), {}),
+    "punctuation_contiguous": (None, seq({"type": "Punctuation", "behavior": "Contiguous"}, BL), {}),
+    "whitespace": (None, seq({"type": "Whitespace"}, BL), {}),
+    "whitespace_split_prefix": (None, seq({"type": "WhitespaceSplit"}, dict(BL, add_prefix_space=True)), {}),
+    "lowercase_strip": ({"type": "Sequence", "normalizers": [{"type": "Lowercase"}, {"type": "Strip", "strip_left": True,
+                                                                                   "strip_right": True}]},
+                        BL_REGEX, {}),
+    "nfkc_strip_right": ({"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "Strip", "strip_left": False,
+                                                                               "strip_right": True}]}, BL_REGEX, {}),
+    "nfd_strip_accents": ({"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "StripAccents"}]}, BL_REGEX, {}),
+    "nfkd": ({"type": "NFKD"}, BL_REGEX, {}),
+    "replace_regex": ({"type": "Sequence", "normalizers": [
+        {"type": "Replace", "pattern": {"Regex": r"\s+"}, "content": " "},
+        {"type": "Replace", "pattern": {"String": "e"}, "content": "E"},
+        {"type": "Prepend", "prepend": ">"}]}, BL_REGEX, {}),
+}
+
+PIPELINE_LINES = HAND_WRITTEN + [
+    "서울은 한국의 수도입니다. 한글 자모: ᄀ ᅡ 가각",
+    "decomposed: e\u0301 a\u0300 n\u0303 o\u0308; composed: é à ñ ö; compat: ﬁ ① ² Ⅻ ｆｕｌｌ",
+    "İstanbul ΣΑΣ ΌΣΟΣ Straße ǅ",
+    "ZWJ family 👩‍❤️‍👨 and 🏳️‍🌈 and keycap 1️⃣",
+    "digits 1234567890123 and ٣٤٥ and ১২৩ and ½",
+    "code:\tif (x == 42) {\n\t\treturn \"ok\";\n\t}\n",
+    "  \t\n  mixed   \n\n\t whitespace runs\t\t",
+    "<|endoftext|><|endoftext|> twice, and <|im_start|>user\nhi<|im_end|>",
+    "wasn't WE'RE They'LL it'S",
+    "a,b,,c... d!? e",
+]
+
+
+def make_pipelines(args):
+    out = os.path.join(args.out, "pipelines")
+    os.makedirs(out, exist_ok=True)
+    lines = [l for l in PIPELINE_LINES if len(l) < 200]  # keeps goldens.json small
+    # A small byte-level vocabulary: every byte, plus merges learnt from a few KB of mixed text.
+    with open(os.path.join(args.data, "wikitext-2", "valid.txt"), encoding="utf-8") as f:
+        train = f.read(12000)
+    bl = ByteLevelBPETokenizer(add_prefix_space=False)
+    bl.train_from_iterator([train] + PIPELINE_LINES * 3, vocab_size=700, min_frequency=2,
+                           special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"], show_progress=False)
+    base = json.loads(bl.to_str())
+    base_path = os.path.join(out, "base.json")
+    with open(base_path, "w", encoding="utf-8") as f:
+        json.dump(base, f, ensure_ascii=False, separators=(",", ":"))
+    variants = {}
+    for name, (normalizer, pre_tokenizer, model_extra) in VARIANTS.items():
+        j = json.loads(json.dumps(base))
+        j["normalizer"] = normalizer
+        j["pre_tokenizer"] = pre_tokenizer
+        j["model"].update(model_extra)
+        tok = Tokenizer.from_str(json.dumps(j))
+        cases = []
+        for text in lines:
+            ids = tok.encode(text, add_special_tokens=False).ids
+            decoded = tok.decode(ids, skip_special_tokens=True)
+            cases.append({"ids": ids} if decoded == text else {"ids": ids, "decoded": decoded})
+        variants[name] = {"normalizer": normalizer, "pre_tokenizer": pre_tokenizer, "model": model_extra,
+                          "cases": cases}
+    smol = Tokenizer.from_file(os.path.join(args.models, "smollm2-135m-instruct", "tokenizer.json"))
+    smol_cases = []
+    for text in lines:
+        ids = smol.encode(text, add_special_tokens=False).ids
+        decoded = smol.decode(ids, skip_special_tokens=True)
+        smol_cases.append({"ids": ids} if decoded == text else {"ids": ids, "decoded": decoded})
+    with open(os.path.join(out, "goldens.json"), "w", encoding="utf-8") as f:
+        json.dump({"note": "written by scripts/make_tokenizer_fixtures.py --pipelines-only; ids without BOS/EOS; "
+                           "smollm2 is $SLMC_MODELS/smollm2-135m-instruct/tokenizer.json",
+                   "texts": lines, "variants": variants, "smollm2": smol_cases},
+                  f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+    print(f"pipelines: {len(lines)} lines x {len(variants)} variants + smollm2")
 
 
 if __name__ == "__main__":

@@ -46,9 +46,9 @@ TEST_CASE("tokenizer bad input: corrupt or unsupported tokenizer files") {
   checkError(load("wordpiece.json", R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}})"), "WordPiece model");
   checkError(load("unigram.json", R"({"model": {"type": "Unigram", "vocab": [["a", 0.0]]}})"), "Unigram model");
   checkError(load("wordlevel.json", R"({"model": {"type": "WordLevel", "vocab": {}}})"), "supported: BPE");
-  checkError(load("nfc.json", R"({"normalizer": {"type": "NFC"}, "pre_tokenizer": {"type": "ByteLevel"},
+  checkError(load("bert.json", R"({"normalizer": {"type": "BertNormalizer"}, "pre_tokenizer": {"type": "ByteLevel"},
       "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})"),
-             "NFC normalizer");
+             "BertNormalizer normalizer");
   checkError(load("badmerge.json", R"({"pre_tokenizer": {"type": "ByteLevel"},
       "model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})"),
              "missing from the vocabulary");
