@@ -3,7 +3,11 @@
 #include "datasets/chat_template.h"
 
 #include <cctype>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <memory>
 #include <optional>
 #include <variant>
@@ -740,6 +744,40 @@ std::string applyChatTemplate(const std::string& tmpl, const std::vector<ChatMes
                           {"eos_token", makeString(eos)}});
   std::string out;
   render(program, scope, out);
+  return out;
+}
+
+ChatTemplateConfig readChatTemplateConfig(const std::string& tokenizer_path) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::is_directory(tokenizer_path) ? fs::path(tokenizer_path) : fs::path(tokenizer_path).parent_path();
+  const fs::path path = dir / "tokenizer_config.json";
+  ChatTemplateConfig out;
+  if (!fs::is_regular_file(path)) return out;
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json c = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  require(c.is_object(), "tokenizer config '" + path.string() + "' is not a JSON object; re-download or regenerate it");
+  // bos_token / eos_token: a string or an AddedToken object {"content": ...}.
+  const auto token = [&](const char* key) -> std::string {
+    const auto it = c.find(key);
+    if (it == c.end()) return "";
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_object() && it->contains("content") && (*it)["content"].is_string()) return (*it)["content"];
+    return "";
+  };
+  out.bos_token = token("bos_token");
+  out.eos_token = token("eos_token");
+  if (const auto it = c.find("chat_template"); it != c.end()) {
+    if (it->is_string()) {
+      out.chat_template = it->get<std::string>();
+    } else if (it->is_array()) {
+      for (const auto& named : *it)
+        if (named.is_object() && named.value("name", std::string()) == "default" && named.contains("template") &&
+            named["template"].is_string())
+          out.chat_template = named["template"].get<std::string>();
+    }
+  }
   return out;
 }
 

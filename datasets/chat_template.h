@@ -24,4 +24,13 @@ struct ChatMessage {
 std::string applyChatTemplate(const std::string& tmpl, const std::vector<ChatMessage>& messages,
                               bool add_generation_prompt, const std::string& bos, const std::string& eos);
 
+// What a tokenizer_config.json says about chat: its chat_template (the "default" one of a list of
+// named templates) and the text of bos_token / eos_token; "" where absent.
+struct ChatTemplateConfig {
+  std::string chat_template, bos_token, eos_token;
+};
+// Reads the tokenizer_config.json beside `tokenizer_path` (a tokenizer file) or inside it (a
+// directory); all fields empty when there is none. Throws Error when it is not valid JSON.
+ChatTemplateConfig readChatTemplateConfig(const std::string& tokenizer_path);
+
 }  // namespace slmc
