@@ -157,8 +157,10 @@ TEST_CASE("gguf tokenizer: SentencePiece vocabulary with scores as merge order, 
   CHECK(t["normalizer"]["normalizers"][0] == json({{"type", "Prepend"}, {"prepend", "\xE2\x96\x81"}}));
   CHECK(t["normalizer"]["normalizers"][1]["type"] == "Replace");
   CHECK(t["pre_tokenizer"].is_null());
-  // Every split into two pieces, higher-scoring merged pieces first: ab (-4), ▁a (-5), then ▁ab (-6) two ways.
-  CHECK(t["model"]["merges"] == json::parse(R"([["a", "b"], ["▁", "a"], ["▁", "ab"], ["▁a", "b"]])"));
+  // Every split into two pieces, higher-scoring merged pieces first: ab (-4), ▁a (-5), then ▁ab (-6)
+  // two ways, the longer left half first (as transformers orders them; on Llama 2's 32,000 pieces
+  // the 61,249 merges came out identical to transformers' LlamaTokenizerFast conversion).
+  CHECK(t["model"]["merges"] == json::parse(R"([["a", "b"], ["▁", "a"], ["▁a", "b"], ["▁", "ab"]])"));
   CHECK(t["post_processor"]["single"][0]["SpecialToken"]["id"] == "<s>");  // SentencePiece: BOS by default
   REQUIRE(t["added_tokens"].size() == 3);
   CHECK(t["added_tokens"][0]["content"] == "<unk>");

@@ -188,13 +188,20 @@ struct Converter {
 
   // SentencePiece has no merge list: as Hugging Face's SentencePieceExtractor, every split of a
   // piece into two vocabulary pieces is a merge, ranked by the merged piece's score (higher
-  // first), ties in id order, then by the ids of the two halves.
+  // first), then the longer left half, then the longer right half (in code points), then in id
+  // order of the merged piece and of the two halves.
   ordered_json sentencePieceMerges() const {
     std::unordered_map<std::string, int64_t> ids;
     for (size_t id = 0; id < m.tokens.size(); ++id) ids.emplace(m.tokens[id], static_cast<int64_t>(id));
     struct Merge {
       float score;
+      size_t left_length, right_length;
       int64_t merged, left, right;
+    };
+    const auto codepoints = [](const std::string& text) {
+      size_t n = 0;
+      for (const char ch : text) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+      return n;
     };
     std::vector<Merge> merges;
     for (size_t id = 0; id < m.tokens.size(); ++id) {
@@ -203,11 +210,14 @@ struct Converter {
         if ((static_cast<unsigned char>(piece[cut]) & 0xC0) == 0x80) continue;  // inside a code point
         const auto l = ids.find(piece.substr(0, cut)), r = ids.find(piece.substr(cut));
         if (l != ids.end() && r != ids.end())
-          merges.push_back({m.scores[id], static_cast<int64_t>(id), l->second, r->second});
+          merges.push_back({m.scores[id], codepoints(l->first), codepoints(r->first), static_cast<int64_t>(id),
+                            l->second, r->second});
       }
     }
     std::stable_sort(merges.begin(), merges.end(), [](const Merge& a, const Merge& b) {
       if (a.score != b.score) return a.score > b.score;
+      if (a.left_length != b.left_length) return a.left_length > b.left_length;
+      if (a.right_length != b.right_length) return a.right_length > b.right_length;
       if (a.merged != b.merged) return a.merged < b.merged;
       return a.left != b.left ? a.left < b.left : a.right < b.right;
     });
