@@ -254,7 +254,7 @@ ExprPtr node(Expr::Kind kind, std::string name = {}) {
 // Statement keywords and names the subset does not implement, refused by name.
 const char* const kUnsupportedStatements[] = {"macro", "call", "filter", "block", "extends", "include", "import",
                                               "from", "raw", "with", "break", "continue", "generation", "do",
-                                              "autoescape", "set_block"};
+                                              "autoescape"};
 
 class ExprParser {
  public:
