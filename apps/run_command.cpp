@@ -1,14 +1,18 @@
-// slmc run model.slmc [-p PROMPT | --prompt-ids 1,2,3] [-n 64] [--temperature T] [--top-k K]
+// slmc run model.slmc [-p PROMPT [--chat] | --prompt-ids 1,2,3] [-n 64] [--temperature T] [--top-k K]
 //          [--top-p P] [--seed S] [--tokenizer PATH] [--ignore-eos]
 // Generates text with the runtime (runtime/transformer.h, no LibTorch). The prompt is encoded
 // with the pack's embedded tokenizer (or --tokenizer) and prefilled in batches; each new token is
 // sampled (runtime/sampler.h) and fed back one at a time. stdout gets the text (or, with
 // --prompt-ids, the ids); stderr gets the speed. Generation stops at the model's EOS token
 // unless --ignore-eos.
+// --chat wraps the prompt as one user message in the model's chat template (tokenizer_config.json's
+// chat_template, datasets/chat_template.h), prints only the reply, and also stops at the template's
+// end-of-turn token (the config's eos_token, e.g. <|im_end|> for ChatML).
 //
 // Also home of the helpers the runtime commands share (declared in commands.h).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +20,7 @@
 #include <sstream>
 
 #include "apps/commands.h"
+#include "datasets/chat_template.h"
 #include "datasets/tokenizer.h"
 #include "lib/error.h"
 #include "lib/pack_reader.h"
@@ -109,6 +114,7 @@ struct RunOptions {
   double top_p = 0.9;
   uint64_t seed = 0;
   bool ignore_eos = false;
+  bool chat = false;
 };
 
 std::vector<int32_t> parseIds(const std::string& text) {
@@ -157,8 +163,10 @@ void runRun(const RunOptions& o, const CommonOptions& common) {
 
   // The prompt: ids as given, or the text through the tokenizer (BOS first), or BOS alone.
   std::unique_ptr<Tokenizer> tokenizer;
+  std::string tokenizer_path;
   if (o.prompt_ids.empty()) {
     const std::string path = o.tokenizer.empty() ? packTokenizerPath(model.pack()) : o.tokenizer;
+    tokenizer_path = path;
     require(!path.empty(), "pack '" + o.model + "' carries no tokenizer: pass --tokenizer PATH, or give the prompt as "
                            "--prompt-ids 1,2,3");
     tokenizer = loadTokenizer(path);
@@ -168,7 +176,22 @@ void runRun(const RunOptions& o, const CommonOptions& common) {
                 std::to_string(c.vocab_size) + " (use the tokenizer the model was trained with)");
   }
   std::vector<int32_t> prompt;
-  if (!o.prompt_ids.empty()) {
+  std::vector<int32_t> stop_ids = {static_cast<int32_t>(c.eos_token_id)};
+  if (o.chat) {
+    require(!o.prompt.empty(), "--chat needs the user's message as --prompt TEXT");
+    const ChatTemplateConfig chat = readChatTemplateConfig(tokenizer_path);
+    require(!chat.chat_template.empty(),
+            (o.tokenizer.empty() ? "pack '" + o.model + "'" : "tokenizer '" + o.tokenizer + "'") +
+                " has no chat template (tokenizer_config.json chat_template): run without --chat, or pass --tokenizer "
+                "DIR whose tokenizer_config.json has one");
+    const std::string text =
+        applyChatTemplate(chat.chat_template, {{"user", o.prompt}}, /*add_generation_prompt=*/true, chat.bos_token,
+                          chat.eos_token);
+    // The template writes BOS itself when it starts with it; encoding must not add a second one.
+    const bool template_wrote_bos = !chat.bos_token.empty() && text.rfind(chat.bos_token, 0) == 0;
+    prompt = tokenizer->encode(text, /*add_bos=*/!template_wrote_bos);
+    if (tokenizer->eosId() >= 0) stop_ids.push_back(tokenizer->eosId());  // the config's eos_token: end of turn
+  } else if (!o.prompt_ids.empty()) {
     prompt = parseIds(o.prompt_ids);
   } else if (!o.prompt.empty()) {
     prompt = tokenizer->encode(o.prompt, /*add_bos=*/true);
@@ -192,7 +215,11 @@ void runRun(const RunOptions& o, const CommonOptions& common) {
       printed = text;
     }
   };
-  emit(false);
+  if (o.chat && tokenizer) {
+    printed = tokenizer->decode(tokens);  // the reply only, not the template's text
+  } else {
+    emit(false);
+  }
 
   const auto t0 = std::chrono::steady_clock::now();
   const float* logits = model.prefill(prompt.data(), static_cast<int64_t>(prompt.size()));
@@ -202,8 +229,12 @@ void runRun(const RunOptions& o, const CommonOptions& common) {
     const int32_t next = sampler.sample(logits);
     tokens.push_back(next);
     ++generated;
+    if (o.chat && tokenizer) {
+    printed = tokenizer->decode(tokens);  // the reply only, not the template's text
+  } else {
     emit(false);
-    if (!o.ignore_eos && next == c.eos_token_id) break;
+  }
+    if (!o.ignore_eos && std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) break;
     if (i + 1 < o.steps) logits = model.step(next);
   }
   const auto t2 = std::chrono::steady_clock::now();
@@ -231,6 +262,9 @@ void setupRun(CLI::App& app, const CommonOptions& common) {
   CLI::Option* ids =
       sub->add_option("--prompt-ids", opts->prompt_ids, "prompt as token ids, e.g. 1,2,3 (prints ids, no tokenizer)");
   prompt->excludes(ids);
+  sub->add_flag("--chat", opts->chat,
+                "wrap --prompt as a user message in the model's chat template and stop at its end-of-turn token")
+      ->needs(prompt);
   sub->add_option("-n,--steps", opts->steps, "tokens to generate");
   sub->add_option("--temperature", opts->temperature, "sampling temperature (0: greedy)");
   sub->add_option("--top-k", opts->top_k, "sample among the k most likely tokens (0: all)");

@@ -1,0 +1,52 @@
+// A GGUF's tokenizer (its tokenizer.ggml.* keys) as the tokenizer.json + tokenizer_config.json that
+// Hugging Face's tokenizers would build from the same vocabulary, as llama.cpp's gguf-to-HF tools
+// do. The pre-tokenizer written for each tokenizer.ggml.pre reproduces llama.cpp's own split for
+// that type (src/llama-vocab.cpp, regex_exprs per LLAMA_VOCAB_PRE_TYPE_*), so slmc's HF reader
+// gives the ids llama.cpp gives.
+//
+// Filling GgufTokenizerMetadata from a GgufFile lives with the GGUF reader; this file only needs the
+// values, so it can be tested with small synthetic vocabularies.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace slmc::gguf {
+
+// llama.cpp's token types (tokenizer.ggml.token_type).
+enum GgufTokenType : int64_t {
+  kTokenNormal = 1,
+  kTokenUnknown = 2,
+  kTokenControl = 3,
+  kTokenUserDefined = 4,
+  kTokenUnused = 5,
+  kTokenByte = 6,
+};
+
+struct GgufTokenizerMetadata {  // the tokenizer.ggml.* keys of a GGUF, read by the caller
+  std::string model;            // tokenizer.ggml.model: "gpt2" (byte-level BPE) or "llama" (SentencePiece)
+  std::string pre;              // tokenizer.ggml.pre: "smollm", "llama-bpe", "qwen2", "gpt-2", "default", ...
+  std::vector<std::string> tokens;
+  std::vector<int64_t> token_types;  // GgufTokenType; empty: all normal
+  std::vector<float> scores;         // SentencePiece: higher merges first
+  std::vector<std::string> merges;   // BPE "a b"
+  int64_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1;
+  std::optional<bool> add_bos, add_eos;  // tokenizer.ggml.add_bos_token / add_eos_token
+  std::string chat_template;             // tokenizer.chat_template
+};
+
+struct HfTokenizerFiles {
+  std::string tokenizer_json, tokenizer_config_json;
+};
+
+// The two files' text. `origin` names the GGUF in errors. Throws Error naming an unknown `pre` or
+// model type, or metadata that does not hang together (token_types / scores of another length,
+// a special id outside the vocabulary).
+HfTokenizerFiles hfTokenizerFiles(const GgufTokenizerMetadata& m, const std::string& origin);
+
+// The tokenizer.ggml.pre values hfTokenizerFiles maps (for messages and tests).
+std::vector<std::string> supportedGgufPreTokenizers();
+
+}  // namespace slmc::gguf
