@@ -47,7 +47,7 @@ void setupCompress(CLI::App& app, const CommonOptions& common) {
   auto recipe_path = std::make_shared<std::string>();
   auto passes = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand("compress", "Run a pipeline of passes from a YAML recipe or inline text");
-  sub->add_option("model", job->model, "Hugging Face model directory or llama2.c .bin")->required();
+  sub->add_option("model", job->model, "Hugging Face model directory, GGUF or llama2.c .bin")->required();
   CLI::Option* recipe = sub->add_option("--recipe", *recipe_path, "YAML recipe (see configs/)");
   CLI::Option* inline_passes =
       sub->add_option("--passes", *passes, "inline pipeline, e.g. \"quantize(method=gptq,bits=4,group_size=128)\"");

@@ -276,7 +276,7 @@ void setupDataset(CLI::App& app) {
       "Sample token sequences from the model itself and write HDF5 (each row: BOS, then seq-len - 1 sampled "
       "tokens). Self-generated text is a known data-free calibration technique: it stands in for a corpus when the "
       "model's tokenizer or training text is not at hand");
-  generate->add_option("model", gen->model, "Hugging Face model directory or llama2.c .bin")->required();
+  generate->add_option("model", gen->model, "Hugging Face model directory, GGUF or llama2.c .bin")->required();
   // Ranges are checked in runDatasetGenerate so that a bad value is one `slmc: error:` line.
   generate->add_option("--samples", gen->samples, "sequences to generate")->required();
   generate->add_option("--seq-len", gen->seq_len, "tokens per sequence, BOS included (at most the model's context)")

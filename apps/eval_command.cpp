@@ -113,7 +113,7 @@ void runEval(const EvalOptions& o, const CommonOptions& common) {
 void setupEval(CLI::App& app, const CommonOptions& common) {
   auto opts = std::make_shared<EvalOptions>();
   CLI::App* sub = app.add_subcommand("eval", "Perplexity of a model over a token stream (sliding windows)");
-  sub->add_option("model", opts->model, "Hugging Face model directory, llama2.c .bin, or .slmc pack (run in the runtime)")->required();
+  sub->add_option("model", opts->model, "Hugging Face model directory, GGUF, llama2.c .bin, or .slmc pack (run in the runtime)")->required();
   addTokenSourceFlags(sub, opts->source, "--data",
                       "tokenizer for text --data: tokenizer.json, tokenizer.bin, tokenizer.model (default: "
                       "tokenizer.json in the model directory, or the tokenizer embedded in a pack)");

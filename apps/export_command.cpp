@@ -82,7 +82,7 @@ void runExport(const ExportOptions& o, const CommonOptions& common) {
 void setupExport(CLI::App& app, const CommonOptions& common) {
   auto opts = std::make_shared<ExportOptions>();
   CLI::App* sub = app.add_subcommand("export", "Write a model in another checkpoint format");
-  sub->add_option("model", opts->model, "Hugging Face model directory, llama2.c .bin or .slmc pack")->required();
+  sub->add_option("model", opts->model, "Hugging Face model directory, GGUF, llama2.c .bin or .slmc pack")->required();
   sub->add_option("--format", opts->format, "output format: hf (directory) or pack (.slmc file); default: pack when "
                                             "the output ends in .slmc, hf otherwise")
       ->check(CLI::IsMember({"hf", "pack"}));

@@ -24,7 +24,7 @@ void runInspect(const InspectOptions& o) {
 void setupInspect(CLI::App& app) {
   auto opts = std::make_shared<InspectOptions>();
   CLI::App* sub = app.add_subcommand("inspect", "Show a model's architecture, parameter counts and size");
-  sub->add_option("model", opts->model, "Hugging Face model directory or llama2.c .bin")->required();
+  sub->add_option("model", opts->model, "Hugging Face model directory, GGUF or llama2.c .bin")->required();
   sub->add_flag("--tensors", opts->tensors, "list every tensor with dtype and shape");
   sub->add_flag("--json", opts->json, "print JSON instead of text");
   sub->callback([opts] { runInspect(*opts); });

@@ -46,7 +46,7 @@ void setupPrune(CLI::App& app, const CommonOptions& common) {
   auto p = std::make_shared<PruneFlags>();
   CLI::App* sub = app.add_subcommand("prune", "Pruning: unstructured / N:M (magnitude, Wanda, SparseGPT) and structured "
                                               "(heads, MLP channels, layers)");
-  sub->add_option("model", job->model, "Hugging Face model directory, llama2.c .bin or .slmc pack")->required();
+  sub->add_option("model", job->model, "Hugging Face model directory, GGUF, llama2.c .bin or .slmc pack")->required();
   CLI::Option* method = sub->add_option("--method", p->method, "magnitude (no data), wanda or sparsegpt")
                             ->check(CLI::IsMember({"magnitude", "wanda", "sparsegpt"}));
   CLI::Option* sparsity = sub->add_option("--sparsity", p->sparsity, "fraction of each weight set to zero (default 0.5)");

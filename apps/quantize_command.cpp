@@ -30,7 +30,7 @@ void setupQuantize(CLI::App& app, const CommonOptions& common) {
   auto job = std::make_shared<CompressJob>();
   auto q = std::make_shared<QuantizeFlags>();
   CLI::App* sub = app.add_subcommand("quantize", "Post-training quantization (RTN, GPTQ, AWQ, SmoothQuant W8A8)");
-  sub->add_option("model", job->model, "Hugging Face model directory or llama2.c .bin")->required();
+  sub->add_option("model", job->model, "Hugging Face model directory, GGUF or llama2.c .bin")->required();
   sub->add_option("--method", q->method, "rtn (no data), gptq, awq or smoothquant (W8A8)")
       ->check(CLI::IsMember({"rtn", "gptq", "awq", "smoothquant"}));
   CLI::Option* bits = sub->add_option("--bits", q->bits, "weight bits: 2, 3, 4 or 8 (smoothquant: 8)");

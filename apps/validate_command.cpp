@@ -55,6 +55,8 @@ double logSumExp(const float* l, int64_t n) {
 int64_t argmax(const float* l, int64_t n) { return std::max_element(l, l + n) - l; }
 
 void runValidate(const ValidateOptions& o, const CommonOptions& common) {
+  require(o.reference_dtype == "float32" || o.reference_dtype == "float64",
+          "--reference-dtype '" + o.reference_dtype + "' is not a reference arithmetic (use float32 or float64)");
   if (o.source.tokens.empty() == o.source.data.empty())
     throw Error("validate: give exactly one of --tokens FILE or --data FILE|DIR|data.h5");
   setComputeThreads(common.threads);
@@ -162,12 +164,11 @@ void setupValidate(CLI::App& app, const CommonOptions& common) {
       app.add_subcommand("validate", "Compare the runtime on a .slmc pack with the LibTorch reference forward");
   sub->add_option("model", opts->model, ".slmc pack (slmc export)")->required();
   sub->add_option("--reference", opts->reference,
-                  "model the reference forward runs: HF directory, llama2.c .bin, quantized directory or pack "
+                  "model the reference forward runs: HF directory, GGUF, llama2.c .bin, quantized directory or pack "
                   "(default: the pack itself)");
   sub->add_option("--reference-dtype", opts->reference_dtype,
                   "arithmetic of the reference forward: float32 (as transformers runs the checkpoint) or float64 "
-                  "(the exact logits, up to float64 rounding: the difference is then the runtime's own error)")
-      ->check(CLI::IsMember({"float32", "float64"}));
+                  "(the exact logits, up to float64 rounding: the difference is then the runtime's own error)");
   addTokenSourceFlags(sub, opts->source, "--data,--eval-data",
                       "tokenizer for text --data (default: the one embedded in the pack)");
   sub->add_option("--ctx", opts->ctx, "window length in tokens");

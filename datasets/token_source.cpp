@@ -8,6 +8,7 @@
 #include "datasets/token_dataset_h5.h"
 #include "datasets/tokenizer.h"
 #include "lib/error.h"
+#include "lib/gguf/gguf_file.h"
 #include "lib/token_file.h"
 
 namespace slmc {
@@ -24,11 +25,14 @@ void requireTokenizerFits(int64_t tokenizer_vocab, const std::string& tokenizer,
               " (use the tokenizer the model was trained with)");
 }
 
-// The tokenizer for text data: --tokenizer, else the model directory's tokenizer.json.
+// The tokenizer for text data: --tokenizer, else the model's own: the vocabulary inside a GGUF, or
+// the model directory's tokenizer.json.
 std::unique_ptr<Tokenizer> textTokenizer(const TokenSourceOptions& o, const std::string& model_path,
                                          std::string& path) {
   path = o.tokenizer;
-  if (path.empty()) {
+  if (path.empty() && std::filesystem::is_regular_file(model_path) && gguf::looksLikeGguf(model_path)) {
+    path = model_path;
+  } else if (path.empty()) {
     require(std::filesystem::is_directory(model_path),
             o.data_flag + " " + o.data + " is text and model '" + model_path +
                 "' is a file with no tokenizer beside it (pass --tokenizer PATH)");

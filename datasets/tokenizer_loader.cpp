@@ -8,6 +8,8 @@
 #include "datasets/sentencepiece_model.h"
 #include "datasets/tokenizer.h"
 #include "lib/error.h"
+#include "lib/gguf/gguf_file.h"
+#include "lib/gguf/gguf_tokenizer.h"
 
 namespace slmc {
 
@@ -18,6 +20,10 @@ std::unique_ptr<Tokenizer> loadTokenizer(const std::string& path) {
                                 "' does not exist; pass a tokenizer.json, a SentencePiece tokenizer.model, a llama2.c "
                                 "tokenizer.bin or a model directory that holds one");
   std::string file = path;
+  if (fs::is_regular_file(path) && gguf::looksLikeGguf(path)) {  // the vocabulary inside a GGUF
+    const gguf::HfTokenizerFiles files = gguf::hfTokenizerFilesOf(path);
+    return HfBpeTokenizer::fromJson(files.tokenizer_json, files.tokenizer_config_json, path);
+  }
   if (fs::is_directory(path)) {
     const fs::path dir(path);
     if (fs::is_regular_file(dir / "tokenizer.json")) {

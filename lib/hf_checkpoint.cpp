@@ -9,6 +9,8 @@
 
 #include "lib/atomic_file.h"
 #include "lib/error.h"
+#include "lib/gguf/gguf_file.h"
+#include "lib/gguf/gguf_tokenizer.h"
 #include "lib/file_util.h"
 #include "lib/quantized_checkpoint.h"
 #include "lib/sparsity_record.h"
@@ -195,6 +197,13 @@ void saveHfDirectory(const Model& model, const std::string& dir) {
         require(!ec, "cannot copy " + std::string(name) + " from '" + model.source + "': " + ec.message());
         files.push_back(name);
       }
+    } else if (fs::is_regular_file(model.source, ec) && gguf::looksLikeGguf(model.source)) {
+      // A GGUF's vocabulary becomes the tokenizer.json + tokenizer_config.json transformers reads.
+      const gguf::HfTokenizerFiles tok = gguf::hfTokenizerFilesOf(model.source);
+      writeFileAtomically(staging + "/tokenizer.json", tok.tokenizer_json);
+      writeFileAtomically(staging + "/tokenizer_config.json", tok.tokenizer_config_json);
+      files.push_back("tokenizer.json");
+      files.push_back("tokenizer_config.json");
     }
     fs::create_directories(dir, ec);
     require(fs::is_directory(dir), "cannot create '" + dir + "': " + ec.message());

@@ -10,6 +10,8 @@
 #include "lib/bit_packing.h"
 #include "lib/crc32.h"
 #include "lib/error.h"
+#include "lib/gguf/gguf_file.h"
+#include "lib/gguf/gguf_tokenizer.h"
 #include "lib/file_util.h"
 #include "lib/model_config.h"
 #include "lib/pack_format.h"
@@ -205,6 +207,10 @@ std::vector<EmbeddedFile> tokenizerFilesFor(const Model& model, const std::strin
     require(fs::is_regular_file(override_path, ec),
             "tokenizer file '" + override_path + "' does not exist (pass tokenizer.json, tokenizer.model or tokenizer.bin)");
     files.push_back({fs::path(override_path).filename().string(), readTextFile(override_path)});
+  } else if (!model.source.empty() && fs::is_regular_file(model.source, ec) && gguf::looksLikeGguf(model.source)) {
+    const gguf::HfTokenizerFiles gguf_files = gguf::hfTokenizerFilesOf(model.source);  // its vocabulary as HF files
+    files.push_back({"tokenizer.json", gguf_files.tokenizer_json});
+    files.push_back({"tokenizer_config.json", gguf_files.tokenizer_config_json});
   } else if (!model.source.empty() && fs::is_directory(model.source, ec)) {
     for (const char* name : kTokenizerFiles)
       if (fs::is_regular_file(model.source + "/" + name, ec))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on a real model: inspect stories260K, measure its perplexity with the reference
+# The main job on real models: SmolLM2-135M from its GGUF (import, evaluate on WikiText-2 with its
+# own tokenizer, GPTQ int4, pack, verify, validate the runtime, chat), then on stories260K: inspect, measure its perplexity with the reference
 # forward, export it as a Hugging Face directory and check the export evaluates identically,
 # then compress it: 4-bit GPTQ (and the same from a recipe), pruning (SparseGPT 2:4, sparse then
 # 4-bit, structured), calibrated and evaluated on text the
@@ -10,7 +11,24 @@ cd "$(dirname "$0")/.."
 MODELS="${SLMC_MODELS:-../shared/models}"
 MODEL="$MODELS/stories260K/stories260K.bin"
 SLMC=build/apps/slmc
+DATA_DIR="${SLMC_DATA:-../shared/data}"
 mkdir -p out
+# SmolLM2-135M-Instruct as users have it: the published GGUF alone. Its vocabulary inside the GGUF
+# is its tokenizer; WikiText-2 text is scored with it (no token files needed).
+SMOL="$MODELS/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+$SLMC inspect "$SMOL"
+$SLMC tokenize "$SMOL" --text "Compress me: 2024 ✓"
+$SLMC eval "$SMOL" --data "$DATA_DIR/wikitext-2/test.txt" --max-tokens 4096 --ctx 512 --json out/smollm2.eval.json
+$SLMC export "$SMOL" --format hf -o out/smollm2-hf
+$SLMC dataset build --tokenizer "$SMOL" --input "$DATA_DIR/wikitext-2/valid.txt" --seq-len 512 --samples 16 --seed 0 \
+  -o out/smollm2-calib.h5 --json out/smollm2-calib.dataset.json
+$SLMC quantize "$SMOL" --method gptq --bits 4 --group-size 128 --data out/smollm2-calib.h5 --samples 16 --seq-len 512 \
+  -o out/smollm2-w4-gptq
+$SLMC export out/smollm2-w4-gptq -o out/smollm2-w4-gptq.slmc
+$SLMC verify out/smollm2-w4-gptq.slmc
+$SLMC validate out/smollm2-w4-gptq.slmc --reference out/smollm2-w4-gptq --data "$DATA_DIR/wikitext-2/test.txt" \
+  --max-tokens 1024 --ctx 512 --json out/smollm2-w4-gptq.validate.json
+$SLMC run out/smollm2-w4-gptq.slmc --prompt "What is the capital of France?" --chat -n 32
 $SLMC inspect "$MODEL"
 $SLMC inspect --json --tensors "$MODEL" > out/stories260K.inspect.json
 # stories260K's own tokenizer is not in ../shared: evaluate on token ids sampled from the model.
@@ -51,6 +69,7 @@ $SLMC run out/stories260K-w4-gptq.slmc --prompt-ids 1 -n 32 --seed 0
 $SLMC export "$MODEL" -o out/stories260K.slmc
 $SLMC validate out/stories260K.slmc --reference "$MODEL" --reference-dtype float64 --data out/stories260K-eval.h5 \
   --ctx 256 --json out/stories260K.validate.json
+echo "demo: SmolLM2: out/smollm2.eval.json, out/smollm2-hf, out/smollm2-w4-gptq(.slmc), out/smollm2-w4-gptq.validate.json"
 echo "demo: quantized models and their reports in out/stories260K-w4-rtn, -w4-gptq, -w8a8 (slmc_report.json / .md)"
 echo "demo: pruned models and their reports in out/stories260K-2of4-sparsegpt, -sparse50-w4, -shrunk, -shrunk-w8"
 echo "demo: reports in out/ (stories260K.inspect.json, stories260K.eval.json, stories260K-hf.eval.json, wikitext2-valid.dataset.json, stories260K.validate.json, stories260K-w4-gptq.validate.json)"

@@ -8,6 +8,8 @@
 // Digits(individual_digits true).
 #include "lib/gguf/gguf_tokenizer.h"
 
+#include "lib/gguf/gguf_file.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -322,6 +324,36 @@ HfTokenizerFiles hfTokenizerFiles(const GgufTokenizerMetadata& m, const std::str
                 "--tokenizer");
   }
   return {tokenizer.dump(2), config.dump(2)};
+}
+
+}  // namespace slmc::gguf
+
+namespace slmc::gguf {
+
+GgufTokenizerMetadata tokenizerMetadata(const GgufFile& file) {
+  GgufTokenizerMetadata m;
+  const std::optional<std::string> model = file.getString("tokenizer.ggml.model");
+  require(model.has_value(), "GGUF '" + file.path() +
+                                 "' holds no tokenizer (no tokenizer.ggml.model); pass a tokenizer.json with --tokenizer");
+  m.model = *model;
+  m.pre = file.getString("tokenizer.ggml.pre").value_or("");
+  m.tokens = file.getStringArray("tokenizer.ggml.tokens");
+  m.token_types = file.getIntArray("tokenizer.ggml.token_type");
+  m.scores = file.getFloatArray("tokenizer.ggml.scores");
+  m.merges = file.getStringArray("tokenizer.ggml.merges");
+  m.bos_id = file.getInt("tokenizer.ggml.bos_token_id").value_or(-1);
+  m.eos_id = file.getInt("tokenizer.ggml.eos_token_id").value_or(-1);
+  m.unk_id = file.getInt("tokenizer.ggml.unknown_token_id").value_or(-1);
+  m.pad_id = file.getInt("tokenizer.ggml.padding_token_id").value_or(-1);
+  m.add_bos = file.getBool("tokenizer.ggml.add_bos_token");
+  m.add_eos = file.getBool("tokenizer.ggml.add_eos_token");
+  m.chat_template = file.getString("tokenizer.chat_template").value_or("");
+  return m;
+}
+
+HfTokenizerFiles hfTokenizerFilesOf(const std::string& path) {
+  const std::shared_ptr<const GgufFile> file = GgufFile::open(path);
+  return hfTokenizerFiles(tokenizerMetadata(*file), path);
 }
 
 }  // namespace slmc::gguf

@@ -49,4 +49,11 @@ HfTokenizerFiles hfTokenizerFiles(const GgufTokenizerMetadata& m, const std::str
 // The tokenizer.ggml.pre values hfTokenizerFiles maps (for messages and tests).
 std::vector<std::string> supportedGgufPreTokenizers();
 
+class GgufFile;
+// The tokenizer.ggml.* keys (and tokenizer.chat_template) of an opened GGUF. Throws Error naming the
+// file when it holds no tokenizer.
+GgufTokenizerMetadata tokenizerMetadata(const GgufFile& file);
+// tokenizerMetadata + hfTokenizerFiles for the GGUF at `path`: what slmc exports and packs beside it.
+HfTokenizerFiles hfTokenizerFilesOf(const std::string& path);
+
 }  // namespace slmc::gguf
