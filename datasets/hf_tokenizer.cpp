@@ -5,6 +5,7 @@
 #include "datasets/byte_level.h"
 #include "datasets/utf8.h"
 #include "lib/error.h"
+#include "lib/file_util.h"
 
 namespace slmc {
 
@@ -12,20 +13,6 @@ namespace {
 // Texts longer than this remember each distinct pre-tokenized word's ids for the rest of the
 // call; shorter ones gain nothing from it.
 constexpr size_t kCacheFromBytes = 2048;
-
-void replaceAll(std::string& s, const std::string& from, const std::string& to) {
-  if (s.find(from) == std::string::npos) return;
-  std::string out;
-  out.reserve(s.size() + s.size() / 4);
-  size_t i = 0;
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, i)) {
-    out.append(s, i, at - i);
-    out += to;
-    i = at + from.size();
-  }
-  out.append(s, i, std::string::npos);
-  s = std::move(out);
-}
 }  // namespace
 
 std::vector<int32_t> HfBpeTokenizer::encode(std::string_view text, bool add_bos) const {

@@ -7,6 +7,7 @@
 #include "datasets/unicode_class.h"
 #include "datasets/utf8.h"
 #include "lib/error.h"
+#include "lib/file_util.h"
 
 namespace slmc {
 
@@ -100,19 +101,7 @@ struct PrependStep final : Normalizer::Step {
 
 struct ReplaceStep final : Normalizer::Step {
   ReplaceStep(std::string f, std::string t) : from(std::move(f)), to(std::move(t)) {}
-  void apply(std::string& s) const override {
-    if (s.find(from) == std::string::npos) return;
-    std::string out;
-    out.reserve(s.size() + s.size() / 4);
-    size_t i = 0;
-    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, i)) {
-      out.append(s, i, at - i);
-      out += to;
-      i = at + from.size();
-    }
-    out.append(s, i, std::string::npos);
-    s = std::move(out);
-  }
+  void apply(std::string& s) const override { replaceAll(s, from, to); }
   bool writes(std::string_view t) const override { return to.find(t) != std::string::npos; }
   std::string from, to;
 };

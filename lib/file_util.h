@@ -13,5 +13,7 @@ inline bool startsWith(std::string_view s, std::string_view prefix) { return s.s
 inline bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
+// Replaces every occurrence of `from` (not empty) in `s` by `to`, left to right, in one pass.
+void replaceAll(std::string& s, const std::string& from, const std::string& to);
 
 }  // namespace slmc

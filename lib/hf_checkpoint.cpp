@@ -199,11 +199,10 @@ void saveHfDirectory(const Model& model, const std::string& dir) {
       }
     } else if (fs::is_regular_file(model.source, ec) && gguf::looksLikeGguf(model.source)) {
       // A GGUF's vocabulary becomes the tokenizer.json + tokenizer_config.json transformers reads.
-      const gguf::HfTokenizerFiles tok = gguf::hfTokenizerFilesOf(model.source);
-      writeFileAtomically(staging + "/tokenizer.json", tok.tokenizer_json);
-      writeFileAtomically(staging + "/tokenizer_config.json", tok.tokenizer_config_json);
-      files.push_back("tokenizer.json");
-      files.push_back("tokenizer_config.json");
+      for (const auto& [name, text] : gguf::hfTokenizerFilesOf(model.source).named()) {
+        writeFileAtomically(staging + "/" + name, text);
+        files.push_back(name);
+      }
     }
     fs::create_directories(dir, ec);
     require(fs::is_directory(dir), "cannot create '" + dir + "': " + ec.message());

@@ -208,9 +208,8 @@ std::vector<EmbeddedFile> tokenizerFilesFor(const Model& model, const std::strin
             "tokenizer file '" + override_path + "' does not exist (pass tokenizer.json, tokenizer.model or tokenizer.bin)");
     files.push_back({fs::path(override_path).filename().string(), readTextFile(override_path)});
   } else if (!model.source.empty() && fs::is_regular_file(model.source, ec) && gguf::looksLikeGguf(model.source)) {
-    const gguf::HfTokenizerFiles gguf_files = gguf::hfTokenizerFilesOf(model.source);  // its vocabulary as HF files
-    files.push_back({"tokenizer.json", gguf_files.tokenizer_json});
-    files.push_back({"tokenizer_config.json", gguf_files.tokenizer_config_json});
+    for (auto& [name, text] : gguf::hfTokenizerFilesOf(model.source).named())  // its vocabulary as HF files
+      files.push_back({name, std::move(text)});
   } else if (!model.source.empty() && fs::is_directory(model.source, ec)) {
     for (const char* name : kTokenizerFiles)
       if (fs::is_regular_file(model.source + "/" + name, ec))

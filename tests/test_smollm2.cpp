@@ -6,7 +6,9 @@
 #include <doctest/doctest.h>
 
 #include "datasets/tokenizer.h"
+#include "datasets/hf_tokenizer.h"
 #include "lib/checkpoint.h"
+#include "lib/pack_writer.h"
 #include "lib/perplexity.h"
 #include "lib/reference_model.h"
 #include "test_support.h"
@@ -49,4 +51,19 @@ TEST_CASE("smollm2: the imported GGUF's perplexity equals transformers' on the s
   const PerplexityResult r = evaluatePerplexity(reference, ids, o);
   CHECK(r.tokens_scored == 4088);
   CHECK(r.mean_nll == doctest::Approx(3.31830).epsilon(2e-5));  // SOURCE.md: transformers 3.31830 (ppl 27.6134)
+}
+
+TEST_CASE("smollm2: packs and exports of the GGUF carry its tokenizer as tokenizer.json + tokenizer_config.json") {
+  Model model;
+  model.source = smollm2Gguf();  // tokenizerFilesFor reads only the source
+  const std::vector<EmbeddedFile> files = tokenizerFilesFor(model);
+  REQUIRE(files.size() == 2);
+  CHECK(files[0].name == "tokenizer.json");
+  CHECK(files[1].name == "tokenizer_config.json");
+  CHECK(nlohmann::json::parse(files[1].bytes).value("chat_template", std::string()).find("<|im_start|>") !=
+        std::string::npos);
+  const auto carried = HfBpeTokenizer::fromJson(files[0].bytes, files[1].bytes, "carried");
+  const std::unique_ptr<Tokenizer> from_json = loadTokenizer(smollm2Dir() + "/tokenizer.json");
+  const std::string line = "Packed: 3.14 <|im_end|> naïve 日本語";
+  CHECK(carried->encode(line, false) == from_json->encode(line, false));
 }

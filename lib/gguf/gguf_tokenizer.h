@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace slmc::gguf {
@@ -39,6 +40,11 @@ struct GgufTokenizerMetadata {  // the tokenizer.ggml.* keys of a GGUF, read by 
 
 struct HfTokenizerFiles {
   std::string tokenizer_json, tokenizer_config_json;
+
+  // (file name, text) of each, as a Hugging Face directory holds them: what exports write.
+  std::vector<std::pair<std::string, std::string>> named() const {
+    return {{"tokenizer.json", tokenizer_json}, {"tokenizer_config.json", tokenizer_config_json}};
+  }
 };
 
 // The two files' text. `origin` names the GGUF in errors. Throws Error naming an unknown `pre` or
