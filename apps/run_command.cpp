@@ -229,11 +229,7 @@ void runRun(const RunOptions& o, const CommonOptions& common) {
     const int32_t next = sampler.sample(logits);
     tokens.push_back(next);
     ++generated;
-    if (o.chat && tokenizer) {
-    printed = tokenizer->decode(tokens);  // the reply only, not the template's text
-  } else {
     emit(false);
-  }
     if (!o.ignore_eos && std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) break;
     if (i + 1 < o.steps) logits = model.step(next);
   }

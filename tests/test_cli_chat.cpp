@@ -55,6 +55,9 @@ TEST_CASE("cli run --chat: ChatML template, BOS written once, stops at the end-o
   r = runSlmc(run + "--chat -p hi --ignore-eos");
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK_MESSAGE(r.err.find("generated 3 tokens") != std::string::npos, r.err);
+  // The two tokens after <|im_end|> are printed, and nothing of the template before them.
+  CHECK_MESSAGE(r.out.size() > 1, "reply: [" << r.out << "]");
+  CHECK(r.out.find("assistant") == std::string::npos);
 
   // Without --chat the same text is a plain prompt: its bytes only.
   r = runSlmc(run + "-p hi");
