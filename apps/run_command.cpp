@@ -161,7 +161,8 @@ void runRun(const RunOptions& o, const CommonOptions& common) {
   runtime::Transformer model = openPackForRuntime(o.model);
   const ModelConfig& c = model.config();
 
-  // The prompt: ids as given, or the text through the tokenizer (BOS first), or BOS alone.
+  // The prompt: ids as given, or the text as the tokenizer encodes it by default (BOS first when
+  // it adds one), or BOS alone.
   std::unique_ptr<Tokenizer> tokenizer;
   std::string tokenizer_path;
   if (o.prompt_ids.empty()) {
@@ -194,7 +195,7 @@ void runRun(const RunOptions& o, const CommonOptions& common) {
   } else if (!o.prompt_ids.empty()) {
     prompt = parseIds(o.prompt_ids);
   } else if (!o.prompt.empty()) {
-    prompt = tokenizer->encode(o.prompt, /*add_bos=*/true);
+    prompt = tokenizer->encode(o.prompt, tokenizer->addsBosByDefault());
   }
   if (prompt.empty()) prompt.push_back(static_cast<int32_t>(c.bos_token_id));
   const int64_t total = static_cast<int64_t>(prompt.size()) + o.steps;

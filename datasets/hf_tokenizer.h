@@ -51,7 +51,7 @@ class HfBpeTokenizer final : public Tokenizer {
 
   // Whether the checkpoint's own pipeline prepends BOS (tokenizer_config.json add_bos_token, or a
   // TemplateProcessing post-processor that starts with a special token).
-  bool addsBosByDefault() const { return adds_bos_by_default_; }
+  bool addsBosByDefault() const override { return adds_bos_by_default_; }
   // The piece text of an id (vocabulary or added token); "" for ids no entry names.
   const std::string& piece(int32_t id) const { return pieces_.at(static_cast<size_t>(id)); }
   // -1 when `piece` is not in the vocabulary or the added tokens.

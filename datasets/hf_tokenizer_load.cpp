@@ -65,6 +65,17 @@ struct HfTokenizerReader {
     return node[key];
   }
 
+  // An integer member within [lo, hi]: nlohmann's get<int64_t>() of a float or of an
+  // out-of-range number is undefined behaviour, so the type and range are checked first.
+  int64_t integer(const json& value, const std::string& what, int64_t lo, int64_t hi) const {
+    require(value.is_number_integer(), where + " gives " + what + " a value that is not an integer; the file is corrupt");
+    const bool fits = value.is_number_unsigned() ? value.get<uint64_t>() <= static_cast<uint64_t>(hi)
+                                                 : value.get<int64_t>() >= lo && value.get<int64_t>() <= hi;
+    require(fits, where + " gives " + what + " " + value.dump() + ", outside " + std::to_string(lo) + ".." +
+                      std::to_string(hi) + "; the file is corrupt");
+    return value.get<int64_t>();
+  }
+
   int32_t setPiece(const std::string& text, int64_t id) {
     require(id >= 0 && id < (1 << 28), where + " gives token '" + text + "' the id " + std::to_string(id) +
                                            ", outside 0..2^28; the file is corrupt");
@@ -86,8 +97,7 @@ struct HfTokenizerReader {
     require(vocab.is_object(), where + " has a model.vocab that is not an object of token → id");
     t.ids_.reserve(vocab.size() * 2);
     for (const auto& [text, id] : vocab.items()) {
-      require(id.is_number_integer(), where + " gives token '" + text + "' a non-integer id");
-      setPiece(text, id.get<int64_t>());
+      setPiece(text, integer(id, "token '" + text + "'", 0, int64_t{1} << 28));
     }
     t.ignore_merges_ = model.value("ignore_merges", false);
   }
@@ -126,7 +136,8 @@ struct HfTokenizerReader {
     for (const json& a : root["added_tokens"]) {
       AddedToken tok;
       tok.content = member(a, "content", "added_tokens").get<std::string>();
-      tok.id = setPiece(tok.content, member(a, "id", "added_tokens").get<int64_t>());
+      tok.id = setPiece(tok.content, integer(member(a, "id", "added_tokens"), "added token '" + tok.content + "'",
+                                             0, int64_t{1} << 28));
       tok.special = a.value("special", false);
       tok.lstrip = a.value("lstrip", false);
       tok.rstrip = a.value("rstrip", false);
@@ -248,7 +259,8 @@ struct HfTokenizerReader {
     if (type == "Sequence") {
       for (const json& step : member(d, "decoders", "the Sequence decoder")) readDecoder(step);
     } else if (type == "Strip") {
-      if (d.value("content", std::string(" ")) == " ") t.strip_leading_spaces_ = d.value("start", 0);
+      if (d.value("content", std::string(" ")) == " ") 
+        t.strip_leading_spaces_ = d.contains("start") ? static_cast<int>(integer(d["start"], "the Strip decoder's start", 0, 1024)) : 0;
     } else if (type == "Metaspace") {
       const std::string scheme = d.value("prepend_scheme", std::string(d.value("add_prefix_space", true) ? "always" : "never"));
       if (scheme != "never") t.strip_leading_spaces_ = 1;

@@ -7,11 +7,11 @@ namespace slmc {
 std::vector<int32_t> encodeDocument(const Tokenizer& tokenizer, const Document& doc) {
   std::vector<int32_t> ids;
   try {
-    ids = tokenizer.encode(doc.text, /*add_bos=*/true);
+    ids = tokenizer.encode(doc.text, tokenizer.addsBosByDefault());
   } catch (const Error& e) {
     throw Error(doc.file + ": document starting at line " + std::to_string(doc.line) + ": " + e.what());
   }
-  if (tokenizer.bosId() < 0 && tokenizer.eosId() >= 0) ids.push_back(tokenizer.eosId());
+  if (!tokenizer.addsBosByDefault() && tokenizer.eosId() >= 0) ids.push_back(tokenizer.eosId());
   return ids;
 }
 
@@ -65,9 +65,9 @@ TokenStream tokenizeDocuments(DocumentReader& reader, const Tokenizer& tokenizer
 }
 
 std::string boundaryPolicyDescription(const Tokenizer& tokenizer) {
-  const std::string separator = tokenizer.bosId() >= 0   ? "BOS prepended to each document"
-                                : tokenizer.eosId() >= 0 ? "EOS appended to each document (no BOS)"
-                                                         : "no separator (tokenizer has neither BOS nor EOS)";
+  const std::string separator = tokenizer.addsBosByDefault() ? "BOS prepended to each document"
+                                : tokenizer.eosId() >= 0     ? "EOS appended to each document (no BOS)"
+                                                             : "no separator (tokenizer has neither BOS nor EOS)";
   return separator +
          "; documents concatenated in reading order; cut into consecutive seq_len samples; "
          "tail shorter than seq_len dropped";

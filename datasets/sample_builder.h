@@ -1,8 +1,9 @@
 // Documents in, fixed-length token samples out. The boundary policy, in full:
-//  1. Each document is encoded on its own with BOS prepended (Tokenizer::encode(text, true)), as
-//     llama2.c and Llama pretraining do: BOS marks where a document starts. A tokenizer without
-//     BOS but with EOS (GPT-2's <|endoftext|>) gets EOS appended instead, so documents stay
-//     separated. No EOS is appended when there is a BOS.
+//  1. Each document is encoded on its own as the model's tokenizer encodes a text by default:
+//     with BOS prepended when it adds one (Tokenizer::addsBosByDefault: llama2.c, Llama), as
+//     llama2.c and Llama pretraining do: BOS marks where a document starts. A tokenizer that adds
+//     no BOS (GPT-2, SmolLM2: add_bos_token false) gets its EOS appended instead, so documents
+//     stay separated without feeding the model a BOS it never saw in front of text.
 //  2. The encoded documents are concatenated, in reading order, into one token stream.
 //  3. The stream is cut into consecutive, non-overlapping samples of exactly seq_len ids. A sample
 //     may span a document boundary (the BOS inside it marks the boundary); nothing is padded.

@@ -29,6 +29,10 @@ class Tokenizer {
   virtual int64_t vocabSize() const = 0;
   virtual int32_t bosId() const = 0;  // -1 when the tokenizer has none
   virtual int32_t eosId() const = 0;  // -1 when the tokenizer has none
+  // Whether the model's own pipeline prepends BOS to a text (Hugging Face: add_special_tokens;
+  // tokenizer_config.json add_bos_token or the post-processor). Llama-style SentencePiece and
+  // llama2.c tokenizers do whenever they have a BOS; SmolLM2's and GPT-2's do not.
+  virtual bool addsBosByDefault() const { return bosId() >= 0; }
   // "hf-bpe-byte-level", "hf-bpe-sentencepiece", "llama2c" or "sentencepiece-bpe"; recorded in
   // dataset provenance.
   virtual std::string kind() const = 0;

@@ -7,6 +7,7 @@
 
 #include "datasets/tokenizer.h"
 #include "datasets/hf_tokenizer.h"
+#include "datasets/sample_builder.h"
 #include "lib/checkpoint.h"
 #include "lib/pack_writer.h"
 #include "lib/perplexity.h"
@@ -66,4 +67,25 @@ TEST_CASE("smollm2: packs and exports of the GGUF carry its tokenizer as tokeniz
   const std::unique_ptr<Tokenizer> from_json = loadTokenizer(smollm2Dir() + "/tokenizer.json");
   const std::string line = "Packed: 3.14 <|im_end|> naïve 日本語";
   CHECK(carried->encode(line, false) == from_json->encode(line, false));
+}
+
+// SmolLM2's tokenizer adds no BOS (add_bos_token false): datasets, eval --data and run --prompt
+// encode text as it does, so documents end with EOS and never start with its BOS, and the
+// whole test file read as one document gives the ids of the plain text (the perplexity protocol
+// of SOURCE.md).
+TEST_CASE("smollm2: documents are encoded as the tokenizer does by default (no BOS, EOS between documents)") {
+  const std::unique_ptr<Tokenizer> tok = loadTokenizer(smollm2Gguf());
+  CHECK_FALSE(tok->addsBosByDefault());
+  const std::vector<int32_t> ids = encodeDocument(*tok, Document{"The cat sat.", "doc.txt", 1});
+  REQUIRE(ids.size() >= 2);
+  CHECK(ids.front() != tok->bosId());
+  CHECK(ids.back() == tok->eosId());
+  std::vector<int32_t> plain = tok->encode("The cat sat.", false);
+  plain.push_back(tok->eosId());
+  CHECK(ids == plain);
+  CHECK(boundaryPolicyDescription(*tok).rfind("EOS appended to each document", 0) == 0);
+  // Llama 2's SentencePiece tokenizer does add BOS.
+  const std::unique_ptr<Tokenizer> llama = loadTokenizer(fixture("tokenizers/llama2/tokenizer.json"));
+  CHECK(llama->addsBosByDefault());
+  CHECK(encodeDocument(*llama, Document{"The cat sat.", "doc.txt", 1}).front() == llama->bosId());
 }

@@ -74,3 +74,21 @@ TEST_CASE("tokenizer pipelines: fromJson reads tokenizer_config.json text and na
   j["pre_tokenizer"] = {{"type", "BertPreTokenizer"}};
   checkError(errorOf([&] { HfBpeTokenizer::fromJson(j.dump(), "", "x"); }), "BertPreTokenizer pre-tokenizer");
 }
+
+// Numbers that nlohmann would convert with undefined behaviour (a float or an out-of-range
+// integer where an integer belongs; found by fuzz/tokenizer_json_fuzz) are refused by name.
+TEST_CASE("tokenizer pipelines: non-integer or out-of-range ids and counts are errors, not undefined behaviour") {
+  const nlohmann::json base = nlohmann::json::parse(readFile(fixture("tokenizers/pipelines/base.json")));
+  nlohmann::json j = base;
+  j["decoder"] = {{"type", "Strip"}, {"content", " "}, {"start", 8.88889e30}, {"stop", 0}};
+  checkError(errorOf([&] { HfBpeTokenizer::fromJson(j.dump(), "", "x"); }),
+             "gives the Strip decoder's start a value that is not an integer");
+  j["decoder"] = {{"type", "Strip"}, {"content", " "}, {"start", 1} , {"stop", 0}};
+  CHECK_NOTHROW(HfBpeTokenizer::fromJson(j.dump(), "", "x"));
+  j = base;
+  j["added_tokens"] = {{{"id", 1.5}, {"content", "<x>"}}};
+  checkError(errorOf([&] { HfBpeTokenizer::fromJson(j.dump(), "", "x"); }),
+             "gives added token '<x>' a value that is not an integer");
+  j["added_tokens"] = {{{"id", uint64_t{1} << 63}, {"content", "<x>"}}};
+  checkError(errorOf([&] { HfBpeTokenizer::fromJson(j.dump(), "", "x"); }), "outside 0..268435456");
+}
