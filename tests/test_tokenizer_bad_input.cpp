@@ -52,7 +52,7 @@ TEST_CASE("tokenizer bad input: corrupt or unsupported tokenizer files") {
   checkError(load("badmerge.json", R"({"pre_tokenizer": {"type": "ByteLevel"},
       "model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})"),
              "missing from the vocabulary");
-  checkError(load("types.json", R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})"), "non-integer id");
+  checkError(load("types.json", R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})"), "gives token 'a' a value that is not an integer");
   checkError(errorOf([&] { loadTokenizer(dir / "missing.json"); }), "does not exist");
   std::filesystem::create_directories(dir / "empty-model");
   writeFile(dir / "empty-model/tokenizer.model", "x");
