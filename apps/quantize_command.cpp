@@ -56,8 +56,9 @@ void setupQuantize(CLI::App& app, const CommonOptions& common) {
     if (keep->count()) inv.options.emplace_back("keep", listValueText(q->keep));
     if (observer->count()) inv.options.emplace_back("observer", q->observer);
     if (q->act_order) inv.options.emplace_back("act_order", "true");
-    if (damp->count()) inv.options.emplace_back("damp", std::to_string(q->damp));
-    if (alpha->count()) inv.options.emplace_back("alpha", std::to_string(q->alpha));
+    // Doubles go on as the user wrote them: std::to_string's fixed 6 decimals made 1e-7 into 0.0.
+    if (damp->count()) inv.options.emplace_back("damp", damp->results().front());
+    if (alpha->count()) inv.options.emplace_back("alpha", alpha->results().front());
     if (act_mode->count()) inv.options.emplace_back("act_mode", q->act_mode);
     CompressJob run = *job;
     run.pipeline = {inv};

@@ -48,6 +48,16 @@ TEST_CASE("cli quantize: GPTQ on stories260K writes a reloadable model and a rep
   CHECK_FALSE(fs::exists(dir / "again"));
 }
 
+// Flags reach the pass as written: --damp 1e-7 once ran as damp 0.0 (std::to_string's 6 decimals).
+TEST_CASE("cli quantize: small floating-point flags keep their value") {
+  ScratchDir dir("cli-quantize-damp");
+  const CommandResult r = runSlmc("-q quantize " + stories260K() + " --method gptq --bits 4 --group-size 32 --damp 1e-7" +
+                                  dataFlags() + " -o " + dir / "out");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const nlohmann::json report = readJson(dir / "out/slmc_report.json");
+  CHECK(report["pipeline"] == "quantize(method=gptq,bits=4,group_size=32,damp=1e-7)");
+}
+
 TEST_CASE("cli compress: a recipe, inline passes and quantize flags give byte-identical models") {
   ScratchDir dir("cli-compress");
   const std::string flags = dataFlags();
