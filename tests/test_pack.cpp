@@ -535,7 +535,7 @@ TEST_CASE("cli export --format pack / verify: end to end, inferred from .slmc, e
   // Provenance: the source directory and the sha256 of its config.json + model.safetensors manifest.
   CHECK(v["provenance"]["source"] == model);
   CHECK(v["provenance"]["source_sha256"].get<std::string>().size() == 64);
-  CHECK(v["tensor_kinds"]["float32"].get<int>() == v["tensors"].get<int>());  // BF16 stored as F32
+  CHECK(v["tensor_kinds"]["bfloat16"].get<int>() == v["tensors"].get<int>());  // bf16 stays bf16
 
   // --format pack with any name; the same model twice gives the same bytes.
   r = runSlmc("-q export " + model + " --format pack -o " + dir / "m2.pack" + " --tokenizer " + tok);
