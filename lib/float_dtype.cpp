@@ -1,3 +1,4 @@
+// Which float tensors are written at which dtype (see float_dtype.h).
 #include "lib/float_dtype.h"
 
 #include <filesystem>
@@ -36,12 +37,6 @@ DType parseFloatDType(const std::string& text, const std::string& what) {
   for (const FloatDTypeName& d : kFloatDTypes)
     if (text == d.option) return d.dtype;
   throw Error(what + " '" + text + "' is not a float dtype (use f32, f16 or bf16)");
-}
-
-const char* floatDTypeOptionName(DType dtype) {
-  for (const FloatDTypeName& d : kFloatDTypes)
-    if (d.dtype == dtype) return d.option;
-  return "?";
 }
 
 Model withWrittenFloatDTypes(const Model& model, std::optional<DType> chosen) {

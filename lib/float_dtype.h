@@ -18,8 +18,6 @@ namespace slmc {
 
 // "f32", "f16" or "bf16" as the dtype; throws Error naming `what` and the choices otherwise.
 DType parseFloatDType(const std::string& text, const std::string& what = "--float-dtype");
-// The option value of a float dtype ("f32", "f16", "bf16").
-const char* floatDTypeOptionName(DType dtype);
 
 // `model` with every float tensor that is not a quantized weight at its written dtype: what the
 // writers store (they keep each tensor's dtype as it is).

@@ -10,8 +10,8 @@
 //                       table order; the file ends where the last block ends
 //
 // All integers are little-endian. A block is raw bytes a runtime uses in place: float32,
-// float16 or bfloat16 elements row-major, or a quantized weight's codes / scales / zeros exactly as
-// bit_packing.h and quant_scheme.h lay them out (codes: each row an LSB-first bit stream
+// float16 or bfloat16 elements row-major, or a quantized weight's codes / scales / zeros exactly
+// as bit_packing.h and quant_scheme.h lay them out (codes: each row an LSB-first bit stream
 // starting on a byte boundary; scales: float16 [rows, groups]; zeros: packed like codes).
 #pragma once
 
@@ -88,7 +88,8 @@ inline constexpr StorageTraits kStorages[] = {
     {Storage::Int3, "int3", 3, true, DType::U8},       {Storage::Int2, "int2", 2, true, DType::U8},
     {Storage::BF16, "bfloat16", 16, false, DType::BF16},
 };
-static_assert(std::size(kStorages) == static_cast<size_t>(Storage::BF16) + 1, "one kStorages row per Storage, in order");
+static_assert(std::size(kStorages) == static_cast<size_t>(Storage::BF16) + 1,
+              "one kStorages row per Storage, in order");
 
 // The float storage of a float dtype (F32, F16, BF16); nullptr for any other dtype.
 inline const StorageTraits* floatStorage(DType dtype) {

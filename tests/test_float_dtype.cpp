@@ -48,7 +48,6 @@ TEST_CASE("float dtype: f32, f16 and bf16 parse; anything else is one line namin
   CHECK(parseFloatDType("f32") == DType::F32);
   CHECK(parseFloatDType("f16") == DType::F16);
   CHECK(parseFloatDType("bf16") == DType::BF16);
-  CHECK(std::string(floatDTypeOptionName(DType::BF16)) == "bf16");
   CHECK(errorOf([] { parseFloatDType("fp8"); }) == "--float-dtype 'fp8' is not a float dtype (use f32, f16 or bf16)");
   CHECK(errorOf([] { parseFloatDType("float32"); }) ==
         "--float-dtype 'float32' is not a float dtype (use f32, f16 or bf16)");
@@ -137,7 +136,8 @@ TEST_CASE("cli --float-dtype: export (pack, hf), quantize and compress write the
   CHECK(q.tensors.at(names::kEmbedTokens).dtype() == DType::BF16);
   CHECK(q.tensors.at("model.norm.weight").dtype() == DType::BF16);
   CHECK(q.quantized.count("model.layers.0.self_attn.q_proj.weight"));
-  writeFile(dir / "r.yaml", "version: 1\nfloat_dtype: f16\npasses:\n  - quantize: {method: rtn, bits: 8, group_size: 32}\n");
+  writeFile(dir / "r.yaml",
+            "version: 1\nfloat_dtype: f16\npasses:\n  - quantize: {method: rtn, bits: 8, group_size: 32}\n");
   REQUIRE(runSlmc("-q compress " + gguf + " --recipe " + dir / "r.yaml" + " -o " + dir / "c").exit_code == 0);
   CHECK(loadModel(dir / "c").tensors.at(names::kEmbedTokens).dtype() == DType::F16);
 

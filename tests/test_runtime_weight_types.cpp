@@ -31,7 +31,8 @@ double maxLogitDiff(const Model& m, const std::string& path, const std::vector<i
   t.prefill(ids.data(), n, got.data());
   const Tensor want = ReferenceModel(m).logits(ids, 1, n);
   double diff = 0;
-  for (int64_t i = 0; i < n * vocab; ++i) diff = std::max(diff, std::fabs(static_cast<double>(got[i]) - want.floats()[i]));
+  for (int64_t i = 0; i < n * vocab; ++i)
+    diff = std::max(diff, std::fabs(static_cast<double>(got[i]) - want.floats()[i]));
   return diff;
 }
 
