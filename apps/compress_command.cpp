@@ -73,6 +73,7 @@ void setupCompress(CLI::App& app, const CommonOptions& common) {
       if (r.calibration.count("seed") && !flags.seed->count())
         run.seed = static_cast<uint64_t>(recipeInt(r, r.calibration, "seed", "calibration"));
       if (r.eval.count("ctx") && !flags.eval_ctx->count()) run.eval_ctx = recipeInt(r, r.eval, "ctx", "eval");
+      if (!r.float_dtype.empty() && !flags.float_dtype->count()) run.float_dtype = r.float_dtype;
     }
     runCompressJob("compress", run, common);
   });

@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "lib/checkpoint.h"
 #include "lib/error.h"
+#include "lib/float_dtype.h"
 #include "lib/hf_checkpoint.h"
 #include "lib/model_comparison.h"
 #include "lib/model_size.h"
@@ -44,6 +46,9 @@ CompressFlags addCompressFlags(CLI::App* sub, CompressJob& job) {
                    ->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   sub->add_option("--eval-max-tokens", job.eval.max_tokens, "evaluate only the first K tokens (0: all)")
       ->check(CLI::NonNegativeNumber);
+  f.float_dtype = sub->add_option("--float-dtype", job.float_dtype,
+                                  "dtype of the tensors kept float: f32, f16 or bf16 (default: each keeps its own; "
+                                  "GGUF tensors dequantized from a quantized type: bf16)");
   sub->add_option("-o,--output", job.output, "output directory (Hugging Face layout + quantization state)")->required();
   sub->add_option("--report", job.report, "report JSON path (a .md summary is written beside it; default "
                                           "OUTPUT/slmc_report.json)");
@@ -54,6 +59,8 @@ CompressFlags addCompressFlags(CLI::App* sub, CompressJob& job) {
 void runCompressJob(const std::string& command, const CompressJob& job, const CommonOptions& common) {
   setComputeThreads(common.threads);
   require(!job.pipeline.empty(), "the pipeline is empty (give --passes or a recipe with passes)");
+  std::optional<DType> float_dtype;
+  if (!job.float_dtype.empty()) float_dtype = parseFloatDType(job.float_dtype);
   std::error_code ec;
   require(!fs::exists(job.output, ec) || fs::is_directory(job.output, ec),
           "output '" + job.output + "' exists and is not a directory (choose another -o path)");
@@ -109,6 +116,8 @@ void runCompressJob(const std::string& command, const CompressJob& job, const Co
 
   Model compressed = original;
   const std::vector<PassRecord> records = manager.run(compressed, context);
+  // What the directory holds is what the report measures: the float tensors at their written dtype.
+  compressed = withWrittenFloatDTypes(compressed, float_dtype);
   saveHfDirectory(compressed, job.output);
 
   Report report;

@@ -28,6 +28,7 @@ struct CompressJob {
   TokenSourceOptions eval;
   int64_t eval_ctx = 256;
   int64_t eval_batch = 4;
+  std::string float_dtype;  // --float-dtype / recipe float_dtype: f32, f16, bf16; "": defaults (lib/float_dtype.h)
   std::string output;  // Hugging Face-style directory
   std::string report;  // JSON path; default <output>/slmc_report.json
 };
@@ -35,7 +36,7 @@ struct CompressJob {
 // Registers the flags every compressing command shares (data, evaluation, output, report).
 // Returns the options so callers can tell which were given (count()).
 struct CompressFlags {
-  CLI::Option *samples, *seq_len, *seed, *eval_ctx;
+  CLI::Option *samples, *seq_len, *seed, *eval_ctx, *float_dtype;
 };
 CompressFlags addCompressFlags(CLI::App* sub, CompressJob& job);
 

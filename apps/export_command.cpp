@@ -1,16 +1,19 @@
-// slmc export MODEL -o OUT [--format hf|pack] [--tokenizer FILE]
+// slmc export MODEL -o OUT [--format hf|pack] [--tokenizer FILE] [--float-dtype f32|f16|bf16]
 //   hf:   a Hugging Face directory (config.json + model.safetensors) that transformers loads as is.
 //   pack: one .slmc file (lib/pack_format.h, docs/pack-format.md) with the tokenizer inside;
 //         chosen by --format pack or an output name ending in .slmc.
+// Float tensors are written at --float-dtype, or each at its default (lib/float_dtype.h).
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "apps/commands.h"
 #include "datasets/sha256.h"
 #include "lib/checkpoint.h"
 #include "lib/error.h"
 #include "lib/file_util.h"
+#include "lib/float_dtype.h"
 #include "lib/hf_checkpoint.h"
 #include "lib/pack_reader.h"
 #include "lib/pack_writer.h"
@@ -24,6 +27,7 @@ struct ExportOptions {
   std::string format;  // "" : pack for a .slmc output, hf otherwise
   std::string output;
   std::string tokenizer;
+  std::string float_dtype;  // "": each tensor's default
 };
 
 // The digest that identifies a checkpoint: a single file's SHA-256, or for a directory the
@@ -55,7 +59,9 @@ void runExport(const ExportOptions& o, const CommonOptions& common) {
   const std::string format = !o.format.empty() ? o.format : endsWith(o.output, ".slmc") ? "pack" : "hf";
   require(format == "pack" || o.tokenizer.empty(),
           "--tokenizer applies to --format pack only (a Hugging Face export copies the source's tokenizer files)");
-  const Model model = loadModel(o.model);
+  std::optional<DType> float_dtype;
+  if (!o.float_dtype.empty()) float_dtype = parseFloatDType(o.float_dtype);
+  const Model model = withWrittenFloatDTypes(loadModel(o.model), float_dtype);
   if (format == "hf") {
     saveHfDirectory(model, o.output);
     if (!common.quiet) std::printf("wrote %s (Hugging Face: config.json + model.safetensors)\n", o.output.c_str());
@@ -89,6 +95,9 @@ void setupExport(CLI::App& app, const CommonOptions& common) {
   sub->add_option("-o,--output", opts->output, "output directory (hf) or file (pack)")->required();
   sub->add_option("--tokenizer", opts->tokenizer,
                   "pack: tokenizer file to embed (default: the tokenizer files of the model's directory)");
+  sub->add_option("--float-dtype", opts->float_dtype,
+                  "dtype of the float tensors: f32, f16 or bf16 (default: each keeps its own; GGUF tensors "
+                  "dequantized from a quantized type: bf16)");
   sub->callback([opts, &common] { runExport(*opts, common); });
 }
 

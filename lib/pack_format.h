@@ -9,14 +9,15 @@
 //   zero padding to 64  blocks: each starts on a 64-byte boundary (zero padding between), in
 //                       table order; the file ends where the last block ends
 //
-// All integers are little-endian. A block is raw bytes a runtime uses in place: float32 or
-// float16 elements row-major, or a quantized weight's codes / scales / zeros exactly as
-// bit_packing.h and quant_scheme.h lay them out (codes: each row an LSB-first bit stream
+// All integers are little-endian. A block is raw bytes a runtime uses in place: float32,
+// float16 or bfloat16 elements row-major, or a quantized weight's codes / scales / zeros exactly
+// as bit_packing.h and quant_scheme.h lay them out (codes: each row an LSB-first bit stream
 // starting on a byte boundary; scales: float16 [rows, groups]; zeros: packed like codes).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 
 #include "lib/bit_packing.h"
@@ -69,8 +70,9 @@ static_assert(offsetof(BlockEntry, bytes) == 8 && offsetof(BlockEntry, crc32) ==
 inline constexpr uint64_t alignUp(uint64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
 
 // How a tensor is stored: one row per storage (ggml's type_traits idea). Adding a storage is
-// adding a row; the writer, the reader and the docs read this table.
-enum class Storage : uint8_t { F32, F16, Int8, Int4, Int3, Int2 };
+// adding a row; the writer, the reader and the docs read this table. New storages are appended
+// (BF16 came last), so a storage's index keeps its meaning.
+enum class Storage : uint8_t { F32, F16, Int8, Int4, Int3, Int2, BF16 };
 
 struct StorageTraits {
   Storage storage;
@@ -84,7 +86,23 @@ inline constexpr StorageTraits kStorages[] = {
     {Storage::F32, "float32", 32, false, DType::F32},  {Storage::F16, "float16", 16, false, DType::F16},
     {Storage::Int8, "int8", 8, true, DType::U8},       {Storage::Int4, "int4", 4, true, DType::U8},
     {Storage::Int3, "int3", 3, true, DType::U8},       {Storage::Int2, "int2", 2, true, DType::U8},
+    {Storage::BF16, "bfloat16", 16, false, DType::BF16},
 };
+static_assert(std::size(kStorages) == static_cast<size_t>(Storage::BF16) + 1,
+              "one kStorages row per Storage, in order");
+
+// The float storage of a float dtype (F32, F16, BF16); nullptr for any other dtype.
+inline const StorageTraits* floatStorage(DType dtype) {
+  for (const StorageTraits& t : kStorages)
+    if (!t.quantized && t.dtype == dtype) return &t;
+  return nullptr;
+}
+// "float32, float16, ...": every storage name, for error messages.
+inline std::string storageNames() {
+  std::string out;
+  for (const StorageTraits& t : kStorages) out += (out.empty() ? "" : ", ") + std::string(t.name);
+  return out;
+}
 
 inline const StorageTraits& storageTraits(Storage s) { return kStorages[static_cast<size_t>(s)]; }
 // nullptr when `name` is no storage of this format version.

@@ -243,7 +243,7 @@ void PackFile::parseMetadata(const std::vector<pack::BlockEntry>& table, uint64_
       const std::string storage = string(member(entry, "storage", m + " " + tw), m + " " + tw + " storage");
       const pack::StorageTraits* traits = pack::findStorage(storage);
       require(traits != nullptr, m + " " + tw + " has storage \"" + storage +
-                                     "\", which this slmc does not know (float32, float16, int8, int4, int3, int2)");
+                                     "\", which this slmc does not know (" + pack::storageNames() + ")");
       t.storage = traits->storage;
       const auto sizeMismatch = [&](const char* part, const PackView& v, int64_t expected) {
         require(static_cast<int64_t>(v.bytes) == expected,

@@ -50,14 +50,15 @@ int addOwnedBlock(PackPlan& plan, std::vector<T> values) {
 }
 
 json floatTensorEntry(PackPlan& plan, const std::string& name, const Tensor& tensor) {
-  // F32 and F16 keep their bytes; BF16 (and anything else float) is widened to F32.
-  const Tensor stored = tensor.dtype() == DType::F32 || tensor.dtype() == DType::F16 ? tensor : tensor.to(DType::F32);
-  plan.views.push_back(stored);
-  const pack::Storage storage = stored.dtype() == DType::F16 ? pack::Storage::F16 : pack::Storage::F32;
+  // Every float dtype keeps its bytes; the writer never rounds.
+  const pack::StorageTraits* storage = pack::floatStorage(tensor.dtype());
+  require(storage != nullptr, "tensor '" + name + "' has dtype " + dtypeName(tensor.dtype()) +
+                                  ", which the pack format does not store (float32, float16 or bfloat16)");
+  plan.views.push_back(tensor);
   return {{"name", name},
-          {"shape", stored.shape()},
-          {"storage", pack::storageTraits(storage).name},
-          {"block", addBlock(plan, stored.bytes(), stored.nbytes())}};
+          {"shape", tensor.shape()},
+          {"storage", storage->name},
+          {"block", addBlock(plan, tensor.bytes(), tensor.nbytes())}};
 }
 
 json quantizedTensorEntry(PackPlan& plan, const std::string& name, const QuantizedTensor& q) {

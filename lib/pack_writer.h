@@ -1,6 +1,6 @@
 // Writes a Model as a .slmc pack (lib/pack_format.h; docs/pack-format.md): float tensors in
-// their stored dtype (F32 or F16; BF16 widened to F32), quantized weights as their codes /
-// scales / zeros blocks in the bit_packing.h layout, the tokenizer files, activation
+// their stored dtype (F32, F16 or BF16, as lib/float_dtype.h chose it beforehand), quantized
+// weights as their codes / scales / zeros blocks in the bit_packing.h layout, the tokenizer files, activation
 // quantizers and provenance. The same model and inputs give the same bytes; the file appears
 // only when complete (temp file + rename).
 #pragma once

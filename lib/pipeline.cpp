@@ -8,6 +8,7 @@
 
 #include "lib/error.h"
 #include "lib/file_util.h"
+#include "lib/float_dtype.h"
 #include "lib/pass_options.h"
 
 namespace slmc {
@@ -207,7 +208,8 @@ std::vector<std::string> parseListValue(const std::string& text) {
 
 namespace {
 
-const std::vector<std::string> kRecipeKeys = {"version", "name", "description", "calibration", "eval", "passes"};
+const std::vector<std::string> kRecipeKeys = {"version", "name", "description", "calibration", "eval", "float_dtype",
+                                              "passes"};
 
 // Reports problems as "<origin>:<line>: <problem>", the line taken from the node yaml-cpp read.
 class RecipeReader {
@@ -317,6 +319,13 @@ class RecipeReader {
         r.calibration = section(node, key);
       } else if (key == "eval") {
         r.eval = section(node, key);
+      } else if (key == "float_dtype") {
+        r.float_dtype = scalar(node, "'float_dtype'");
+        try {
+          parseFloatDType(r.float_dtype, "float_dtype");
+        } catch (const Error& e) {
+          fail(node.Mark(), e.what());
+        }
       } else if (key == "passes") {
         r.passes = passes(node);
       } else {

@@ -51,6 +51,7 @@ std::vector<std::string> parseListValue(const std::string& text);
 //   description: 4-bit GPTQ, group 128
 //   calibration: {samples: 128, seq_len: 256, seed: 0}   # optional: settings the CLI merges
 //   eval: {ctx: 256}                                      # optional
+//   float_dtype: bf16            # optional: f32, f16 or bf16 for the tensors kept float
 //   passes:                      # a list keeps order and allows the same pass twice
 //     - quantize: {method: gptq, bits: 4, group_size: 128, keep: [lm_head]}
 //     - export: {format: hf}
@@ -62,6 +63,7 @@ struct Recipe {
   std::string description;
   std::map<std::string, std::string> calibration;
   std::map<std::string, std::string> eval;
+  std::string float_dtype;  // "" when not given (checked by lib/float_dtype.h's parseFloatDType)
   std::vector<PassInvocation> passes;
 };
 

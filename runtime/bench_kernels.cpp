@@ -100,9 +100,9 @@ WeightSet makeWeights(rt::WeightType type, int64_t rows, int64_t cols, int64_t g
       const uint32_t bits = static_cast<uint32_t>(rng.next() & 0x807fffffu) | (122u << 23);  // ±[2^-5, 2^-4)
       std::memcpy(&v, &bits, sizeof v);
     }
-  } else if (type == rt::WeightType::F16) {
+  } else if (type == rt::WeightType::F16 || type == rt::WeightType::BF16) {
     s.f16.resize(static_cast<size_t>(count * copies));
-    for (auto& v : s.f16) v = randomHalf();
+    for (auto& v : s.f16) v = randomHalf();  // as bfloat16: a normal value of magnitude ~2^-80
   } else {
     const int bits = rt::traits(type).bits;
     const int64_t groups = shape.groups();
@@ -121,6 +121,8 @@ WeightSet makeWeights(rt::WeightType type, int64_t rows, int64_t cols, int64_t g
       v.f32 = s.f32.data() + k * count;
     } else if (type == rt::WeightType::F16) {
       v.f16 = s.f16.data() + k * count;
+    } else if (type == rt::WeightType::BF16) {
+      v.bf16 = s.f16.data() + k * count;
     } else {
       const int bits = rt::traits(type).bits;
       v.codes = s.codes.data() + k * rows * rt::codeRowBytes(cols, bits);
@@ -221,7 +223,8 @@ int main(int argc, char** argv) {
     bool symmetric;
   };
   const std::vector<TypeCase> types = {
-      {rt::WeightType::F32, 0, true},  {rt::WeightType::F16, 0, true},  {rt::WeightType::Q8, 128, true},
+      {rt::WeightType::F32, 0, true},  {rt::WeightType::F16, 0, true},  {rt::WeightType::BF16, 0, true},
+      {rt::WeightType::Q8, 128, true},
       {rt::WeightType::Q4, 128, true}, {rt::WeightType::Q4, 32, false}, {rt::WeightType::Q3, 128, true},
       {rt::WeightType::Q2, 64, false},
   };

@@ -19,9 +19,11 @@ namespace slmc::runtime {
 namespace {
 
 const WeightTypeTraits kWeightTypes[] = {
-    {WeightType::F32, "f32", 32, false}, {WeightType::F16, "f16", 16, false}, {WeightType::Q2, "q2", 2, true},
-    {WeightType::Q3, "q3", 3, true},     {WeightType::Q4, "q4", 4, true},     {WeightType::Q8, "q8", 8, true},
+    {WeightType::F32, "f32", 32, false}, {WeightType::F16, "f16", 16, false}, {WeightType::BF16, "bf16", 16, false},
+    {WeightType::Q2, "q2", 2, true},     {WeightType::Q3, "q3", 3, true},     {WeightType::Q4, "q4", 4, true},
+    {WeightType::Q8, "q8", 8, true},
 };
+static_assert(std::size(kWeightTypes) == static_cast<size_t>(WeightType::Q8) + 1, "one row per WeightType, in order");
 
 detail::MatmulRowsFn rowsFunction(Isa isa) {
   switch (isa) {
@@ -114,6 +116,15 @@ QuantMatrix QuantMatrix::float16(int64_t rows, int64_t cols, const uint16_t* val
   return m;
 }
 
+QuantMatrix QuantMatrix::bfloat16(int64_t rows, int64_t cols, const uint16_t* values) {
+  QuantMatrix m;
+  m.type = WeightType::BF16;
+  m.rows = rows;
+  m.cols = cols;
+  m.bf16 = values;
+  return m;
+}
+
 QuantMatrix QuantMatrix::quantized(WeightType type, int64_t rows, int64_t cols, int64_t group_size, bool symmetric,
                                    const uint8_t* codes, const uint16_t* scales, const uint8_t* zeros) {
   QuantMatrix m;
@@ -137,6 +148,8 @@ std::string checkMatrix(const QuantMatrix& w) {
       return w.f32 ? "" : "f32 weight matrix has no values";
     case WeightType::F16:
       return w.f16 ? "" : "f16 weight matrix has no values";
+    case WeightType::BF16:
+      return w.bf16 ? "" : "bf16 weight matrix has no values";
     default:
       break;
   }

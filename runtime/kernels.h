@@ -1,5 +1,5 @@
-// The runtime's compute kernels: y = x · Wᵀ for a weight matrix held as float32, float16 or
-// 2/3/4/8-bit integer codes, on float32 activations. No LibTorch, no Eigen: this file, its
+// The runtime's compute kernels: y = x · Wᵀ for a weight matrix held as float32, float16,
+// bfloat16 or 2/3/4/8-bit integer codes, on float32 activations. No LibTorch, no Eigen: this file, its
 // .cpp files and OpenMP are all a small app needs to run a linear layer.
 //
 // Quantized layout (the same as lib/quant_scheme.h + lib/bit_packing.h, so a pack's tensor
@@ -28,12 +28,12 @@ namespace slmc::runtime {
 
 // ---------------------------------------------------------------------------------------------
 // Weight types: one row per type (ggml's type_traits idea); sizes are computed from here.
-enum class WeightType : uint8_t { F32, F16, Q2, Q3, Q4, Q8 };
+enum class WeightType : uint8_t { F32, F16, BF16, Q2, Q3, Q4, Q8 };
 
 struct WeightTypeTraits {
   WeightType type;
-  const char* name;  // "f32", "f16", "q2", "q3", "q4", "q8"
-  int bits;          // bits per stored weight (32, 16, 2, 3, 4, 8)
+  const char* name;  // "f32", "f16", "bf16", "q2", "q3", "q4", "q8"
+  int bits;          // bits per stored weight (32, 16, 16, 2, 3, 4, 8)
   bool quantized;    // integer codes + per-group scales (and zeros)
 };
 
@@ -50,8 +50,9 @@ struct QuantMatrix {
   WeightType type = WeightType::F32;
   int64_t rows = 0, cols = 0;
 
-  const float* f32 = nullptr;     // F32: [rows, cols]
-  const uint16_t* f16 = nullptr;  // F16: [rows, cols] float16 bit patterns
+  const float* f32 = nullptr;      // F32: [rows, cols]
+  const uint16_t* f16 = nullptr;   // F16: [rows, cols] float16 bit patterns
+  const uint16_t* bf16 = nullptr;  // BF16: [rows, cols] bfloat16 bit patterns (the top half of a float32)
 
   // Quantized types only.
   const uint8_t* codes = nullptr;    // rows * codeRowBytes(cols, bits)
@@ -68,6 +69,7 @@ struct QuantMatrix {
 
   static QuantMatrix float32(int64_t rows, int64_t cols, const float* values);
   static QuantMatrix float16(int64_t rows, int64_t cols, const uint16_t* values);
+  static QuantMatrix bfloat16(int64_t rows, int64_t cols, const uint16_t* values);
   // type: Q2/Q3/Q4/Q8 (quantizedType(bits)).
   static QuantMatrix quantized(WeightType type, int64_t rows, int64_t cols, int64_t group_size, bool symmetric,
                                const uint8_t* codes, const uint16_t* scales, const uint8_t* zeros);

@@ -10,7 +10,7 @@
 //              (XOrder::Nibbles32);
 //       8-bit: 8 bytes widened;
 //       2/3-bit: the 32-bit word holding 8 codes broadcast, lane k shifted right by k*bits.
-//   float16 / float32 (gemvRowFloat): widened / loaded and FMA'd.
+//   float16 / bfloat16 / float32 (gemvRowFloat): widened (bfloat16: shifted) / loaded and FMA'd.
 // n > 4 (gemmRows): a tile of 4 weight rows dequantized exactly into floats, multiplied by 3
 // activation rows at a time with all 12 sums in registers.
 #include <immintrin.h>
@@ -163,7 +163,17 @@ struct F16Row {
   float at(int64_t c) const { return _cvtsh_ss(w[c]); }
 };
 
-// out[i] = W[r] · x[i] for NX activation rows, W float32 or float16.
+// bfloat16 is a float32's top half: widened to 32 bits and shifted up, exactly.
+struct BF16Row {
+  const uint16_t* w;
+  __m256 load8(int64_t c) const {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + c)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  }
+  float at(int64_t c) const { return bf16ToF32(w[c]); }
+};
+
+// out[i] = W[r] · x[i] for NX activation rows, W float32, float16 or bfloat16.
 template <int NX, class Row>
 void gemvRowFloat(const Row& row, int64_t cols, const float* x, float* out) {
   constexpr int U = NX == 1 ? 4 : NX == 2 ? 2 : 1;
@@ -217,8 +227,9 @@ void dequantizeRowQuant(const QuantMatrix& m, int64_t r, const uint8_t* codes, f
   }
 }
 
-void dequantizeRowF16(const uint16_t* w, int64_t cols, float* out) {
-  const F16Row row{w};
+// out[cols] = a 16-bit float row (F16Row or BF16Row) widened to float32.
+template <class Row>
+void widenRow(const Row& row, int64_t cols, float* out) {
   int64_t c = 0;
   for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(out + c, row.load8(c));
   for (; c < cols; ++c) out[c] = row.at(c);
@@ -269,13 +280,16 @@ void gemmTileRows(const float* const* w, const float* x, int64_t n, int64_t cols
   }
 }
 
-// Weight row r as float32: a pointer into the matrix (F32) or into `buffer`, converted (F16)
-// or dequantized (B-bit codes; B = 0 for float weights).
+// Weight row r as float32: a pointer into the matrix (F32) or into `buffer`, widened (F16,
+// BF16) or dequantized (B-bit codes; B = 0 for float weights).
 template <int B>
 const float* floatRow(const QuantMatrix& m, int64_t r, float* buffer, std::vector<uint8_t>& last_row_copy) {
   if constexpr (B == 0) {
     if (m.type == WeightType::F32) return m.f32 + r * m.cols;
-    dequantizeRowF16(m.f16 + r * m.cols, m.cols, buffer);
+    if (m.type == WeightType::BF16)
+      widenRow(BF16Row{m.bf16 + r * m.cols}, m.cols, buffer);
+    else
+      widenRow(F16Row{m.f16 + r * m.cols}, m.cols, buffer);
   } else {
     dequantizeRowQuant<B>(m, r, paddedCodeRow(m, r, last_row_copy), buffer);
   }
@@ -341,6 +355,12 @@ void gemvRows(const QuantMatrix& m, const Activations& a, float* y, int64_t row_
     case WeightType::F16:
       for (int64_t r = row_begin; r < row_end; ++r) {
         gemvRowFloat<NX>(F16Row{m.f16 + r * m.cols}, m.cols, a.x, out);
+        for (int i = 0; i < NX; ++i) y[i * m.rows + r] = out[i];
+      }
+      return;
+    case WeightType::BF16:
+      for (int64_t r = row_begin; r < row_end; ++r) {
+        gemvRowFloat<NX>(BF16Row{m.bf16 + r * m.cols}, m.cols, a.x, out);
         for (int i = 0; i < NX; ++i) y[i * m.rows + r] = out[i];
       }
       return;

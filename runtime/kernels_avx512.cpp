@@ -13,7 +13,7 @@
 //       8-bit: 16 bytes widened;
 //       2/3-bit: the 8 bytes holding 16 codes broadcast, codes 0-7's 32-bit word shuffled into
 //              lanes 0-7 and codes 8-15's into lanes 8-15, lane k shifted right by (k%8)*bits.
-//   float16 / float32 (gemvRowFloat): widened / loaded and FMA'd.
+//   float16 / bfloat16 / float32 (gemvRowFloat): widened (bfloat16: shifted) / loaded and FMA'd.
 // n > 4 (gemmRows): a tile of 4 weight rows dequantized exactly into floats, multiplied by 4
 // activation rows at a time with all 16 sums in registers; masked loads for the last columns.
 #include "runtime/avx512_intrinsics.h"
@@ -236,7 +236,19 @@ struct F16Row {
   float at(int64_t c) const { return _cvtsh_ss(w[c]); }
 };
 
-// out[i] = W[r] · x[i] for NX activation rows, W float32 or float16.
+// bfloat16 is a float32's top half: widened to 32 bits and shifted up, exactly. (AVX-512 BF16's
+// vdpbf16ps would need x rounded to bfloat16 too, an error of up to 2^-9 per product that the
+// exact path does not make; a row is memory-bound either way.)
+struct BF16Row {
+  const uint16_t* w;
+  __m512 load16(int64_t c) const {
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + c)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+  }
+  float at(int64_t c) const { return bf16ToF32(w[c]); }
+};
+
+// out[i] = W[r] · x[i] for NX activation rows, W float32, float16 or bfloat16.
 template <int NX, class Row>
 void gemvRowFloat(const Row& row, int64_t cols, const float* x, float* out) {
   constexpr int U = NX == 1 ? 4 : NX == 2 ? 2 : 1;
@@ -291,8 +303,9 @@ void dequantizeRowQuant(const QuantMatrix& m, int64_t r, const uint8_t* codes, f
   }
 }
 
-void dequantizeRowF16(const uint16_t* w, int64_t cols, float* out) {
-  const F16Row row{w};
+// out[cols] = a 16-bit float row (F16Row or BF16Row) widened to float32.
+template <class Row>
+void widenRow(const Row& row, int64_t cols, float* out) {
   int64_t c = 0;
   for (; c + 16 <= cols; c += 16) _mm512_storeu_ps(out + c, row.load16(c));
   for (; c < cols; ++c) out[c] = row.at(c);
@@ -344,13 +357,16 @@ void gemmTileRows(const float* const* w, const float* x, int64_t n, int64_t cols
   }
 }
 
-// Weight row r as float32: a pointer into the matrix (F32) or into `buffer`, converted (F16)
-// or dequantized (B-bit codes; B = 0 for float weights).
+// Weight row r as float32: a pointer into the matrix (F32) or into `buffer`, widened (F16,
+// BF16) or dequantized (B-bit codes; B = 0 for float weights).
 template <int B>
 const float* floatRow(const QuantMatrix& m, int64_t r, float* buffer, std::vector<uint8_t>& last_row_copy) {
   if constexpr (B == 0) {
     if (m.type == WeightType::F32) return m.f32 + r * m.cols;
-    dequantizeRowF16(m.f16 + r * m.cols, m.cols, buffer);
+    if (m.type == WeightType::BF16)
+      widenRow(BF16Row{m.bf16 + r * m.cols}, m.cols, buffer);
+    else
+      widenRow(F16Row{m.f16 + r * m.cols}, m.cols, buffer);
   } else {
     dequantizeRowQuant<B>(m, r, paddedCodeRow(m, r, last_row_copy), buffer);
   }
@@ -424,6 +440,12 @@ void gemvRows(const QuantMatrix& m, const Activations& a, float* y, int64_t row_
     case WeightType::F16:
       for (int64_t r = row_begin; r < row_end; ++r) {
         gemvRowFloat<NX>(F16Row{m.f16 + r * m.cols}, m.cols, a.x, out);
+        for (int i = 0; i < NX; ++i) y[i * m.rows + r] = out[i];
+      }
+      return;
+    case WeightType::BF16:
+      for (int64_t r = row_begin; r < row_end; ++r) {
+        gemvRowFloat<NX>(BF16Row{m.bf16 + r * m.cols}, m.cols, a.x, out);
         for (int i = 0; i < NX; ++i) y[i * m.rows + r] = out[i];
       }
       return;

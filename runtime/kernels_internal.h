@@ -125,6 +125,14 @@ inline float f16ToF32(uint16_t h) {
   return f;
 }
 
+// bfloat16 bit pattern → float32 (exact: it is the float's top half).
+inline float bf16ToF32(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
 // Code `c` of a packed row (LSB-first bit stream). Reads only the bytes the code occupies.
 inline unsigned codeAt(const uint8_t* row, int64_t c, int bits) {
   const int64_t bit = c * bits;

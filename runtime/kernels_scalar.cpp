@@ -15,6 +15,9 @@ void dequantizeRowScalar(const QuantMatrix& w, int64_t r, float* out) {
     case WeightType::F16:
       for (int64_t c = 0; c < cols; ++c) out[c] = f16ToF32(w.f16[r * cols + c]);
       return;
+    case WeightType::BF16:
+      for (int64_t c = 0; c < cols; ++c) out[c] = bf16ToF32(w.bf16[r * cols + c]);
+      return;
     default:
       break;
   }

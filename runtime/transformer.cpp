@@ -60,6 +60,9 @@ QuantMatrix viewOf(const PackTensor& t, int64_t rows, int64_t cols, const std::s
     case pack::Storage::F16:
       m = QuantMatrix::float16(rows, cols, reinterpret_cast<const uint16_t*>(t.data.data));
       break;
+    case pack::Storage::BF16:
+      m = QuantMatrix::bfloat16(rows, cols, reinterpret_cast<const uint16_t*>(t.data.data));
+      break;
     default: {
       const std::optional<WeightType> type = quantizedType(t.scheme.bits);
       require(type.has_value(), "tensor '" + t.name + "' of pack '" + origin + "' has " +

@@ -141,10 +141,13 @@ TEST_CASE("pack: the storage table sizes quantized blocks exactly as quant_schem
         CHECK(pack::findStorage(pack::quantizedStorage(s.bits)->name)->bits == s.bits);
       }
   CHECK(pack::findStorage("float16")->dtype == DType::F16);
+  CHECK(pack::findStorage("bfloat16")->dtype == DType::BF16);
+  CHECK(pack::floatStorage(DType::BF16)->storage == pack::Storage::BF16);
+  CHECK(static_cast<int>(pack::Storage::BF16) == 6);  // appended: older storages keep their index
   CHECK(pack::findStorage("int5") == nullptr);
 }
 
-TEST_CASE("pack: float models round trip bit for bit (F32 and F16 kept, BF16 widened to F32)") {
+TEST_CASE("pack: float models round trip bit for bit (F32, F16 and BF16 kept)") {
   for (const std::string arch : {"llama", "gpt2"}) {
     CAPTURE(arch);
     Model m = randomModel(tinyConfig(arch), 3);
@@ -161,15 +164,13 @@ TEST_CASE("pack: float models round trip bit for bit (F32 and F16 kept, BF16 wid
     REQUIRE(back.tensors.size() == m.tensors.size());
     for (const auto& [name, t] : m.tensors) {
       CAPTURE(name);
-      const Tensor& b = back.tensors.at(name);
-      if (name == norm) {
-        CHECK(b.dtype() == DType::F32);
-        CHECK(b.toFloats() == t.toFloats());
-      } else {
-        checkSameTensorBytes(t, b);
-      }
+      checkSameTensorBytes(t, back.tensors.at(name));
     }
     CHECK(back.tensors.at(embed).dtype() == DType::F16);
+    CHECK(back.tensors.at(norm).dtype() == DType::BF16);
+    const PackFile pack = PackFile::open(dir / "m.slmc");
+    for (const PackTensor& t : pack.tensors())
+      if (t.name == norm) CHECK(std::string(pack::storageTraits(t.storage).name) == "bfloat16");
   }
 }
 
@@ -534,7 +535,7 @@ TEST_CASE("cli export --format pack / verify: end to end, inferred from .slmc, e
   // Provenance: the source directory and the sha256 of its config.json + model.safetensors manifest.
   CHECK(v["provenance"]["source"] == model);
   CHECK(v["provenance"]["source_sha256"].get<std::string>().size() == 64);
-  CHECK(v["tensor_kinds"]["float32"].get<int>() == v["tensors"].get<int>());  // BF16 stored as F32
+  CHECK(v["tensor_kinds"]["bfloat16"].get<int>() == v["tensors"].get<int>());  // bf16 stays bf16
 
   // --format pack with any name; the same model twice gives the same bytes.
   r = runSlmc("-q export " + model + " --format pack -o " + dir / "m2.pack" + " --tokenizer " + tok);

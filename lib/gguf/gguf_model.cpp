@@ -195,6 +195,15 @@ Model ggufToModel(const GgufFile& f) {
   return inCanonicalOrder(m);
 }
 
+std::set<std::string> quantizedTensorNames(const std::string& path) {
+  const auto file = GgufFile::open(path);
+  std::set<std::string> names;
+  for (const TensorInfo& t : file->tensors())
+    if (t.type != kGgmlF32 && t.type != kGgmlF16 && t.type != kGgmlBF16)
+      if (const auto name = hfTensorName(t.name)) names.insert(*name);
+  return names;
+}
+
 Model loadGgufModel(const std::string& path) {
   const auto file = GgufFile::open(path);
   return ggufToModel(*file);

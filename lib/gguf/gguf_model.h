@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 
 #include "lib/model.h"
@@ -17,6 +18,10 @@ class GgufFile;
 Model loadGgufModel(const std::string& path);
 // The same from a file already opened (for tests and the fuzzer).
 Model ggufToModel(const GgufFile& file);
+
+// The Hugging Face names of the tensors `path` stores in a quantized type (every type but F32,
+// F16 and BF16): float32 in memory after import, exactly dequantized (lib/float_dtype.h).
+std::set<std::string> quantizedTensorNames(const std::string& path);
 
 // The Hugging Face name of a llama GGUF tensor ("blk.3.attn_q.weight" →
 // "model.layers.3.self_attn.q_proj.weight"), or nullopt when it is none slmc knows.

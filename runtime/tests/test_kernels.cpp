@@ -232,6 +232,17 @@ TEST_CASE("runtime: quantized matmul, every bit width x grid x group x shape x b
                   << g_worst[0] << ", avx2 vs scalar " << g_worst[1] << ", avx512 vs scalar " << g_worst[2]);
 }
 
+TEST_CASE("runtime: bfloat16 conversion equals lib's bf16ToFloat for every bit pattern") {
+  for (uint32_t h = 0; h <= 0xffffu; ++h) {
+    const float a = rt::detail::bf16ToF32(static_cast<uint16_t>(h)), b = slmc::bf16ToFloat(static_cast<uint16_t>(h));
+    REQUIRE(std::memcmp(&a, &b, sizeof a) == 0);
+  }
+  CHECK(rt::traits(rt::WeightType::BF16).bits == 16);
+  CHECK_FALSE(rt::traits(rt::WeightType::BF16).quantized);
+  CHECK(rt::QuantMatrix::bfloat16(3, 5, nullptr).weightBytes() == 30);
+  CHECK(rt::checkMatrix(rt::QuantMatrix::bfloat16(3, 5, nullptr)) == "bf16 weight matrix has no values");
+}
+
 TEST_CASE("runtime: float32 and float16 weights, all paths") {
   std::mt19937 rng(99);
   for (int64_t rows : {1, 7, 64, 172})
@@ -248,6 +259,27 @@ TEST_CASE("runtime: float32 and float16 weights, all paths") {
         }
         checkAllPaths(rt::QuantMatrix::float16(rows, cols, half.data()), widened.data(), n, rng,
                       "f16 [" + std::to_string(rows) + ", " + std::to_string(cols) + "] n=" + std::to_string(n));
+      }
+}
+
+TEST_CASE("runtime: bfloat16 weights, all paths, and dequantizeRow widens them exactly") {
+  std::mt19937 rng(41);
+  for (int64_t rows : {1, 7, 64, 172})
+    for (int64_t cols : {5, 8, 16, 33, 96, 172, 256})
+      for (int64_t n : {1, 2, 3, 4, 5, 8}) {
+        const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng);
+        std::vector<uint16_t> bf16(w.size());
+        std::vector<float> widened(w.size());
+        for (size_t k = 0; k < w.size(); ++k) {
+          bf16[k] = slmc::floatToBf16(w[k]);
+          widened[k] = slmc::bf16ToFloat(bf16[k]);
+        }
+        const rt::QuantMatrix m = rt::QuantMatrix::bfloat16(rows, cols, bf16.data());
+        checkAllPaths(m, widened.data(), n, rng,
+                      "bf16 [" + std::to_string(rows) + ", " + std::to_string(cols) + "] n=" + std::to_string(n));
+        std::vector<float> row(static_cast<size_t>(cols));
+        rt::dequantizeRow(m, rows - 1, row.data());
+        CHECK(std::memcmp(row.data(), widened.data() + (rows - 1) * cols, sizeof(float) * cols) == 0);
       }
 }
 
