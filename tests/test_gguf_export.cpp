@@ -332,7 +332,7 @@ TEST_CASE("gguf export: tokenizers without a llama.cpp equivalent are refused in
   checkError(errorOf([&] { ggufTokenizerFromHf(t.dump(), "", "m"); }), "model type 'Unigram' has no GGUF equivalent");
 }
 
-TEST_CASE("gguf export CLI: writes the file and its report; an existing output needs --force; --exact refuses") {
+TEST_CASE("gguf export CLI: writes the file and its report; an existing output needs --force") {
   ScratchDir dir("gguf-export-cli");
   const std::string tiny = fixture("gguf/tiny_llama.gguf");
   CommandResult r = runSlmc("export " + tiny + " -o " + dir / "t.gguf");
@@ -346,14 +346,28 @@ TEST_CASE("gguf export CLI: writes the file and its report; an existing output n
 
   expectError(runSlmc("export " + tiny + " -o " + dir / "t.gguf"), "exists (pass --force to replace it");
   CHECK(runSlmc("export " + tiny + " -o " + dir / "t.gguf --force").exit_code == 0);
+  expectError(runSlmc("export " + tiny + " --format hf --exact -o " + dir / "hf"), "apply to --format gguf only");
+}
 
+TEST_CASE("gguf export CLI: --exact refuses a grid no ggml type holds; slmc inspect says how a model exports") {
+  ScratchDir dir("gguf-export-cli-exact");
+  const std::string tiny = fixture("gguf/tiny_llama.gguf");
   // A 16-column group scheme no ggml type holds: --exact fails and leaves nothing.
   REQUIRE(runSlmc("-q quantize " + tiny + " --method rtn --bits 4 --group-size 16 -o " + dir / "q16").exit_code == 0);
   const size_t before = dir.entries();
   expectError(runSlmc("export " + dir / "q16" + " --exact -o " + dir / "q16.gguf"), "--exact: tensor 'model.layers.0.");
   CHECK(dir.entries() == before);
-  r = runSlmc("export " + dir / "q16" + " -o " + dir / "q16.gguf");
+  CommandResult r = runSlmc("export " + dir / "q16" + " -o " + dir / "q16.gguf");
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(readJson(dir / "q16.gguf.report.json").at("tensors_reencoded").get<int>() > 0);
-  expectError(runSlmc("export " + tiny + " --format hf --exact -o " + dir / "hf"), "apply to --format gguf only");
+
+  // slmc inspect says which formats the model exports to, and how.
+  r = runSlmc("inspect " + tiny);
+  CHECK(r.out.find("exports      hf, pack, gguf (exact: 1 F16, 11 F32)") != std::string::npos);
+  r = runSlmc("inspect --json " + dir / "q16");
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json gguf = nlohmann::json::parse(r.out).at("exports").at("gguf");
+  CHECK(gguf.at("possible") == true);
+  CHECK(gguf.at("exact") == false);
+  CHECK(gguf.at("detail").get<std::string>().find("tensors re-encoded") != std::string::npos);
 }

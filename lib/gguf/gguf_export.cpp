@@ -177,6 +177,29 @@ GgufExport buildGgufExport(const Model& model, const GgufTokenizerMetadata* toke
   return out;
 }
 
+GgufExportability ggufExportability(const Model& model) {
+  GgufExportability e;
+  try {
+    const GgufExport out = buildGgufExport(model, nullptr, {});
+    std::map<std::string, int> types;
+    size_t reencoded = 0;
+    for (const GgufTensorRecord& t : out.tensors) {
+      ++types[t.ggml_type];
+      reencoded += !t.exact;
+    }
+    std::string mix;
+    for (const auto& [type, n] : types) mix += (mix.empty() ? "" : ", ") + std::to_string(n) + " " + type;
+    e.possible = true;
+    e.exact = reencoded == 0 && model.activation_quant.empty();
+    e.detail = (reencoded == 0 ? "exact: " : std::to_string(reencoded) + " of " + std::to_string(out.tensors.size()) +
+                                                 " tensors re-encoded: ") + mix;
+    if (!model.activation_quant.empty()) e.detail += "; activation quantizers dropped";
+  } catch (const Error& err) {
+    e.detail = err.what();
+  }
+  return e;
+}
+
 std::optional<GgufTokenizerMetadata> ggufTokenizerFor(const Model& model, const std::string& override_path,
                                                       std::string& origin) {
   std::error_code ec;

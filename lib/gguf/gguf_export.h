@@ -44,6 +44,14 @@ struct GgufExport {
 // re-encoding.
 GgufExport buildGgufExport(const Model& model, const GgufTokenizerMetadata* tokenizer, const GgufExportOptions& options);
 
+// Whether `model` exports to GGUF, and how: for `slmc inspect`.
+struct GgufExportability {
+  bool possible = false;
+  bool exact = false;
+  std::string detail;  // "exact: 210 Q4_0, 62 F32", "3 of 12 tensors re-encoded", or why not
+};
+GgufExportability ggufExportability(const Model& model);
+
 // The tokenizer a GGUF of `model` carries: `override_path` when given (a .gguf's tokenizer.ggml.*
 // keys, or a tokenizer.json with the tokenizer_config.json beside it), else the source GGUF's
 // keys as they are, else the tokenizer.json of the source directory or pack. nullopt when there
