@@ -2,7 +2,10 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include <nlohmann/json.hpp>
+
 #include "lib/checkpoint.h"
+#include "lib/gguf/gguf_export.h"
 #include "lib/model_summary.h"
 
 namespace slmc {
@@ -17,7 +20,17 @@ struct InspectOptions {
 void runInspect(const InspectOptions& o) {
   const Model model = loadModel(o.model);
   const ModelSummary summary = summarize(model);
-  std::cout << (o.json ? summaryJson(model, summary, o.tensors) : summaryText(model, summary, o.tensors));
+  // The formats `slmc export` writes this model to (hf and pack hold every model slmc reads).
+  const gguf::GgufExportability gguf = gguf::ggufExportability(model);
+  if (o.json) {
+    nlohmann::json j = nlohmann::json::parse(summaryJson(model, summary, o.tensors));
+    j["exports"] = {{"hf", true}, {"pack", true},
+                    {"gguf", {{"possible", gguf.possible}, {"exact", gguf.exact}, {"detail", gguf.detail}}}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << summaryText(model, summary, o.tensors)
+              << "exports      hf, pack, " << (gguf.possible ? "gguf (" : "not gguf (") << gguf.detail << ")\n";
+  }
 }
 }  // namespace
 

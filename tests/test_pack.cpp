@@ -599,6 +599,6 @@ TEST_CASE("cli pack: quantized packs, and bad input exits 1 with one line and le
   expectError(runSlmc("-q export " + stories260K() + " -o " + dir / "out.slmc --tokenizer " + dir / "nope.json"),
               "tokenizer file");
   expectError(runSlmc("-q export " + stories260K() + " --format hf -o " + dir / "out --tokenizer " + dir / "q.slmc"),
-              "--tokenizer applies to --format pack only");
+              "--tokenizer applies to --format pack and gguf only");
   CHECK(dir.entries() == before);
 }

@@ -169,6 +169,24 @@ std::optional<std::string> hfTensorName(const std::string& g) {
   return std::nullopt;
 }
 
+std::optional<std::string> ggufTensorName(const std::string& hf) {
+  if (hf == names::kEmbedTokens) return std::string("token_embd.weight");
+  if (hf == std::string(names::kFinalNorm) + ".weight") return std::string("output_norm.weight");
+  if (hf == names::kLmHead) return std::string("output.weight");
+  const std::string prefix = "model.layers.";
+  if (!startsWith(hf, prefix)) return std::nullopt;
+  const size_t dot = hf.find('.', prefix.size());
+  if (dot == std::string::npos) return std::nullopt;
+  const std::string index = hf.substr(prefix.size(), dot - prefix.size());
+  const std::string rest = hf.substr(dot + 1);
+  for (const auto& t : kLayerTensors)
+    if (rest == std::string(t.hf) + ".weight") {
+      const std::string g = "blk." + index + "." + t.gguf + ".weight";
+      if (hfTensorName(g) == hf) return g;  // the index is a plain decimal, as in the reader
+    }
+  return std::nullopt;
+}
+
 Model ggufToModel(const GgufFile& f) {
   const std::string& p = f.path();
   const auto arch = f.getString("general.architecture");

@@ -26,5 +26,7 @@ std::set<std::string> quantizedTensorNames(const std::string& path);
 // The Hugging Face name of a llama GGUF tensor ("blk.3.attn_q.weight" →
 // "model.layers.3.self_attn.q_proj.weight"), or nullopt when it is none slmc knows.
 std::optional<std::string> hfTensorName(const std::string& gguf_name);
+// The inverse: the llama GGUF name of a Hugging Face tensor name, or nullopt when llama has none.
+std::optional<std::string> ggufTensorName(const std::string& hf_name);
 
 }  // namespace slmc::gguf

@@ -296,6 +296,13 @@ std::vector<std::string> supportedGgufPreTokenizers() {
   return names;
 }
 
+std::string hfPreTokenizerJson(const std::string& pre) {
+  const auto row =
+      std::find_if(std::begin(kPreTable), std::end(kPreTable), [&](const PreRow& r) { return pre == r.name; });
+  require(row != std::end(kPreTable), "internal: no pre-tokenizer for tokenizer.ggml.pre '" + pre + "'");
+  return preTokenizerFor(row->kind).dump();
+}
+
 HfTokenizerFiles hfTokenizerFiles(const GgufTokenizerMetadata& m, const std::string& origin) {
   const Converter c{m, "GGUF '" + origin + "'"};
   c.check();
@@ -347,6 +354,7 @@ GgufTokenizerMetadata tokenizerMetadata(const GgufFile& file) {
   m.pad_id = file.getInt("tokenizer.ggml.padding_token_id").value_or(-1);
   m.add_bos = file.getBool("tokenizer.ggml.add_bos_token");
   m.add_eos = file.getBool("tokenizer.ggml.add_eos_token");
+  m.add_space_prefix = file.getBool("tokenizer.ggml.add_space_prefix");
   m.chat_template = file.getString("tokenizer.chat_template").value_or("");
   return m;
 }

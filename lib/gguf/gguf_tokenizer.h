@@ -35,6 +35,7 @@ struct GgufTokenizerMetadata {  // the tokenizer.ggml.* keys of a GGUF, read by 
   std::vector<std::string> merges;   // BPE "a b"
   int64_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1;
   std::optional<bool> add_bos, add_eos;  // tokenizer.ggml.add_bos_token / add_eos_token
+  std::optional<bool> add_space_prefix;  // tokenizer.ggml.add_space_prefix (kept by GGUF exports)
   std::string chat_template;             // tokenizer.chat_template
 };
 
@@ -54,6 +55,10 @@ HfTokenizerFiles hfTokenizerFiles(const GgufTokenizerMetadata& m, const std::str
 
 // The tokenizer.ggml.pre values hfTokenizerFiles maps (for messages and tests).
 std::vector<std::string> supportedGgufPreTokenizers();
+// The tokenizer.json "pre_tokenizer" (JSON text) hfTokenizerFiles writes for a byte-level
+// vocabulary with that tokenizer.ggml.pre; throws Error for a value it does not map. The reverse
+// direction (lib/gguf/gguf_tokenizer_from_hf.h) matches a tokenizer.json against these.
+std::string hfPreTokenizerJson(const std::string& pre);
 
 class GgufFile;
 // The tokenizer.ggml.* keys (and tokenizer.chat_template) of an opened GGUF. Throws Error naming the
