@@ -30,6 +30,7 @@ struct CompressJob {
   int64_t eval_batch = 4;
   std::string output;  // Hugging Face-style directory
   std::string report;  // JSON path; default <output>/slmc_report.json
+  bool force = false;  // replace an existing output directory (or the input itself)
 };
 
 // Registers the flags every compressing command shares (data, evaluation, output, report).
