@@ -492,12 +492,14 @@ TEST_CASE("pack: reader rejects metadata that contradicts the blocks") {
   reseal(text);
   checkError(openError(text), "metadata is not valid JSON");
 
-  // A pack whose tensors do not match its config loads structurally but not as a model.
+  // A pack whose tensors do not match its config is refused on open, for every command.
   bad = meta;
   bad["config"]["vocab_size"] = 65;
   ScratchDir dir("pack-config");
   writeFile(dir / "c.slmc", withMetadata(pack, bad));
-  checkError(errorOf([&] { loadModel(dir / "c.slmc"); }), "but the config implies");
+  checkError(errorOf([&] { loadModel(dir / "c.slmc"); }),
+             "config implies tensor 'model.embed_tokens.weight' of shape [65, 32] (config: 2 layers, hidden 32) but "
+             "the pack holds [64, 32]");
 }
 
 TEST_CASE("pack: writer refuses what it cannot store and leaves no file") {
@@ -721,4 +723,21 @@ TEST_CASE("cli pack: run on an empty or damaged .slmc names the damage, not an e
   CHECK(runSlmc("run " + dir / "junk.slmc" + " --prompt-ids 1").err.find("slmc export " + dir / "junk.slmc") ==
         std::string::npos);
   expectError(runSlmc("run " + dir / "junk.slmc" + " --prompt-ids \"\""), "--prompt-ids is empty");
+}
+
+TEST_CASE("cli pack: inspect of a quantized directory or pack reports the bytes stored, not the float size") {
+  ScratchDir dir("pack-inspect");
+  REQUIRE(runSlmc("-q quantize " + stories260K() + " --method rtn --bits 4 --group-size 32 -o " + dir / "q").exit_code ==
+          0);
+  REQUIRE(runSlmc("-q export " + dir / "q" + " -o " + dir / "q.slmc").exit_code == 0);
+  for (const std::string& model : {dir / "q", dir / "q.slmc"}) {
+    const CommandResult r = runSlmc("inspect " + model);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    CHECK_MESSAGE(r.out.find(" bytes stored, ") != std::string::npos, r.out);
+    CHECK(r.out.find("35 quantized tensors") != std::string::npos);
+    const json j = json::parse(runSlmc("inspect --json " + model).out);
+    // 4-bit codes + float16 scales per 32 + the float embedding and norms: far below float32.
+    CHECK(j["stored_bytes"].get<int64_t>() * 2 < j["total_bytes"].get<int64_t>());
+    CHECK(j["quantized_tensors"] == 35);
+  }
 }
