@@ -7,6 +7,7 @@
 // and the fraction of it generation reaches: generation is bound by reading the weights, so that
 // fraction says how close the kernels come to the machine's limit.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -39,7 +40,10 @@ void runBench(const BenchOptions& o, const CommonOptions& common) {
   require(o.steps >= 1, "-n " + std::to_string(o.steps) + ": generate at least 1 token");
   require(o.prompt >= 1, "--prompt " + std::to_string(o.prompt) + ": use a prompt of at least 1 token");
   runtime::setRuntimeThreads(common.threads);
+  // Opening maps the pack and checks it (checksums, NaN/Inf, scales): what every run pays first.
+  const auto load_start = std::chrono::steady_clock::now();
   runtime::Transformer model = openPackForRuntime(o.model);
+  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const ModelConfig& c = model.config();
   require(o.prompt + o.steps <= model.context(),
           "--prompt " + std::to_string(o.prompt) + " plus -n " + std::to_string(o.steps) +
@@ -53,6 +57,7 @@ void runBench(const BenchOptions& o, const CommonOptions& common) {
   std::printf("model      %s  (%s, layers %lld, hidden %lld, vocab %lld)\n", o.model.c_str(), c.architecture.c_str(),
               static_cast<long long>(c.num_layers), static_cast<long long>(c.hidden_size),
               static_cast<long long>(c.vocab_size));
+  std::printf("load       %.3f s  (map, checksums, value checks)\n", load_seconds);
   std::printf("prompt     %lld tokens  %.1f tokens/s\n", static_cast<long long>(o.prompt), pp);
   std::printf("generate   %lld tokens  %.1f tokens/s\n", static_cast<long long>(o.steps), tg);
   std::printf("weights    %lld bytes read per generated token  %.2f GB/s\n", static_cast<long long>(bytes), gbps);
@@ -81,6 +86,7 @@ void runBench(const BenchOptions& o, const CommonOptions& common) {
                               {"memory_read_gb_per_second", memory_gbps},
                               {"bandwidth_fraction", fraction},
                               {"threads", runtime::runtimeThreads()},
+                              {"load_seconds", load_seconds},
                               {"kernels", runtime::isaName(runtime::activeIsa())},
                               {"activations", runtime::activationCodeName(runtime::activationCode())}};
     writeFileAtomically(o.json_out, j.dump(2) + "\n");

@@ -12,6 +12,7 @@
 #include "lib/hf_checkpoint.h"
 #include "lib/model_comparison.h"
 #include "lib/model_size.h"
+#include "lib/output_path.h"
 #include "lib/pass_manager.h"
 #include "lib/pass_registry.h"
 #include "lib/perplexity.h"
@@ -52,6 +53,7 @@ CompressFlags addCompressFlags(CLI::App* sub, CompressJob& job) {
   sub->add_option("-o,--output", job.output, "output directory (Hugging Face layout + quantization state)")->required();
   sub->add_option("--report", job.report, "report JSON path (a .md summary is written beside it; default "
                                           "OUTPUT/slmc_report.json)");
+  sub->add_flag("--force", job.force, "replace an existing output directory (atomically), even the input model");
   return f;
 }
 
@@ -61,9 +63,11 @@ void runCompressJob(const std::string& command, const CompressJob& job, const Co
   require(!job.pipeline.empty(), "the pipeline is empty (give --passes or a recipe with passes)");
   std::optional<DType> float_dtype;
   if (!job.float_dtype.empty()) float_dtype = parseFloatDType(job.float_dtype);
-  std::error_code ec;
-  require(!fs::exists(job.output, ec) || fs::is_directory(job.output, ec),
-          "output '" + job.output + "' exists and is not a directory (choose another -o path)");
+  // Every output path before any work: a bad -o or --report must not cost a calibration.
+  checkOutputDirectory(job.output, job.model, job.force, "-o");
+  if (!job.report.empty()) checkOutputFile(job.report, job.model, false, "--report");
+  require(job.eval.data.empty() || job.eval.tokens.empty(),
+          "--eval-data and --eval-tokens were both given: evaluation reads one of them (drop the other)");
   const Model original = loadModel(job.model);
 
   PassRegistry registry;

@@ -31,6 +31,7 @@ struct CompressJob {
   std::string float_dtype;  // --float-dtype / recipe float_dtype: f32, f16, bf16; "": defaults (lib/float_dtype.h)
   std::string output;  // Hugging Face-style directory
   std::string report;  // JSON path; default <output>/slmc_report.json
+  bool force = false;  // replace an existing output directory (or the input itself)
 };
 
 // Registers the flags every compressing command shares (data, evaluation, output, report).

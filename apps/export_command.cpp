@@ -8,7 +8,11 @@
 //         whether it is exact, and the error a re-encoding added.
 // Float tensors are written at --float-dtype, or each at its default (lib/float_dtype.h).
 #include <algorithm>
+#include <stdlib.h>
+
 #include <cstdio>
+#include <fstream>
+#include <memory>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -16,6 +20,7 @@
 
 #include "apps/commands.h"
 #include "datasets/sha256.h"
+#include "datasets/tokenizer.h"
 #include "lib/atomic_file.h"
 #include "lib/checkpoint.h"
 #include "lib/error.h"
@@ -23,8 +28,10 @@
 #include "lib/float_dtype.h"
 #include "lib/gguf/gguf_export.h"
 #include "lib/hf_checkpoint.h"
+#include "lib/output_path.h"
 #include "lib/pack_reader.h"
 #include "lib/pack_writer.h"
+#include "lib/temp_paths.h"
 #include "lib/version.h"
 
 namespace slmc {
@@ -37,7 +44,7 @@ struct ExportOptions {
   std::string tokenizer;
   std::string float_dtype;  // "": each tensor's default
   bool exact = false;  // gguf: refuse re-encoding
-  bool force = false;  // gguf: replace an existing output file
+  bool force = false;  // replace an existing output; allow -o == the input
   std::string report;  // gguf: report path ("" : OUT.report.json)
 };
 
@@ -125,6 +132,50 @@ void exportGguf(const Model& model, const ExportOptions& o, const CommonOptions&
   }
 }
 
+// The tokenizer a pack will carry, parsed now: a broken tokenizer.json, a text file or a
+// tokenizer larger than the model's vocabulary is refused at export, naming what was given,
+// instead of failing later in `slmc run` naming a temporary path.
+void checkPackTokenizer(const std::vector<EmbeddedFile>& files, const Model& model, const std::string& override_path) {
+  if (files.empty()) return;
+  const std::string label = override_path.empty() ? "the tokenizer files of '" + model.source + "'"
+                                                  : "tokenizer '" + override_path + "'";
+  std::string dir;
+  std::unique_ptr<RegisteredTempPath> registered;
+  std::unique_ptr<Tokenizer> tokenizer;
+  const auto cleanup = [&] {
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+  };
+  try {
+    if (!override_path.empty()) {
+      tokenizer = loadTokenizer(override_path);
+    } else {
+      std::string pattern = (std::filesystem::temp_directory_path() / "slmc-export-tokenizer-XXXXXX").string();
+      require(::mkdtemp(pattern.data()) != nullptr, "cannot create a temporary directory (check TMPDIR)");
+      dir = pattern;
+      registered = std::make_unique<RegisteredTempPath>(dir);
+      for (const EmbeddedFile& f : files) {
+        std::ofstream out(dir + "/" + f.name, std::ios::binary);
+        out.write(f.bytes.data(), static_cast<std::streamsize>(f.bytes.size()));
+        require(static_cast<bool>(out), "cannot write a temporary copy of the tokenizer (check TMPDIR)");
+      }
+      tokenizer = loadTokenizer(dir);
+    }
+  } catch (const Error& e) {
+    cleanup();
+    std::string why = e.what();
+    if (!dir.empty())
+      for (size_t at = why.find(dir); at != std::string::npos; at = why.find(dir, at)) why.replace(at, dir.size(), "<tokenizer>");
+    throw Error("cannot pack " + label + ": it does not load as a tokenizer (" + why +
+                "); pass a working one with --tokenizer FILE");
+  }
+  cleanup();
+  require(tokenizer->vocabSize() <= model.config.vocab_size,
+          "cannot pack " + label + ": it has " + std::to_string(tokenizer->vocabSize()) +
+              " tokens but the model's vocabulary is " + std::to_string(model.config.vocab_size) +
+              " (pass the tokenizer the model was trained with as --tokenizer FILE)");
+}
+
 void runExport(const ExportOptions& o, const CommonOptions& common) {
   const std::string format = !o.format.empty()            ? o.format
                              : endsWith(o.output, ".slmc") ? "pack"
@@ -132,8 +183,16 @@ void runExport(const ExportOptions& o, const CommonOptions& common) {
                                                            : "hf";
   require(format != "hf" || o.tokenizer.empty(),
           "--tokenizer applies to --format pack and gguf only (a Hugging Face export copies the source's tokenizer files)");
-  require(format == "gguf" || (!o.exact && !o.force && o.report.empty()),
-          "--exact, --force and --report apply to --format gguf only");
+  require(format == "gguf" || (!o.exact && o.report.empty()), "--exact and --report apply to --format gguf only");
+  require(format != "hf" || (!endsWith(o.output, ".slmc") && !endsWith(o.output, ".gguf")),
+          "--format hf writes a directory, but -o '" + o.output +
+              "' is named like a file (drop --format hf to write a pack or GGUF, or name the directory without "
+              "the extension)");
+  if (format == "hf")
+    checkOutputDirectory(o.output, o.model, o.force, "-o");
+  else
+    checkOutputFile(o.output, o.model, o.force, "-o");
+  if (format == "gguf" && !o.report.empty()) checkOutputFile(o.report, o.model, o.force, "--report");
   std::optional<DType> float_dtype;
   if (!o.float_dtype.empty()) float_dtype = parseFloatDType(o.float_dtype);
   const Model model = withWrittenFloatDTypes(loadModel(o.model), float_dtype);
@@ -149,6 +208,7 @@ void runExport(const ExportOptions& o, const CommonOptions& common) {
   provenance.slmc_version = kVersion;
   provenance.recipe = sourceRecipe(model.source);
   const std::vector<EmbeddedFile> tokenizer = tokenizerFilesFor(model, o.tokenizer);
+  checkPackTokenizer(tokenizer, model, o.tokenizer);
   writePack(model, o.output, provenance, tokenizer);
   if (!common.quiet) {
     std::string files;
@@ -178,7 +238,7 @@ void setupExport(CLI::App& app, const CommonOptions& common) {
                   "dequantized from a quantized type: bf16)");
   sub->add_flag("--exact", opts->exact,
                 "gguf: fail instead of re-encoding a tensor whose grid no ggml type holds exactly");
-  sub->add_flag("--force", opts->force, "gguf: replace an existing output file");
+  sub->add_flag("--force", opts->force, "replace an existing output (atomically), or the input model itself");
   sub->add_option("--report", opts->report, "gguf: JSON report path (default: OUT.report.json)");
   sub->callback([opts, &common] { runExport(*opts, common); });
 }

@@ -1,19 +1,34 @@
 // slmc: compress pretrained small language models. main only wires subcommands and maps
 // failures to exit codes: 0 success, 1 runtime error (bad input file, failed pass), 2 usage.
+#include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <thread>
 
 #include "apps/commands.h"
 #include "lib/error.h"
+#include "lib/temp_paths.h"
 #include "lib/version.h"
 
 int main(int argc, char** argv) {
+  // Before any thread exists: an interrupted command removes its staging files.
+  slmc::installTempPathCleanup();
   CLI::App app{"slmc: compress pretrained small language models (quantize, prune, distill, export)"};
   app.set_version_flag("--version", std::string("slmc ") + slmc::kVersion);
   app.require_subcommand(1);
   slmc::CommonOptions common;
+  // More threads than a few per hardware thread only thrash (and 100000 exhausts memory on stacks).
+  const int max_threads = 8 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   app.add_option("--threads", common.threads, "CPU threads for compute (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Validator(
+          [max_threads](std::string& value) -> std::string {
+            int n = -1;
+            const bool number = CLI::detail::lexical_cast(value, n);
+            if (number && n >= 0 && n <= max_threads) return "";
+            return value + " is not a thread count: give 0 (all cores) to " +
+                   std::to_string(max_threads) + " (8 per hardware thread)";
+          },
+          "0.." + std::to_string(max_threads), "thread count"));
   app.add_flag("-q,--quiet", common.quiet, "no progress line");
   app.fallthrough();
   slmc::setupInspect(app);

@@ -23,6 +23,7 @@
 #include "datasets/chat_template.h"
 #include "datasets/tokenizer.h"
 #include "lib/error.h"
+#include "lib/file_util.h"
 #include "lib/pack_reader.h"
 #include "lib/perplexity.h"
 #include "runtime/sampler.h"
@@ -37,7 +38,11 @@ namespace fs = std::filesystem;
 
 runtime::Transformer openPackForRuntime(const std::string& path, int64_t max_context) {
   require(fs::exists(path), "model '" + path + "' does not exist (pass a .slmc pack written by slmc export)");
-  require(!fs::is_directory(path) && looksLikePack(path),
+  // A file named .slmc, or too short for a magic, is a damaged pack: the pack reader names what
+  // is wrong with it. Anything else is a model of another format, which export turns into a pack.
+  std::error_code ec;
+  const bool damaged_pack = !fs::is_directory(path, ec) && (endsWith(path, ".slmc") || fs::file_size(path, ec) < 8);
+  require(damaged_pack || (!fs::is_directory(path) && looksLikePack(path)),
           "'" + path + "' is not a .slmc pack; the runtime runs packs only (write one with slmc export " + path +
               " -o model.slmc)");
   return runtime::Transformer::open(path, max_context);
@@ -269,7 +274,11 @@ void setupRun(CLI::App& app, const CommonOptions& common) {
   sub->add_option("--seed", opts->seed, "sampling seed (same seed, same text)");
   sub->add_option("--tokenizer", opts->tokenizer, "tokenizer file (default: the one embedded in the pack)");
   sub->add_flag("--ignore-eos", opts->ignore_eos, "keep generating after the end-of-sequence token");
-  sub->callback([opts, &common] { runRun(*opts, common); });
+  sub->callback([opts, &common, ids] {
+    // Given but empty is a mistake about the ids, not a request for the tokenizer.
+    require(!ids->count() || !opts->prompt_ids.empty(), "--prompt-ids is empty (give comma-separated ids, e.g. 1,2,3)");
+    runRun(*opts, common);
+  });
 }
 
 }  // namespace slmc

@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 
 #include "datasets/hdf5_handle.h"
 #include "lib/error.h"
+#include "lib/temp_paths.h"
 
 namespace slmc {
 
@@ -76,6 +78,7 @@ std::string shortValue(const json& v) {
 // The temporary file being filled; closed (and, unless renamed, deleted) with the cache.
 struct StatsCache::Writer {
   std::string temp;
+  std::unique_ptr<RegisteredTempPath> registered;  // removed on SIGINT / SIGTERM
   hid_t file = -1;
   bool close() {
     const bool ok = file < 0 || H5Fclose(file) >= 0;
@@ -153,7 +156,9 @@ void StatsCache::store(const LayerStats& stats) {
     require(parent.empty() || fs::is_directory(parent),
             "cannot write stats cache '" + path_ + "': directory '" + parent.string() + "' does not exist");
     writer_ = std::make_unique<Writer>();
-    writer_->temp = path_ + ".tmp." + std::to_string(::getpid());
+    removeStaleTempPaths(path_);
+    writer_->temp = tempPathFor(path_);
+    writer_->registered = std::make_unique<RegisteredTempPath>(writer_->temp);
     Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
     checkHdf5(H5Pset_obj_track_times(fcpl.get(), false), fail);
     const hid_t f = H5Fcreate(writer_->temp.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT);

@@ -8,6 +8,11 @@ namespace slmc {
 
 void silenceHdf5() {
   static const bool silenced = [] {
+    // No library shutdown from exit(): after a failed write (a full disk) a file id can stay open
+    // with unflushable metadata, and HDF5's atexit close of it crashed after slmc had printed its
+    // error. Every file slmc writes is a temp file closed (or deleted) by its owner anyway.
+    // Must precede the first call that initialises the library; later it is a harmless no-op.
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();

@@ -11,6 +11,7 @@
 
 #include "datasets/hdf5_handle.h"
 #include "lib/error.h"
+#include "lib/temp_paths.h"
 
 namespace slmc {
 
@@ -60,7 +61,9 @@ void writeTokenDatasetH5(const std::string& path, const TokenDataset& d) {
   const fs::path parent = fs::path(path).parent_path();
   require(parent.empty() || fs::is_directory(parent),
           "cannot write '" + path + "': directory '" + parent.string() + "' does not exist (create it first)");
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  removeStaleTempPaths(path);
+  const std::string temp = tempPathFor(path);
+  const RegisteredTempPath registered(temp);
   try {
     writeContents(temp, path, d);
   } catch (...) {

@@ -6,12 +6,15 @@
 #include <cstring>
 
 #include "lib/error.h"
+#include "lib/temp_paths.h"
 
 namespace slmc {
 
 AtomicFile::AtomicFile(std::string target) : target_(std::move(target)) {
-  temp_ = target_ + ".tmp." + std::to_string(::getpid());
+  removeStaleTempPaths(target_);
+  temp_ = tempPathFor(target_);
   file_ = std::fopen(temp_.c_str(), "wb");
+  if (file_) registerTempPath(temp_);
   if (!file_)
     throw Error("cannot write '" + target_ + "': " + std::strerror(errno) +
                 " (check that the directory exists and is writable)");
@@ -20,6 +23,7 @@ AtomicFile::AtomicFile(std::string target) : target_(std::move(target)) {
 AtomicFile::~AtomicFile() {
   if (file_) std::fclose(file_);
   if (!committed_) std::remove(temp_.c_str());
+  if (!temp_.empty()) unregisterTempPath(temp_);
 }
 
 void AtomicFile::write(const void* data, size_t n) {

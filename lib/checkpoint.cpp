@@ -27,7 +27,7 @@ Model loadModel(const std::string& path) {
     model = loadPackAsModel(path);
   else if (gguf::looksLikeGguf(path) || endsWith(name, ".gguf"))  // a .gguf without the magic gets GGUF's error
     model = gguf::loadGgufModel(path);
-  else if (looksLikeLlama2c(path))
+  else if (looksLikeLlama2c(path) || endsWith(name, ".bin"))  // a .bin gets llama2.c's error naming the field
     model = loadLlama2c(path);
   else
     throw Error("'" + path + "' is not a model slmc can read (expected a Hugging Face directory with config.json + "

@@ -1,5 +1,7 @@
 #include "lib/hf_checkpoint.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,12 +10,14 @@
 #include <filesystem>
 
 #include "lib/atomic_file.h"
+#include "lib/config_bounds.h"
 #include "lib/error.h"
 #include "lib/gguf/gguf_file.h"
 #include "lib/gguf/gguf_tokenizer.h"
 #include "lib/file_util.h"
 #include "lib/quantized_checkpoint.h"
 #include "lib/sparsity_record.h"
+#include "lib/temp_paths.h"
 #include "lib/safetensors.h"
 #include "lib/tensor_ops.h"
 
@@ -143,6 +147,10 @@ Model loadHfDirectory(const std::string& dir) {
                         : std::string(" or model.safetensors.index.json")));
   }
 
+  uint64_t weight_bytes = 0;
+  for (const auto& entry : raw.tensors) weight_bytes += entry.second.nbytes();
+  checkConfigFitsWeights(m.config, raw.tensors.size(), weight_bytes, config_path);
+
   const nlohmann::json config_json = nlohmann::json::parse(config_text);  // parseHfConfig checked it
   if (config_json.contains("quantization_config")) {
     importQuantizedTensors(config_json["quantization_config"], raw.tensors, m, dir);
@@ -165,10 +173,16 @@ void saveHfDirectory(const Model& model, const std::string& dir) {
   std::error_code ec;
   if (fs::exists(dir, ec))
     require(fs::is_directory(dir, ec), "'" + dir + "' exists and is not a directory (choose another output path)");
-  const std::string staging = dir + ".tmp." + std::to_string(::getpid());
+  // Everything is written into a staging directory beside the target, which then takes the
+  // target's place in one rename: a reader sees the old directory or the new one, never a mix,
+  // and an interrupted write leaves no half-filled target.
+  removeStaleTempPaths(dir);
+  const std::string staging = tempPathFor(dir);
+  const RegisteredTempPath registered(staging);
   fs::remove_all(staging, ec);
-  require(fs::create_directories(staging, ec) || fs::is_directory(staging),
-          "cannot create '" + staging + "': " + ec.message() + " (check that the parent directory is writable)");
+  if (::mkdir(staging.c_str(), 0777) != 0)
+    throw Error("cannot create '" + staging + "': " + std::strerror(errno) +
+                " (check that the parent directory exists and is writable)");
   try {
     // A quantized model keeps slmc's canonical names (quantized_checkpoint.h); a float one is
     // written in the family's own Hugging Face layout.
@@ -188,27 +202,32 @@ void saveHfDirectory(const Model& model, const std::string& dir) {
       config_text = config_json.dump(2) + "\n";
     }
     writeFileAtomically(staging + "/config.json", config_text);
-    std::vector<std::string> files = {"model.safetensors", "config.json"};
-    // The tokenizer travels with the weights, so the export loads in transformers as is.
-    if (fs::is_directory(model.source, ec) && !fs::equivalent(model.source, dir, ec)) {
+    // The tokenizer travels with the weights, so the export loads in transformers as is (copied
+    // into the staging directory even when the source is the target being replaced).
+    if (fs::is_directory(model.source, ec)) {
       for (const char* name : kTokenizerFiles) {
         if (!fs::is_regular_file(model.source + "/" + name)) continue;
         fs::copy_file(model.source + "/" + name, staging + "/" + name, ec);
         require(!ec, "cannot copy " + std::string(name) + " from '" + model.source + "': " + ec.message());
-        files.push_back(name);
       }
     } else if (fs::is_regular_file(model.source, ec) && gguf::looksLikeGguf(model.source)) {
       // A GGUF's vocabulary becomes the tokenizer.json + tokenizer_config.json transformers reads.
-      for (const auto& [name, text] : gguf::hfTokenizerFilesOf(model.source).named()) {
+      for (const auto& [name, text] : gguf::hfTokenizerFilesOf(model.source).named())
         writeFileAtomically(staging + "/" + name, text);
-        files.push_back(name);
-      }
     }
-    fs::create_directories(dir, ec);
-    require(fs::is_directory(dir), "cannot create '" + dir + "': " + ec.message());
-    for (const std::string& name : files) {
-      fs::rename(staging + "/" + name, dir + "/" + name, ec);
-      require(!ec, "cannot move " + name + " into '" + dir + "': " + ec.message());
+    if (fs::is_directory(dir, ec)) {
+      // Replace (callers refuse an existing directory unless --force): swap the two atomically,
+      // then remove the old contents, now at the staging path.
+      if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0) {
+        // A filesystem without the exchange: move the old one aside, then the new one in.
+        const std::string old = tempPathFor(dir) + ".old";
+        const RegisteredTempPath registered_old(old);
+        if (::rename(dir.c_str(), old.c_str()) != 0 || ::rename(staging.c_str(), dir.c_str()) != 0)
+          throw Error("cannot replace '" + dir + "': " + std::strerror(errno));
+        fs::remove_all(old, ec);
+      }
+    } else if (::rename(staging.c_str(), dir.c_str()) != 0) {
+      throw Error("cannot create '" + dir + "': " + std::strerror(errno) + " (check that the parent is writable)");
     }
     fs::remove_all(staging, ec);
   } catch (...) {

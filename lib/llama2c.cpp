@@ -1,8 +1,10 @@
 #include "lib/llama2c.h"
 
 #include <cstring>
+#include <limits>
 #include <fstream>
 
+#include "lib/config_bounds.h"
 #include "lib/error.h"
 #include "lib/mapped_file.h"
 #include "lib/tensor_ops.h"
@@ -18,12 +20,25 @@ struct Header {
   int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
 };
 
-bool plausible(const Header& h) {
-  const auto in = [](int32_t v, int32_t lo, int32_t hi) { return v >= lo && v <= hi; };
-  const int32_t vocab = h.vocab_size < 0 ? -h.vocab_size : h.vocab_size;
-  return in(h.dim, 1, 1 << 16) && in(h.hidden_dim, 1, 1 << 18) && in(h.n_layers, 1, 1024) && in(h.n_heads, 1, 1024) &&
-         in(h.n_kv_heads, 1, 1024) && in(vocab, 1, 1 << 22) && in(h.seq_len, 1, 1 << 22) && h.dim % h.n_heads == 0;
+// The first header field outside what a llama2.c checkpoint can hold, as "n_layers 5000 (expected
+// 1..1024)"; empty when every field is plausible.
+std::string implausibleField(const Header& h) {
+  const int64_t vocab = h.vocab_size < 0 ? -int64_t{h.vocab_size} : int64_t{h.vocab_size};
+  const struct {
+    const char* name;
+    int64_t value, hi;
+  } fields[] = {{"dim", h.dim, 1 << 16},         {"hidden_dim", h.hidden_dim, 1 << 18}, {"n_layers", h.n_layers, 1024},
+                {"n_heads", h.n_heads, 1024},    {"n_kv_heads", h.n_kv_heads, 1024},    {"vocab_size", vocab, 1 << 22},
+                {"seq_len", h.seq_len, 1 << 22}};
+  for (const auto& f : fields)
+    if (f.value < 1 || f.value > f.hi)
+      return std::string(f.name) + " " + std::to_string(f.value) + " (expected 1.." + std::to_string(f.hi) + ")";
+  if (h.dim % h.n_heads != 0)
+    return "dim " + std::to_string(h.dim) + " (not a multiple of n_heads " + std::to_string(h.n_heads) + ")";
+  return "";
 }
+
+bool plausible(const Header& h) { return implausibleField(h).empty(); }
 
 // Slices consecutive float32 blocks out of the mapped file, checking bounds as it goes.
 class Cursor {
@@ -94,8 +109,13 @@ Model loadLlama2c(const std::string& path) {
     shared_classifier = h.vocab_size > 0;
     h.vocab_size = h.vocab_size < 0 ? -h.vocab_size : h.vocab_size;
   }
-  require(plausible(h), path + ": not a llama2.c checkpoint (its header holds implausible dimensions)");
-  require(h.n_heads % h.n_kv_heads == 0, path + ": n_heads is not a multiple of n_kv_heads");
+  const std::string bad_field = implausibleField(h);
+  require(bad_field.empty(), "'" + path + "' is not a model slmc can read: as a llama2.c checkpoint its header's " +
+                                 bad_field + " is implausible (a damaged file, or not a llama2.c .bin; re-export it "
+                                 "with llama2.c's export.py)");
+  require(h.n_heads % h.n_kv_heads == 0, path + ": the llama2.c header's n_heads " + std::to_string(h.n_heads) +
+                                             " is not a multiple of n_kv_heads " + std::to_string(h.n_kv_heads) +
+                                             " (a damaged file; re-export it)");
 
   Model m;
   m.source = path;
@@ -114,6 +134,8 @@ Model loadLlama2c(const std::string& path) {
   c.rope_theta = 10000.0;
   c.tie_word_embeddings = shared_classifier;
   c.validate();
+  checkConfigFitsWeights(c, std::numeric_limits<uint64_t>::max(), file->size() - offset, path,
+                         {"n_layers", "dim", "hidden_dim", "vocab_size"});
 
   const int64_t dim = h.dim, hidden = h.hidden_dim, kv = c.kvDim(), vocab = h.vocab_size;
   Cursor cur(file, offset);

@@ -1,6 +1,10 @@
 #include "lib/model_config.h"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "lib/error.h"
 
@@ -22,45 +26,79 @@ void ModelConfig::validate() const {
   positive(head_dim, "head_dim");
   positive(vocab_size, "vocab_size");
   positive(max_position_embeddings, "max_position_embeddings");
+  // Far above any small LM, low enough that products of two sizes cannot overflow int64.
+  constexpr int64_t kMaxSize = int64_t{1} << 24;
+  const std::pair<const char*, int64_t> sizes[] = {{"hidden_size", hidden_size},
+                                                   {"intermediate_size", intermediate_size},
+                                                   {"num_hidden_layers", num_layers},
+                                                   {"num_attention_heads", num_heads},
+                                                   {"num_key_value_heads", num_kv_heads},
+                                                   {"head_dim", head_dim},
+                                                   {"vocab_size", vocab_size},
+                                                   {"max_position_embeddings", max_position_embeddings}};
+  for (const auto& [name, v] : sizes)
+    require(v <= kMaxSize, std::string("model config: ") + name + " " + std::to_string(v) +
+                               " is implausibly large (at most " + std::to_string(kMaxSize) + ")");
+  require(num_kv_heads <= num_heads, "model config: num_key_value_heads (" + std::to_string(num_kv_heads) +
+                                         ") exceeds num_attention_heads (" + std::to_string(num_heads) + ")");
   require(num_heads % num_kv_heads == 0,
           "model config: num_attention_heads (" + std::to_string(num_heads) +
               ") is not a multiple of num_key_value_heads (" + std::to_string(num_kv_heads) + ")");
   require(positions != PositionType::Rotary || head_dim % 2 == 0,
           "model config: rotary embeddings need an even head_dim, got " + std::to_string(head_dim));
-  require(norm_eps > 0, "model config: the norm epsilon must be positive");
+  require(std::isfinite(norm_eps) && norm_eps > 0 && norm_eps < 1, "model config: the norm epsilon must be in (0, 1)");
+  require(std::isfinite(rope_theta) && rope_theta > 0, "model config: rope_theta must be a positive number");
 }
 
 namespace {
+
+// A value of the kind T, checked before conversion: nlohmann would turn 1e9 or true into an
+// integer and 3.7 into 3 without a word. Integers must be JSON integers within int64, floats
+// finite numbers, booleans true/false, strings strings.
+template <typename T>
+T convert(const json& v, const char* key, const std::string& origin) {
+  const auto wrong = [&](const char* kind) {
+    return Error(origin + ": \"" + key + "\" has the wrong type: it must be " + kind + ", not " + v.dump() +
+                 " (fix the config)");
+  };
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) throw wrong("true or false");
+    return v.get<bool>();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string()) throw wrong("a string");
+    return v.get<std::string>();
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!v.is_number_integer()) throw wrong("an integer");
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      throw wrong("an integer in range");
+    return v.get<T>();
+  } else {
+    if (!v.is_number() || !std::isfinite(v.get<double>())) throw wrong("a finite number");
+    return v.get<T>();
+  }
+}
 
 template <typename T>
 T field(const json& j, const char* key, const std::string& origin) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null())
     throw Error(origin + ": missing \"" + key + "\" (is this a Hugging Face config.json?)");
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    throw Error(origin + ": \"" + key + "\" has the wrong type (" + it->dump() + ")");
-  }
+  return convert<T>(*it, key, origin);
 }
 
 template <typename T>
 T fieldOr(const json& j, const char* key, T fallback, const std::string& origin) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    throw Error(origin + ": \"" + key + "\" has the wrong type (" + it->dump() + ")");
-  }
+  return convert<T>(*it, key, origin);
 }
 
 // eos_token_id may be a list in newer configs; the first one is the end-of-text token.
-int64_t tokenId(const json& j, const char* key, int64_t fallback) {
+int64_t tokenId(const json& j, const char* key, int64_t fallback, const std::string& origin) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
-  if (it->is_array()) return it->empty() ? fallback : (*it)[0].get<int64_t>();
-  return it->is_number_integer() ? it->get<int64_t>() : fallback;
+  if (it->is_array()) return it->empty() ? fallback : convert<int64_t>((*it)[0], key, origin);
+  return convert<int64_t>(*it, key, origin);
 }
 
 ModelConfig parseLlamaFamily(const json& j, const std::string& arch, const std::string& origin) {
@@ -109,7 +147,7 @@ ModelConfig parseGpt2(const json& j, const std::string& origin) {
   c.num_heads = field<int64_t>(j, "n_head", origin);
   c.num_kv_heads = c.num_heads;
   c.head_dim = c.num_heads > 0 ? c.hidden_size / c.num_heads : 0;
-  c.intermediate_size = fieldOr<int64_t>(j, "n_inner", 4 * c.hidden_size, origin);
+  c.intermediate_size = fieldOr<int64_t>(j, "n_inner", 4 * std::min<int64_t>(c.hidden_size, int64_t{1} << 40), origin);
   c.vocab_size = field<int64_t>(j, "vocab_size", origin);
   c.max_position_embeddings = field<int64_t>(j, "n_positions", origin);
   c.norm_eps = fieldOr<double>(j, "layer_norm_epsilon", 1e-5, origin);
@@ -120,8 +158,8 @@ ModelConfig parseGpt2(const json& j, const std::string& origin) {
           origin + ": GPT-2 attention variants (scale_attn_by_inverse_layer_idx, reorder_and_upcast_attn) are not supported");
   require(fieldOr<bool>(j, "scale_attn_weights", true, origin),
           origin + ": scale_attn_weights=false is not supported");
-  c.bos_token_id = tokenId(j, "bos_token_id", 50256);
-  c.eos_token_id = tokenId(j, "eos_token_id", 50256);
+  c.bos_token_id = tokenId(j, "bos_token_id", 50256, origin);
+  c.eos_token_id = tokenId(j, "eos_token_id", 50256, origin);
   return c;
 }
 
@@ -148,8 +186,8 @@ ModelConfig parseHfConfig(const std::string& json_text, const std::string& origi
   ModelConfig c;
   if (arch == "LlamaForCausalLM" || arch == "MistralForCausalLM" || arch == "Qwen2ForCausalLM") {
     c = parseLlamaFamily(j, arch, origin);
-    c.bos_token_id = tokenId(j, "bos_token_id", 1);
-    c.eos_token_id = tokenId(j, "eos_token_id", 2);
+    c.bos_token_id = tokenId(j, "bos_token_id", 1, origin);
+    c.eos_token_id = tokenId(j, "eos_token_id", 2, origin);
     if (arch == "MistralForCausalLM") {
       const auto window = j.find("sliding_window");
       const bool active = window != j.end() && window->is_number_integer() &&

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "lib/model_size.h"
+
 namespace slmc {
 
 const char* paramKindName(ParamKind kind) {
@@ -77,7 +79,12 @@ std::string summaryJson(const Model& model, const ModelSummary& s, bool with_ten
   j["params_by_kind"] = s.params_by_kind;
   j["bytes_by_dtype"] = s.bytes_by_dtype;
   j["total_params"] = s.total_params;
-  j["total_bytes"] = s.total_bytes;
+  j["total_bytes"] = s.total_bytes;  // as held in memory (quantized tensors dequantized)
+  // As stored: quantized tensors at their packed size (what the artifact costs on disk).
+  const ModelSize stored = modelSize(model);
+  j["stored_bytes"] = stored.bytes;
+  j["bits_per_weight"] = stored.bits_per_weight;
+  j["quantized_tensors"] = model.quantized.size();
   if (with_tensors) {
     j["tensors"] = nlohmann::json::array();
     for (const auto& [name, t] : model.tensors)
@@ -102,9 +109,19 @@ std::string summaryText(const Model& model, const ModelSummary& s, bool with_ten
     << "parameters   " << s.total_params << "\n";
   for (const auto& [kind, n] : s.params_by_kind)
     if (n) o << "  " << kind << std::string(11 - kind.size(), ' ') << n << "\n";
-  o << "size         " << human(static_cast<double>(s.total_bytes)) << " (" << s.total_bytes << " bytes)\n";
-  for (const auto& [dtype, n] : s.bytes_by_dtype)
-    o << "  " << dtype << std::string(11 - dtype.size(), ' ') << n << " bytes\n";
+  if (model.quantized.empty()) {
+    o << "size         " << human(static_cast<double>(s.total_bytes)) << " (" << s.total_bytes << " bytes)\n";
+    for (const auto& [dtype, n] : s.bytes_by_dtype)
+      o << "  " << dtype << std::string(11 - dtype.size(), ' ') << n << " bytes\n";
+  } else {
+    // The bytes stored (packed codes + scales), not the dequantized floats slmc computes with.
+    const ModelSize stored = modelSize(model);
+    char bits[32];
+    std::snprintf(bits, sizeof bits, "%.2f", stored.bits_per_weight);
+    o << "size         " << human(static_cast<double>(stored.bytes)) << " (" << stored.bytes << " bytes stored, "
+      << bits << " bits per weight; " << model.quantized.size() << " quantized tensors)\n"
+      << "  in memory  " << s.total_bytes << " bytes (quantized tensors dequantized to float32)\n";
+  }
   if (with_tensors) {
     o << "tensors\n";
     for (const auto& [name, t] : model.tensors)

@@ -1,5 +1,6 @@
 #include "lib/pack_reader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -93,19 +94,141 @@ void checkConfigValues(const json& config, const std::string& where) {
   }
 }
 
-// A config whose sizes the format can hold at all (the products of two of them fit easily).
-void checkConfigSizes(const ModelConfig& c, const std::string& where) {
-  constexpr int64_t kMax = int64_t{1} << 24;
-  const std::pair<const char*, int64_t> dims[] = {{"hidden_size", c.hidden_size},
-                                                  {"intermediate_size", c.intermediate_size},
-                                                  {"num_hidden_layers", c.num_layers},
-                                                  {"num_attention_heads", c.num_heads},
-                                                  {"num_key_value_heads", c.num_kv_heads},
-                                                  {"head_dim", c.head_dim},
-                                                  {"vocab_size", c.vocab_size},
-                                                  {"max_position_embeddings", c.max_position_embeddings}};
-  for (const auto& [name, v] : dims)
-    require(v <= kMax, where + ": " + name + " " + str(static_cast<uint64_t>(v)) + " is implausibly large (corrupt pack)");
+// Index of the first NaN or ±Inf among `n` elements of a float dtype, or -1. Bit tests
+// (exponent all ones) OR-ed over chunks so the scan vectorises: it runs on every open of a pack
+// for the runtime, and only a chunk that has one is searched element by element.
+template <typename Bits, Bits kExponent>
+int64_t firstNonFiniteBits(const std::byte* p, size_t n) {
+  constexpr size_t kChunk = 4096;
+  for (size_t begin = 0; begin < n; begin += kChunk) {
+    const size_t end = std::min(n, begin + kChunk);
+    Bits bad = 0;
+    for (size_t i = begin; i < end; ++i) {
+      Bits bits;
+      std::memcpy(&bits, p + i * sizeof(Bits), sizeof(Bits));
+      bad |= static_cast<Bits>((bits & kExponent) == kExponent);
+    }
+    if (!bad) continue;
+    for (size_t i = begin; i < end; ++i) {
+      Bits bits;
+      std::memcpy(&bits, p + i * sizeof(Bits), sizeof(Bits));
+      if ((bits & kExponent) == kExponent) return static_cast<int64_t>(i);
+    }
+  }
+  return -1;
+}
+
+int64_t firstNonFinite(DType dtype, const std::byte* p, size_t n) {
+  switch (dtype) {
+    case DType::F32: return firstNonFiniteBits<uint32_t, 0x7f800000u>(p, n);
+    case DType::F16: return firstNonFiniteBits<uint16_t, 0x7c00>(p, n);
+    case DType::BF16: return firstNonFiniteBits<uint16_t, 0x7f80>(p, n);
+    default: return -1;
+  }
+}
+
+// Index of the first float16 scale that is not a positive finite number (zero, negative, NaN,
+// Inf), or -1.
+int64_t firstBadScale(const std::byte* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, p + 2 * i, 2);
+    if ((h & 0x8000) || (h & 0x7c00) == 0x7c00 || h == 0) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+// The weights of one pack tensor as the model holds them: a view of a float block, or the
+// dequantized codes.
+QuantizedTensor quantizedOf(const PackTensor& t) {
+  QuantizedTensor q;
+  q.scheme = t.scheme;
+  q.rows = t.shape[0];
+  q.cols = t.shape[1];
+  const int bits = q.scheme.bits;
+  q.codes = unpackCodes(reinterpret_cast<const uint8_t*>(t.codes.data), q.rows, q.cols, bits);
+  const size_t groups = static_cast<size_t>(q.rows * q.groups());
+  q.scales.resize(groups);
+  for (size_t i = 0; i < groups; ++i) {
+    uint16_t h;
+    std::memcpy(&h, t.scales.data + 2 * i, 2);
+    q.scales[i] = halfToFloat(h);
+  }
+  if (q.scheme.symmetric)
+    q.zeros.assign(groups, static_cast<uint8_t>(1 << (bits - 1)));
+  else
+    q.zeros = unpackCodes(reinterpret_cast<const uint8_t*>(t.zeros.data), q.rows, q.groups(), bits);
+  return q;
+}
+
+// NaN or Inf in a float tensor or a non-positive scale: a pack whose checksums hold but whose
+// numbers would make every command print "perplexity nan" or garbage text.
+void checkValues(const PackFile& pack) {
+  for (const PackTensor& t : pack.tensors()) {
+    if (!t.quantized()) {
+      const DType dtype = pack::storageTraits(t.storage).dtype;
+      const int64_t at = firstNonFinite(dtype, t.data.data, t.data.bytes / dtypeSize(dtype));
+      require(at < 0, pack.origin() + ": tensor '" + t.name + "' holds NaN or Inf (element " + std::to_string(at) +
+                          "): the model diverged or the pack was edited (" + kReexport + " from a sound model)");
+    } else {
+      const int64_t at = firstBadScale(t.scales.data, t.scales.bytes / 2);
+      require(at < 0, pack.origin() + ": tensor '" + t.name + "' has scale " + std::to_string(at) +
+                          " that is not a positive finite number (NaN, Inf, zero or negative): the pack was edited "
+                          "or damaged (" + kReexport + ")");
+    }
+  }
+}
+
+// A recorded N:M claim the weights break: the runtime would trust a false pattern. Checked one
+// tensor at a time so a sparse quantized pack never holds more than one dequantized weight.
+void checkSparsityClaims(const PackFile& pack) {
+  const json& metadata = pack.metadata();
+  const auto record = metadata.find("sparsity");
+  if (record == metadata.end()) return;
+  const auto weights = record->is_object() ? record->find("weights") : record->end();
+  if (!record->is_object() || weights == record->end() || !weights->is_object()) {
+    Model empty;
+    importSparsityRecord(*record, empty, pack.origin());  // names what is wrong with the record
+    return;
+  }
+  for (const auto& [name, spec] : weights->items()) {
+    Model one;
+    one.config = pack.config();
+    for (const PackTensor& t : pack.tensors()) {
+      if (t.name != name) continue;
+      if (t.quantized())
+        one.tensors.set(t.name, quantizedOf(t).dequantize());
+      else
+        one.tensors.set(t.name, Tensor(pack::storageTraits(t.storage).dtype, t.shape, pack.owner(), t.data.data));
+    }
+    json single = *record;
+    single["weights"] = json::object({{name, spec}});
+    importSparsityRecord(single, one, pack.origin());
+  }
+}
+
+// The tensors the config describes, by name and shape, and no others: metadata claiming another
+// layer count (or size) than the blocks hold is refused here, for every command, not only by
+// the model checks that verify and inspect run.
+void checkTensorsMatchConfig(const ModelConfig& config, const std::vector<PackTensor>& tensors, const std::string& m) {
+  std::map<std::string, const PackTensor*> by_name;
+  for (const PackTensor& t : tensors) by_name[t.name] = &t;
+  const std::string layers = " (config: " + std::to_string(config.num_layers) + " layers, hidden " +
+                             std::to_string(config.hidden_size) + ")";
+  const std::vector<TensorSpec> specs = expectedTensors(config);
+  for (const TensorSpec& spec : specs) {
+    const auto it = by_name.find(spec.name);
+    require(it != by_name.end(), m + " config implies tensor '" + spec.name + "'" + layers +
+                                     ", which the pack does not hold (metadata contradicts the data; corrupt pack)");
+    require(it->second->shape == spec.shape, m + " config implies tensor '" + spec.name + "' of shape " +
+                                                 shapeString(spec.shape) + layers + " but the pack holds " +
+                                                 shapeString(it->second->shape) +
+                                                 " (metadata contradicts the data; corrupt pack)");
+    by_name.erase(it);
+  }
+  require(by_name.empty(), m + " lists tensor '" + (by_name.empty() ? std::string() : by_name.begin()->first) +
+                               "', which its config" + layers +
+                               " does not describe (metadata contradicts the data; corrupt pack)");
 }
 
 }  // namespace
@@ -217,7 +340,6 @@ void PackFile::parseMetadata(const std::vector<pack::BlockEntry>& table, uint64_
     const json& config = member(metadata_, "config", m);
     checkConfigValues(config, m + " config");
     config_ = parseHfConfig(config.dump(), o + " (metadata config)");
-    checkConfigSizes(config_, o + " (metadata config)");
 
     // Tensors.
     const json& tensors = member(metadata_, "tensors", m);
@@ -288,6 +410,7 @@ void PackFile::parseMetadata(const std::vector<pack::BlockEntry>& table, uint64_
     require(static_cast<uint64_t>(config_.num_layers) <= tensors_.size(),
             m + " config has " + std::to_string(config_.num_layers) + " layers but the pack holds only " +
                 str(tensors_.size()) + " tensors (corrupt pack)");
+    checkTensorsMatchConfig(config_, tensors_, m);
 
     // Activation quantizers: linear weight name → quantizer of its input.
     const json& activations = member(metadata_, "activation_quant", m);
@@ -350,6 +473,8 @@ void PackFile::verify() const {
             origin_ + ": checksum mismatch in block " + str(i) + " (" + b.what + ") at offset " + str(b.offset) +
                 ": the file is corrupt (" + kReexport + ")");
   }
+  checkValues(*this);
+  checkSparsityClaims(*this);
 }
 
 bool looksLikePack(const std::string& path) {
@@ -367,23 +492,7 @@ Model packToModel(const PackFile& pack) {
       model.tensors.set(t.name, Tensor(pack::storageTraits(t.storage).dtype, t.shape, pack.owner(), t.data.data));
       continue;
     }
-    QuantizedTensor q;
-    q.scheme = t.scheme;
-    q.rows = t.shape[0];
-    q.cols = t.shape[1];
-    const int bits = q.scheme.bits;
-    q.codes = unpackCodes(reinterpret_cast<const uint8_t*>(t.codes.data), q.rows, q.cols, bits);
-    const size_t groups = static_cast<size_t>(q.rows * q.groups());
-    q.scales.resize(groups);
-    for (size_t i = 0; i < groups; ++i) {
-      uint16_t h;
-      std::memcpy(&h, t.scales.data + 2 * i, 2);
-      q.scales[i] = halfToFloat(h);
-    }
-    if (q.scheme.symmetric)
-      q.zeros.assign(groups, static_cast<uint8_t>(1 << (bits - 1)));
-    else
-      q.zeros = unpackCodes(reinterpret_cast<const uint8_t*>(t.zeros.data), q.rows, q.groups(), bits);
+    QuantizedTensor q = quantizedOf(t);
     try {
       q.validate(t.name);
     } catch (const Error& e) {

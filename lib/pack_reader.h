@@ -1,7 +1,7 @@
 // Reads a .slmc pack (lib/pack_format.h) by mmap. Opening validates everything that can be
 // checked without reading the blocks: magic, version, header / table / metadata checksums,
 // file size (truncation), block offsets (inside the file, 64-byte aligned, in order, not
-// overlapping) and the metadata against the block sizes. verify() then recomputes every block's
+// overlapping), the metadata against the block sizes and the tensor list against the config. verify() then recomputes every block's
 // CRC-32C. Tensors are views into the mapping (no copy). Every problem is an Error naming the
 // file, the block or tensor, and the fix.
 #pragma once
@@ -76,7 +76,10 @@ class PackFile {
   // Keeps the bytes alive: tensors viewing the pack hold it.
   const std::shared_ptr<const void>& owner() const { return owner_; }
 
-  // Recomputes every block's CRC-32C; throws Error naming the first block that does not match.
+  // Recomputes every block's CRC-32C, then checks the numbers: no NaN/Inf in a float tensor, every
+  // scale positive and finite, every recorded N:M pattern held by the weights. Throws Error
+  // naming the first block or tensor that fails. Every command that reads a pack (runtime
+  // included) calls it, so none runs what only `slmc verify` would refuse.
   void verify() const;
 
  private:

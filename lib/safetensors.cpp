@@ -78,7 +78,8 @@ NamedTensors readSafetensors(const std::string& path) {
     Shape shape;
     require(entry["shape"].is_array(), where + "shape is not a list");
     for (const auto& d : entry["shape"]) {
-      require(d.is_number_unsigned(), where + "shape " + entry["shape"].dump() + " has a non-integer or negative dimension");
+      require(d.is_number_unsigned() && d.get<uint64_t>() <= (uint64_t{1} << 62),
+              where + "shape " + entry["shape"].dump() + " has a non-integer, negative or impossibly large dimension");
       shape.push_back(d.get<int64_t>());
     }
     const auto& offsets = entry["data_offsets"];
@@ -89,10 +90,15 @@ NamedTensors readSafetensors(const std::string& path) {
     require(begin <= end && end <= data_size,
             where + "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] fall outside the " +
                 std::to_string(data_size) + "-byte data section (the file is truncated or corrupt)");
-    const uint64_t expected = static_cast<uint64_t>(shapeNumel(shape)) * dtypeSize(dtype);
-    require(end - begin == expected, where + "holds " + std::to_string(end - begin) + " bytes but shape " +
-                                         shapeString(shape) + " of " + dtypeName(dtype) + " needs " +
-                                         std::to_string(expected) + " (the file is corrupt)");
+    // The bytes the shape needs, computed without overflow: a [2^40, 2^40] F32 tensor needs
+    // more than the file could ever hold, not the 0 a wrapped product says.
+    uint64_t expected = dtypeSize(dtype);
+    bool overflow = false;
+    for (const int64_t d : shape) overflow = overflow || __builtin_mul_overflow(expected, static_cast<uint64_t>(d), &expected);
+    require(!overflow && end - begin == expected,
+            where + "holds " + std::to_string(end - begin) + " bytes but shape " + shapeString(shape) + " of " +
+                dtypeName(dtype) + " needs " + (overflow ? std::string("more than 2^64") : std::to_string(expected)) +
+                " (the file is corrupt)");
     const std::byte* p = data + begin;
     Tensor t = reinterpret_cast<uintptr_t>(p) % dtypeSize(dtype) == 0 ? Tensor(dtype, shape, owner, p)
                                                                       : Tensor::copyOf(dtype, shape, p);

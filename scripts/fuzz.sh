@@ -39,7 +39,7 @@ seeds="$fuzz_dir/seeds" corpus="$fuzz_dir/corpus" work="$fuzz_dir/seed-work"
 rm -rf "$seeds" "$work"
 mkdir -p "$seeds" "$corpus" "$work" "$fuzz_dir/crashes"
 model=tests/fixtures/reference/tiny-llama-bf16
-"$slmc" -q export "$model" -o "$seeds/float.slmc" --tokenizer tests/fixtures/tokenizers/llama2/tokenizer_config.json
+"$slmc" -q export "$model" -o "$seeds/float.slmc" --tokenizer tests/fixtures/tokenizers/tiny-sp/tokenizer.json
 for scheme in "4 16" "3 0 --asymmetric" "2 16 --asymmetric" "8 0"; do
   read -r bits group asym <<<"$scheme"
   "$slmc" -q quantize "$model" --method rtn --bits "$bits" --group-size "$group" ${asym:-} -o "$work/int$bits" >/dev/null
@@ -76,3 +76,25 @@ echo "fuzz: fuzzing the tokenizer.json reader for ${seconds}s"
   -artifact_prefix="$fuzz_dir/crashes/"
 echo "fuzz: tokenizer.json reader, no crash in ${seconds}s"
 # --- end tokenizer.json reader ---
+
+# --- checkpoint headers: config.json, safetensors, llama2.c (fuzz/*_header_fuzz.cpp, config_json_fuzz.cpp) ---
+ninja -C "$fuzz_dir" config_json_fuzz safetensors_header_fuzz llama2c_header_fuzz
+models=${SLMC_MODELS:-../shared/models}
+for target in config_json safetensors_header llama2c_header; do
+  t_seeds="$fuzz_dir/seeds-$target" t_corpus="$fuzz_dir/corpus-$target"
+  rm -rf "$t_seeds"
+  mkdir -p "$t_seeds" "$t_corpus"
+  case $target in
+    config_json) for d in tests/fixtures/reference/*/; do cp "$d/config.json" "$t_seeds/$(basename "$d").json"; done ;;
+    safetensors_header) for d in tests/fixtures/reference/*/; do
+        [ -f "$d/model.safetensors" ] && cp "$d/model.safetensors" "$t_seeds/$(basename "$d").safetensors"; done ;;
+    llama2c_header) [ -f "$models/stories260K/stories260K.bin" ] && cp "$models/stories260K/stories260K.bin" "$t_seeds/"
+      printf 'ak42\001\000\000\000' >"$t_seeds/v1-header-only.bin" ;;
+  esac
+  echo "fuzz: $(ls "$t_seeds" | wc -l) seeds; fuzzing the $target reader for ${seconds}s"
+  "$fuzz_dir/fuzz/${target}_fuzz" "$t_corpus" "$t_seeds" \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$fuzz_dir/crashes/"
+  echo "fuzz: $target reader: no crash in ${seconds}s"
+done
+# --- end checkpoint headers ---

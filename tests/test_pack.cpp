@@ -493,12 +493,14 @@ TEST_CASE("pack: reader rejects metadata that contradicts the blocks") {
   reseal(text);
   checkError(openError(text), "metadata is not valid JSON");
 
-  // A pack whose tensors do not match its config loads structurally but not as a model.
+  // A pack whose tensors do not match its config is refused on open, for every command.
   bad = meta;
   bad["config"]["vocab_size"] = 65;
   ScratchDir dir("pack-config");
   writeFile(dir / "c.slmc", withMetadata(pack, bad));
-  checkError(errorOf([&] { loadModel(dir / "c.slmc"); }), "but the config implies");
+  checkError(errorOf([&] { loadModel(dir / "c.slmc"); }),
+             "config implies tensor 'model.embed_tokens.weight' of shape [65, 32] (config: 2 layers, hidden 32) but "
+             "the pack holds [64, 32]");
 }
 
 TEST_CASE("pack: writer refuses what it cannot store and leaves no file") {
@@ -518,7 +520,8 @@ TEST_CASE("pack: writer refuses what it cannot store and leaves no file") {
 TEST_CASE("cli export --format pack / verify: end to end, inferred from .slmc, every command reads the pack") {
   ScratchDir dir("cli-pack");
   const std::string model = fixture("reference/tiny-llama-bf16");
-  const std::string tok = fixture("tokenizers/llama2/tokenizer.json");
+  // 71 SentencePiece-style pieces (llama2's pipeline, no merges): it fits the model's 96 ids.
+  const std::string tok = fixture("tokenizers/tiny-sp/tokenizer.json");
   CommandResult r = runSlmc("export " + model + " -o " + dir / "m.slmc" + " --tokenizer " + tok);
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(r.out.find("slmc pack v1") != std::string::npos);
@@ -601,4 +604,141 @@ TEST_CASE("cli pack: quantized packs, and bad input exits 1 with one line and le
   expectError(runSlmc("-q export " + stories260K() + " --format hf -o " + dir / "out --tokenizer " + dir / "q.slmc"),
               "--tokenizer applies to --format pack and gguf only");
   CHECK(dir.entries() == before);
+}
+
+namespace {
+
+// `bytes` with the block of tensor `name` (its data, or its scales) rewritten by `edit`, and its
+// checksum and the table's recomputed: damage that only the value checks can see.
+std::string withBlockEdited(const std::string& bytes, const std::string& what,
+                            const std::function<void(char*, size_t)>& edit) {
+  std::string out = bytes;
+  const PackFile pack = PackFile::fromBytes(bytes);
+  for (size_t i = 0; i < pack.blocks().size(); ++i) {
+    if (pack.blocks()[i].what != what) continue;
+    pack::BlockEntry e = entryOf(out, i);
+    edit(out.data() + e.offset, e.bytes);
+    e.crc32 = crc32c(out.data() + e.offset, e.bytes);
+    setEntry(out, i, e);
+    reseal(out);
+    return out;
+  }
+  FAIL("no block " << what);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("pack: NaN/Inf weights or bad scales under valid checksums are refused by the one reader") {
+  const Model m = quantizedModel("llama");
+  const std::string good = packBytesOf(m);
+  const std::string fname = names::kEmbedTokens;
+  const std::string nan = withBlockEdited(good, "tensor '" + fname + "'", [](char* p, size_t) {
+    const float v = std::numeric_limits<float>::infinity();
+    std::memcpy(p + 4 * 7, &v, 4);
+  });
+  const PackFile structure = PackFile::fromBytes(nan, "t.slmc");  // the structure is intact
+  checkError(errorOf([&] { structure.verify(); }), "t.slmc: tensor '" + fname + "' holds NaN or Inf (element 7)");
+
+  std::string qname;
+  const PackFile good_pack = PackFile::fromBytes(good);
+  for (const PackTensor& t : good_pack.tensors())
+    if (t.quantized() && qname.empty()) qname = t.name;
+  for (const uint16_t bad : {uint16_t{0x7e00}, uint16_t{0}, uint16_t{0xbc00}}) {  // NaN, zero, -1
+    const std::string scales = withBlockEdited(good, "tensor '" + qname + "' scales",
+                                               [&](char* p, size_t) { std::memcpy(p + 2 * 3, &bad, 2); });
+    checkError(errorOf([&] { PackFile::fromBytes(scales, "t.slmc").verify(); }),
+               "tensor '" + qname + "' has scale 3 that is not a positive finite number");
+  }
+  CHECK_NOTHROW(PackFile::fromBytes(good).verify());
+
+  // Every command that reads the pack refuses it: the runtime's run, eval, validate and bench too.
+  ScratchDir dir("pack-nan");
+  writeFile(dir / "nan.slmc", nan);
+  writeFile(dir / "ids.txt", "1\n2\n3\n4\n5\n");
+  const std::string expected = "tensor '" + fname + "' holds NaN or Inf";
+  expectError(runSlmc("verify " + dir / "nan.slmc"), expected);
+  expectError(runSlmc("inspect " + dir / "nan.slmc"), expected);
+  expectError(runSlmc("run " + dir / "nan.slmc" + " --prompt-ids 1,2 -n 2"), expected);
+  expectError(runSlmc("eval " + dir / "nan.slmc" + " --tokens " + dir / "ids.txt" + " --ctx 4"), expected);
+  expectError(runSlmc("bench " + dir / "nan.slmc" + " -n 1 --prompt 1 --no-bandwidth"), expected);
+  expectError(runSlmc("validate " + dir / "nan.slmc" + " --reference " + dir / "nan.slmc" + " --tokens " +
+                      dir / "ids.txt" + " --ctx 4"),
+              expected);
+}
+
+TEST_CASE("pack: metadata contradicting the blocks (layer count, a false 2:4 claim) is refused for every command") {
+  const Model m = quantizedModel("llama");
+  const std::string good = packBytesOf(m);
+  const PackFile pack = PackFile::fromBytes(good);
+  const json meta = pack.metadata();
+
+  json bad = meta;
+  bad["config"]["num_hidden_layers"] = 1;  // the blocks hold two layers
+  checkError(openError(withMetadata(pack, bad)),
+             "lists tensor 'model.layers.1.input_layernorm.weight', which its config (config: 1 layers, hidden 32) "
+             "does not describe");
+  bad["config"]["num_hidden_layers"] = 3;
+  checkError(openError(withMetadata(pack, bad)),
+             "config implies tensor 'model.layers.2.input_layernorm.weight' (config: 3 layers, hidden 32), which the "
+             "pack does not hold");
+
+  // A 2:4 claim on a dense float weight: the pack opens (the structure is sound), verify refuses it.
+  const Model dense = randomModel(tinyConfig("llama"), 3);
+  const std::string dense_bytes = packBytesOf(dense);
+  const PackFile dense_pack = PackFile::fromBytes(dense_bytes);
+  bad = dense_pack.metadata();
+  const std::string w = names::layer(0, "mlp.up_proj.weight");
+  bad["sparsity"] = {{"format", "slmc"},
+                     {"version", 1},
+                     {"weights", {{w, {{"pattern", "2:4"}, {"target", 0.5}, {"method", "wanda"}}}}}};
+  const std::string claim = withMetadata(dense_pack, bad);
+  checkError(errorOf([&] { PackFile::fromBytes(claim, "t.slmc").verify(); }), "'" + w + "' is recorded as 2:4 sparse");
+  ScratchDir dir("pack-claim");
+  writeFile(dir / "claim.slmc", claim);
+  expectError(runSlmc("run " + dir / "claim.slmc" + " --prompt-ids 1,2 -n 2"), "is recorded as 2:4 sparse");
+}
+
+TEST_CASE("cli pack: a tokenizer that does not load, or is larger than the vocabulary, is refused at export") {
+  ScratchDir dir("pack-tok");
+  const std::string model = fixture("reference/tiny-llama-bf16");
+  writeFile(dir / "notes.txt", "just some text\n");
+  writeFile(dir / "broken.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
+  expectError(runSlmc("-q export " + model + " -o " + dir / "a.slmc --tokenizer " + dir / "broken.json"),
+              "cannot pack tokenizer '" + dir / "broken.json" + "': it does not load as a tokenizer");
+  expectError(runSlmc("-q export " + model + " -o " + dir / "a.slmc --tokenizer " + dir / "notes.txt"),
+              "cannot pack tokenizer '" + dir / "notes.txt" + "'");
+  // 32,000 tokens for a 96-token model.
+  expectError(runSlmc("-q export " + model + " -o " + dir / "a.slmc --tokenizer " +
+                      fixture("tokenizers/llama2/tokenizer.json")),
+              "has 32000 tokens but the model's vocabulary is 96");
+  CHECK(dir.entries() == 2);
+}
+
+TEST_CASE("cli pack: run on an empty or damaged .slmc names the damage, not an export of it") {
+  ScratchDir dir("pack-empty");
+  writeFile(dir / "empty.slmc", "");
+  writeFile(dir / "junk.slmc", "not a pack, just text of some length");
+  expectError(runSlmc("run " + dir / "empty.slmc" + " --prompt-ids 1"), "0 bytes is too short to be a .slmc pack");
+  expectError(runSlmc("bench " + dir / "junk.slmc"), "not a .slmc pack (starts with");
+  CHECK(runSlmc("run " + dir / "junk.slmc" + " --prompt-ids 1").err.find("slmc export " + dir / "junk.slmc") ==
+        std::string::npos);
+  expectError(runSlmc("run " + dir / "junk.slmc" + " --prompt-ids \"\""), "--prompt-ids is empty");
+}
+
+TEST_CASE("cli pack: inspect of a quantized directory or pack reports the bytes stored, not the float size") {
+  ScratchDir dir("pack-inspect");
+  REQUIRE(runSlmc("-q quantize " + stories260K() + " --method rtn --bits 4 --group-size 32 -o " + dir / "q").exit_code ==
+          0);
+  REQUIRE(runSlmc("-q export " + dir / "q" + " -o " + dir / "q.slmc").exit_code == 0);
+  for (const std::string& model : {dir / "q", dir / "q.slmc"}) {
+    const CommandResult r = runSlmc("inspect " + model);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    CHECK_MESSAGE(r.out.find(" bytes stored, ") != std::string::npos, r.out);
+    CHECK(r.out.find("35 quantized tensors") != std::string::npos);
+    const json j = json::parse(runSlmc("inspect --json " + model).out);
+    // 4-bit codes + float16 scales per 32 + the float embedding and norms: far below float32.
+    CHECK(j["stored_bytes"].get<int64_t>() * 2 < j["total_bytes"].get<int64_t>());
+    CHECK(j["quantized_tensors"] == 35);
+  }
 }

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/config_bounds.h"
 #include "lib/error.h"
 #include "lib/file_util.h"
 #include "lib/gguf/gguf_dequantize.h"
@@ -91,12 +92,12 @@ ModelConfig llamaConfig(const GgufFile& f) {
   require(tokens.empty() || static_cast<int64_t>(tokens.size()) <= c.vocab_size,
           p + ": tokenizer.ggml.tokens holds " + std::to_string(tokens.size()) + " tokens but token_embd has only " +
               std::to_string(c.vocab_size) + " rows");
-  // Every layer has tensors of its own: a block count beyond the tensor count is a corrupt header
-  // (and would have validateModel list billions of expected tensors).
-  require(c.num_layers <= static_cast<int64_t>(f.tensors().size()),
-          p + ": llama.block_count is " + std::to_string(c.num_layers) + " but the file holds only " +
-              std::to_string(f.tensors().size()) + " tensors (corrupt file)");
   c.tie_word_embeddings = f.findTensor("output.weight") == nullptr;
+  // Sizes bounded by the tensors the file holds before validateModel lists what they imply.
+  uint64_t tensor_bytes = 0;
+  for (const TensorInfo& t : f.tensors()) tensor_bytes += t.bytes;
+  checkConfigFitsWeights(c, f.tensors().size(), tensor_bytes, p,
+                         {"llama.block_count", "llama.embedding_length", "llama.feed_forward_length", "vocabulary"});
   c.validate();
   return c;
 }
