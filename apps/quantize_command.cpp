@@ -20,6 +20,7 @@ struct QuantizeFlags {
   std::vector<std::string> keep;
   std::string observer;
   std::string embedding;
+  std::vector<std::string> schemes;
   bool no_scale_search = false;
   bool act_order = false;
   double damp = -1;
@@ -46,6 +47,8 @@ void setupQuantize(CLI::App& app, const CommonOptions& common) {
   CLI::Option* embedding = sub->add_option("--embedding", q->embedding,
                                            "scheme of the embedding and output head, e.g. int8-channel or int4-g32 "
                                            "(default: kept in float by --keep)");
+  CLI::Option* schemes =
+      sub->add_option("--scheme", q->schemes, "per-tensor scheme PATTERN=SCHEME, repeatable (e.g. mlp.down_proj=int8-g32)");
   sub->add_flag("--no-scale-search", q->no_scale_search,
                 "rtn, gptq: plain grids (signed extreme / min-max) instead of the importance-weighted scale search");
   sub->add_flag("--act-order", q->act_order, "gptq: quantize columns in decreasing Hessian-diagonal order");
@@ -53,7 +56,7 @@ void setupQuantize(CLI::App& app, const CommonOptions& common) {
   CLI::Option* alpha = sub->add_option("--alpha", q->alpha, "smoothquant: migration strength (default 0.5)");
   CLI::Option* act_mode = sub->add_option("--act-mode", q->act_mode, "smoothquant: dynamic or static activation scales");
   addCompressFlags(sub, *job);
-  sub->callback([job, q, &common, bits, group, keep, observer, embedding, damp, alpha, act_mode] {
+  sub->callback([job, q, &common, bits, group, keep, observer, embedding, schemes, damp, alpha, act_mode] {
     PassInvocation inv{"quantize", {{"method", q->method}}};
     // Only what was given: the pass's own defaults (and their method-specific variants) apply.
     if (bits->count()) inv.options.emplace_back("bits", std::to_string(q->bits));
@@ -63,6 +66,7 @@ void setupQuantize(CLI::App& app, const CommonOptions& common) {
     if (keep->count()) inv.options.emplace_back("keep", listValueText(q->keep));
     if (observer->count()) inv.options.emplace_back("observer", q->observer);
     if (embedding->count()) inv.options.emplace_back("embedding", q->embedding);
+    if (schemes->count()) inv.options.emplace_back("schemes", listValueText(q->schemes));
     if (q->no_scale_search) inv.options.emplace_back("scale_search", "false");
     if (q->act_order) inv.options.emplace_back("act_order", "true");
     if (damp->count()) inv.options.emplace_back("damp", std::to_string(q->damp));

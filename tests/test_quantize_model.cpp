@@ -153,6 +153,18 @@ TEST_CASE("quantize: embedding=int8-channel quantizes the tied embedding, and it
   CHECK(same.mean_kl == 0.0);
 }
 
+TEST_CASE("quantize: scheme rules give matching tensors their own scheme, first match wins") {
+  QuantizeOptions o = options(QuantMethod::Rtn, 4, 32);
+  o.scheme_rules = {parseSchemeRule("re:.*layers\\.0\\..*=int2-channel"), parseSchemeRule("mlp.down_proj=int8-channel")};
+  const Model m = quantized(o);
+  CHECK(m.quantized.at(names::layer(0, "mlp.down_proj.weight"))->scheme == QuantScheme{2, 0, true});
+  CHECK(m.quantized.at(names::layer(1, "mlp.down_proj.weight"))->scheme == QuantScheme{8, 0, true});
+  CHECK(m.quantized.at(names::layer(1, "mlp.up_proj.weight"))->scheme == QuantScheme{4, 32, true});
+  checkError(errorOf([] { parseSchemeRule("int8-g32"); }),
+             "scheme rule 'int8-g32' is not PATTERN=SCHEME (e.g. mlp.down_proj=int8-g32)");
+  checkError(errorOf([] { parseSchemeRule("down_proj=int9"); }), "unsupported bit width 9");
+}
+
 TEST_CASE("quantize: AWQ's scales lower the output error and its perplexity beats RTN on stories260K") {
   QuantizeOutcome outcome;
   const Model awq = quantized(options(QuantMethod::Awq, 4, 32), &outcome);

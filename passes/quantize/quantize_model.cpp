@@ -51,9 +51,21 @@ std::vector<std::string> quantizationTargets(const Model& model, const QuantizeO
   return targets;
 }
 
+std::pair<std::string, QuantScheme> parseSchemeRule(const std::string& text) {
+  const size_t eq = text.rfind('=');
+  require(eq != std::string::npos && eq > 0,
+          "scheme rule '" + text + "' is not PATTERN=SCHEME (e.g. mlp.down_proj=int8-g32)");
+  return {text.substr(0, eq), parseSchemeName(text.substr(eq + 1))};
+}
+
 QuantScheme schemeForTensor(const std::string& name, int64_t cols, const QuantizeOptions& o,
                             std::vector<std::string>& warnings) {
   QuantScheme s = o.scheme;
+  for (const auto& [pattern, scheme] : o.scheme_rules)
+    if (matchesNamePattern(name, pattern)) {
+      s = scheme;
+      break;
+    }
   if (s.group_size > 0 && cols % s.group_size != 0) {
     require(!o.strict_groups, "tensor '" + name + "' has rows of " + std::to_string(cols) + " columns, which group size " +
                                   std::to_string(s.group_size) +
@@ -360,6 +372,12 @@ void smoothQuantLayer(Model& m, Run& run, const LayerStats& stats, json& entries
   }
 }
 
+std::vector<std::string> schemeRulesText(const QuantizeOptions& o) {
+  std::vector<std::string> out;
+  for (const auto& [pattern, scheme] : o.scheme_rules) out.push_back(pattern + "=" + schemeName(scheme));
+  return out;
+}
+
 // The options with the embedding's scheme as the main one (for schemeForTensor's fallback).
 QuantizeOptions embeddingOptions(const QuantizeOptions& o) {
   QuantizeOptions e = o;
@@ -376,6 +394,7 @@ json optionsKey(const QuantizeOptions& o) {
           {"keep", o.keep},
           {"observer", {observerKindName(o.observer.kind), o.observer.percentile, o.observer.mse_steps}},
           {"scale_search", o.scale_search},
+          {"scheme_rules", schemeRulesText(o)},
           {"embedding", o.embedding ? schemeName(*o.embedding) : "keep"},
           {"gptq", {o.gptq.damp, o.gptq.block_size, o.gptq.act_order}},
           {"awq", {o.awq.grid, o.awq.clip, o.awq.clip_grid, o.awq.max_shrink}},

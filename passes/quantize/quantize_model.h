@@ -41,6 +41,9 @@ struct QuantizeOptions {
   // The embedding and the output head: quantized (RTN with the scale search) on this scheme
   // whatever `keep` says, or left to `keep` and the main scheme when empty.
   std::optional<QuantScheme> embedding;
+  // Per-tensor schemes: the first rule whose pattern (as in keep) matches a weight's name gives
+  // its scheme instead of `scheme` (mixed precision by hand, e.g. {"mlp.down_proj", int8-g32}).
+  std::vector<std::pair<std::string, QuantScheme>> scheme_rules;
   GptqOptions gptq;
   AwqOptions awq;
   // SmoothQuant: migration strength and the activation quantizer.
@@ -68,6 +71,9 @@ QuantScheme schemeForTensor(const std::string& name, int64_t cols, const Quantiz
 bool methodNeedsCalibration(QuantMethod method);
 // Whether quantizeModel runs the calibration forward for these options.
 bool usesCalibration(const QuantizeOptions& options);
+
+// "PATTERN=SCHEME" (the last '=' separates them) as a scheme rule; throws Error naming the text.
+std::pair<std::string, QuantScheme> parseSchemeRule(const std::string& text);
 
 // Quantizes `model` in place. `calibration` is used by calibrated methods only (ids
 // [num_samples, seq_len]); `progress(done, total)` per layer.

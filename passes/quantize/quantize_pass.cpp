@@ -52,6 +52,13 @@ void QuantizePass::validateOptions() const {
       throw Error(std::string("option 'embedding' of pass 'quantize': ") + e.what() + ", or keep");
     }
   }
+  for (const std::string& rule : schemes.value()) {
+    try {
+      parseSchemeRule(rule);
+    } catch (const Error& e) {
+      throw Error(std::string("option 'schemes' of pass 'quantize': ") + e.what());
+    }
+  }
   require(!scale_search.isSet() || !scale_search.value() || observer.value() == "minmax",
           "scale_search searches the grid itself: it cannot be combined with observer=" + observer.value() +
               " (drop one of them)");
@@ -75,6 +82,7 @@ PassResult QuantizePass::run(Model& model, PassContext& context) {
   o.rtn_importance = o.method == QuantMethod::Rtn && o.scale_search && context.hasCalibration() &&
                      o.observer.kind == ObserverKind::MinMax;
   if (embedding.value() != "keep") o.embedding = parseSchemeName(embedding.value());
+  for (const std::string& rule : schemes.value()) o.scheme_rules.push_back(parseSchemeRule(rule));
   o.gptq.damp = damp;
   o.gptq.act_order = act_order;
   o.gptq.block_size = block_size;

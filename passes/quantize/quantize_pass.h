@@ -25,6 +25,10 @@ class QuantizePass : public Pass {
                                 "scheme of the embedding and output head (e.g. int8-channel, int4-g32), quantized whatever "
                                 "keep says; keep: leave them to keep and the main scheme",
                                 "keep"};
+  Option<OptionList> schemes{*this, "schemes",
+                              "per-tensor schemes PATTERN=SCHEME (first match wins; patterns as in keep), e.g. "
+                              "{mlp.down_proj=int8-g32}",
+                              OptionList{}};
   Option<bool> scale_search{*this, "scale_search",
                             "rtn, gptq: each group's scale (and zero) searched for the least squared error weighted by "
                             "the calibration input's E[x^2] per column (rtn: when --data is given); observer minmax only",
