@@ -2,13 +2,20 @@
 // storage that the quantizers, the checkpoint writer/reader, the pack and the runtime all read
 // (ggml's type_traits idea: every size computation comes from here).
 //
-// Grid (GPTQ's convention, all 2^bits levels used):
+// Grid (every one of the 2^bits levels used):
 //   codes q are unsigned, 0 <= q <= maxq = 2^bits - 1; value = (q - zero) * scale.
-//   symmetric:  zero = 2^(bits-1) for every group; scale = 2 * max|w| / maxq.
+//   symmetric:  zero = 2^(bits-1) for every group; scale = the group's signed extreme (its value
+//               of largest magnitude, the negative one on ties) / -2^(bits-1), llama.cpp's Q4_0
+//               convention: the extreme lands exactly on code 0 and the levels are
+//               -2^(bits-1)..2^(bits-1)-1 steps, all used; the scale is negative when the extreme
+//               is positive. (The older 2 * max|w| / maxq grid never used code 0 fully and had
+//               about a quarter more weight MSE at 4 bits; it is gone.)
 //   asymmetric: the range [lo, hi] is widened to contain 0; scale = (hi - lo) / maxq,
 //               zero = round(-lo / scale) clamped to [0, maxq].
-//   Scales are rounded up to the next float16 value when chosen (so the extremes stay within
-//   half a step), and what is stored (F16) is exactly what the in-memory model dequantizes with.
+//   That is the plain grid (gridForRange); the quantizers refine each group's scale (and zero)
+//   by a search minimising the importance-weighted squared error (passes/quantize/grid_search.h).
+//   Scales are float16 values (the plain grid rounds their magnitude up, so the extreme stays on
+//   the grid), and what is stored (F16) is exactly what the in-memory model dequantizes with.
 // Groups: `group_size` consecutive columns of a row share (scale, zero); 0 means one group per
 // row (per-channel). Storage: packed codes (bit_packing.h) + one F16 scale per group + one packed
 // `bits`-bit zero per group (asymmetric only).
@@ -34,6 +41,9 @@ inline int maxCode(int bits) { return (1 << bits) - 1; }
 void validateBits(int bits);
 // "int4-g128-sym", "int8-channel-asym".
 std::string schemeName(const QuantScheme& scheme);
+// The inverse of schemeName; the "-sym" / "-asym" suffix may be left out (symmetric). Throws
+// Error naming the text and the expected form.
+QuantScheme parseSchemeName(const std::string& text);
 // Columns per group for a row of `cols` (group_size 0 → cols).
 int64_t effectiveGroupSize(const QuantScheme& scheme, int64_t cols);
 int64_t groupsPerRow(const QuantScheme& scheme, int64_t cols);

@@ -24,15 +24,18 @@ GroupGrid gridForRange(float lo, float hi, int bits, bool symmetric) {
   hi = std::max(hi, 0.0f);
   GroupGrid g;
   if (symmetric) {
-    const float amax = std::max(-lo, hi);
-    g.scale = 2.0f * amax / maxq;
+    // The signed extreme lands on code 0; the other side gets one level less (the top level is
+    // (2^(bits-1) - 1) steps), which costs less than leaving a level unused.
+    const float extreme = -lo >= hi ? lo : hi;
+    g.scale = extreme / -static_cast<float>(1 << (bits - 1));
     g.zero = static_cast<uint8_t>(1 << (bits - 1));
   } else {
     g.scale = (hi - lo) / maxq;
   }
-  // An all-zero group still needs a positive scale; the smallest normal float16 keeps it storable.
+  // An all-zero group still needs a nonzero scale; the smallest normal float16 keeps it storable.
   constexpr float kMinScale = 6.103515625e-05f;
-  g.scale = std::max(roundUpToHalf(g.scale), kMinScale);
+  const float magnitude = std::max(roundUpToHalf(std::fabs(g.scale)), kMinScale);
+  g.scale = g.scale < 0 ? -magnitude : magnitude;
   if (!symmetric) g.zero = static_cast<uint8_t>(std::clamp(std::nearbyint(-lo / g.scale), 0.0f, maxq));
   return g;
 }
@@ -71,8 +74,9 @@ void QuantizedTensor::validate(const std::string& name) const {
           where + " has codes above " + std::to_string(maxq));
   require(std::all_of(zeros.begin(), zeros.end(), [&](uint8_t z) { return z <= maxq; }),
           where + " has zero points above " + std::to_string(maxq));
-  require(std::all_of(scales.begin(), scales.end(), [](float s) { return std::isfinite(s) && s > 0; }),
-          where + " has a scale that is not a positive finite number (corrupt checkpoint?)");
+  // Negative scales are legal (a symmetric group whose extreme is positive); zero is not.
+  require(std::all_of(scales.begin(), scales.end(), [](float s) { return std::isfinite(s) && s != 0; }),
+          where + " has a scale that is zero or not finite (corrupt checkpoint?)");
 }
 
 QuantizedTensor quantizeOnGrids(const float* w, int64_t rows, int64_t cols, const QuantScheme& scheme,

@@ -13,7 +13,7 @@ namespace slmc {
 
 // One group's grid.
 struct GroupGrid {
-  float scale = 1.0f;  // > 0, exactly representable in float16
+  float scale = 1.0f;  // nonzero, exactly representable in float16 (negative: see quant_scheme.h)
   uint8_t zero = 0;    // code of the value 0
 };
 
@@ -32,7 +32,8 @@ struct QuantizedTensor {
   void validate(const std::string& name) const;
 };
 
-// The grid for values in [lo, hi] (widened to contain 0; a zero-width range gets a tiny scale).
+// The plain grid for values in [lo, hi] (widened to contain 0; symmetric: the signed extreme of
+// the two on code 0; a zero-width range gets a tiny positive scale).
 GroupGrid gridForRange(float lo, float hi, int bits, bool symmetric);
 inline uint8_t quantizeValue(float x, GroupGrid g, int bits);
 inline float dequantizeValue(uint8_t q, GroupGrid g) { return (static_cast<float>(q) - g.zero) * g.scale; }

@@ -1,6 +1,7 @@
 #include "lib/report.h"
 
 #include <cstdio>
+#include <vector>
 
 #include "lib/atomic_file.h"
 #include "lib/file_util.h"
@@ -52,6 +53,33 @@ std::string valueCell(const json& v) {
   return cell(v.dump());
 }
 
+// The per-tensor entries of a figure (objects with a "tensor" key, directly in the array or in
+// its elements' "tensors" arrays, as the quantize pass reports layers), in order.
+std::vector<const json*> tensorEntries(const json& figure) {
+  std::vector<const json*> out;
+  if (!figure.is_array()) return out;
+  for (const json& e : figure) {
+    if (!e.is_object()) continue;
+    if (e.contains("tensor")) out.push_back(&e);
+    if (e.contains("tensors") && e["tensors"].is_array())
+      for (const json& t : e["tensors"])
+        if (t.is_object() && t.contains("tensor")) out.push_back(&t);
+  }
+  return out;
+}
+
+// One row per tensor: what a reader compares (the error against the same scheme's RTN error).
+std::string tensorTable(const std::vector<const json*>& entries) {
+  const auto field = [](const json& e, const char* key) {
+    return e.contains(key) ? valueCell(e[key]) : std::string("–");
+  };
+  std::string md = "| tensor | method | scheme | bits | error | RTN error |\n|---|---|---|---:|---:|---:|\n";
+  for (const json* e : entries)
+    md += "| " + field(*e, "tensor") + " | " + field(*e, "method") + " | " + field(*e, "scheme") + " | " +
+          field(*e, "bits") + " | " + field(*e, "error") + " | " + field(*e, "rtn_error") + " |\n";
+  return md;
+}
+
 std::string passesSection(const json& passes) {
   std::string md =
       "## Passes\n\n| # | pass | invocation | time (s) | peak RSS (MiB) | RSS growth (MiB) | summary |\n"
@@ -68,7 +96,17 @@ std::string passesSection(const json& passes) {
     if (!figures.is_object() || figures.empty()) continue;
     md += "\n### " + std::to_string(i + 1) + ". " + passes[i]["name"].get<std::string>() +
           "\n\n| figure | value |\n|---|---:|\n";
-    for (const auto& [key, value] : figures.items()) md += "| " + cell(key) + " | " + valueCell(value) + " |\n";
+    std::vector<const json*> tensors;
+    for (const auto& [key, value] : figures.items()) {
+      std::vector<const json*> entries = tensorEntries(value);
+      if (entries.empty()) {
+        md += "| " + cell(key) + " | " + valueCell(value) + " |\n";
+      } else {
+        tensors.insert(tensors.end(), entries.begin(), entries.end());
+      }
+    }
+    // Per-tensor figures as their own table (the JSON report keeps everything else per layer).
+    if (!tensors.empty()) md += "\n" + tensorTable(tensors);
   }
   return md + "\n";
 }

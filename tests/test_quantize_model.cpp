@@ -9,6 +9,8 @@
 #include "lib/checkpoint.h"
 #include "lib/error.h"
 #include "lib/model_comparison.h"
+#include "lib/pack_reader.h"
+#include "lib/pack_writer.h"
 #include "lib/random_model.h"
 #include "lib/reference_model.h"
 #include "passes/quantize/quantize_model.h"
@@ -92,6 +94,75 @@ TEST_CASE("quantize: GPTQ's per-layer reconstruction error is below RTN's on sto
   const ComparisonResult g = againstFloat(gptq), r = againstFloat(quantized(options(QuantMethod::Rtn, 4, 32)));
   CHECK(g.candidate_mean_nll < r.candidate_mean_nll);
   CHECK(g.mean_kl < r.mean_kl);
+}
+
+TEST_CASE("quantize: the importance-weighted scale search beats the plain grid on stories260K") {
+  // RTN: plain signed-extreme grids, then the search without data, then weighted by E[x²].
+  QuantizeOptions plain = options(QuantMethod::Rtn, 4, 32);
+  plain.scale_search = false;
+  QuantizeOptions uniform = options(QuantMethod::Rtn, 4, 32);
+  QuantizeOptions weighted = uniform;
+  weighted.rtn_importance = true;
+  QuantizeOutcome outcome;
+  const ComparisonResult p = againstFloat(quantized(plain)), u = againstFloat(quantized(uniform)),
+                         w = againstFloat(quantized(weighted, &outcome));
+  MESSAGE("rtn int4 g32 KL: plain " << p.mean_kl << ", search " << u.mean_kl << ", weighted " << w.mean_kl);
+  CHECK(u.mean_kl < p.mean_kl);
+  CHECK(w.mean_kl < u.mean_kl);
+  for (const auto& layer : outcome.figures["layers"])
+    for (const auto& t : layer["tensors"]) {
+      CAPTURE(t.dump());
+      CHECK(t["weighted"].get<bool>());
+      CHECK(t["error"].get<double>() <= t["rtn_error"].get<double>());
+    }
+  // GPTQ on the searched grid beats GPTQ on the plain one.
+  QuantizeOptions gptq_plain = options(QuantMethod::Gptq, 4, 32);
+  gptq_plain.gptq.scale_search = false;
+  const ComparisonResult gp = againstFloat(quantized(gptq_plain)),
+                         gs = againstFloat(quantized(options(QuantMethod::Gptq, 4, 32)));
+  MESSAGE("gptq int4 g32 KL: plain " << gp.mean_kl << ", search " << gs.mean_kl);
+  CHECK(gs.mean_kl < gp.mean_kl);
+  CHECK(gs.mean_kl < w.mean_kl);
+}
+
+TEST_CASE("quantize: embedding=int8-channel quantizes the tied embedding, and its pack round-trips") {
+  QuantizeOptions o = options(QuantMethod::Rtn, 4, 32);
+  o.embedding = QuantScheme{8, 0, true};
+  QuantizeOutcome outcome;
+  const Model m = quantized(o, &outcome);
+  REQUIRE(m.config.tie_word_embeddings);
+  CHECK(m.quantized.size() == 36);  // 35 linears + the embedding (also the head)
+  const QuantizedTensor& embed = *m.quantized.at(names::kEmbedTokens);
+  CHECK(embed.scheme == QuantScheme{8, 0, true});
+  CHECK(outcome.figures["outside_layers"][0]["scheme"] == "int8-channel-sym");
+  // int8 rows cost the 4-bit model almost nothing.
+  const ComparisonResult with = againstFloat(m), without = againstFloat(quantized(options(QuantMethod::Rtn, 4, 32)));
+  CHECK(with.mean_kl < without.mean_kl * 1.05);
+
+  ScratchDir dir("quantize-embedding-pack");
+  writePack(m, dir / "m.slmc", PackProvenance{"stories260K", "", "quantize(method=rtn,embedding=int8-channel)", "test"});
+  const Model back = loadPackAsModel(dir / "m.slmc");
+  const QuantizedTensor& b = *back.quantized.at(names::kEmbedTokens);
+  CHECK(b.scheme == embed.scheme);
+  CHECK(b.codes == embed.codes);
+  CHECK(b.scales == embed.scales);
+  CHECK(back.tensors.at(names::kEmbedTokens).toFloats() == m.tensors.at(names::kEmbedTokens).toFloats());
+  ComparisonOptions c;
+  c.ctx = 128;
+  const ComparisonResult same = compareModels(ReferenceModel(m), ReferenceModel(back), evalIds(), c);
+  CHECK(same.mean_kl == 0.0);
+}
+
+TEST_CASE("quantize: scheme rules give matching tensors their own scheme, first match wins") {
+  QuantizeOptions o = options(QuantMethod::Rtn, 4, 32);
+  o.scheme_rules = {parseSchemeRule("re:.*layers\\.0\\..*=int2-channel"), parseSchemeRule("mlp.down_proj=int8-channel")};
+  const Model m = quantized(o);
+  CHECK(m.quantized.at(names::layer(0, "mlp.down_proj.weight"))->scheme == QuantScheme{2, 0, true});
+  CHECK(m.quantized.at(names::layer(1, "mlp.down_proj.weight"))->scheme == QuantScheme{8, 0, true});
+  CHECK(m.quantized.at(names::layer(1, "mlp.up_proj.weight"))->scheme == QuantScheme{4, 32, true});
+  checkError(errorOf([] { parseSchemeRule("int8-g32"); }),
+             "scheme rule 'int8-g32' is not PATTERN=SCHEME (e.g. mlp.down_proj=int8-g32)");
+  checkError(errorOf([] { parseSchemeRule("down_proj=int9"); }), "unsupported bit width 9");
 }
 
 TEST_CASE("quantize: AWQ's scales lower the output error and its perplexity beats RTN on stories260K") {

@@ -112,11 +112,8 @@ std::vector<GroupGrid> awqClipGrids(const float* w, int64_t rows, int64_t cols, 
                                                          static_cast<double>(options.clip_grid));
         const float* p = w + r * cols + g * gs;
         const auto [lo_it, hi_it] = std::minmax_element(p, p + gs);
-        float lo = *lo_it * ratio, hi = *hi_it * ratio;
-        if (scheme.symmetric) {
-          hi = std::max(-lo, hi);
-          lo = -hi;
-        }
+        // Symmetric grids keep the sign of the shrunk extreme (gridForRange's signed extreme).
+        const float lo = *lo_it * ratio, hi = *hi_it * ratio;
         const GroupGrid grid = gridForRange(lo, hi, scheme.bits, scheme.symmetric);
         candidate[static_cast<size_t>(t)] = grid;
         float* et = e.data() + t * gs;

@@ -9,7 +9,7 @@
 //           Q the scheme's min-max RTN. α = 0 (s = 1) is plain RTN, so the search never loses.
 //   clip    per row and group, the range of the (already scaled) weights shrunk by
 //           r = 1 - max_shrink·k/clip_grid, k = 0..clip_grid (down to 1 - max_shrink):
-//           [-r·max|w|, r·max|w|] symmetric, [r·min w, r·max w] asymmetric; the r with the least
+//           [r·min w, r·max w] (symmetric: the plain grid of its signed extreme); the r with the least
 //           group output error e_g H_gg e_gᵀ wins (H_gg the group's diagonal block: the group's
 //           share of the output, as llm-awq's auto_clip measures it). r = 1 wins ties, so clipping
 //           never increases a group's error.

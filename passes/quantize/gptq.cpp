@@ -7,6 +7,7 @@
 
 #include "lib/error.h"
 #include "lib/number_format.h"
+#include "passes/quantize/grid_search.h"
 #include "passes/quantize/rtn.h"
 #include "passes/quantize/second_order.h"
 
@@ -37,9 +38,15 @@ GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<
   std::vector<int64_t> perm(static_cast<size_t>(cols));
   std::iota(perm.begin(), perm.end(), 0);
   std::vector<GroupGrid> grids(static_cast<size_t>(rows * groups));
+  // The importance of each input column for the scale search: E[x²] up to GPTQ's factor 2,
+  // zero for dead inputs.
+  const bool search = options.scale_search && options.observer.kind == ObserverKind::MinMax;
+  std::vector<float> importance(static_cast<size_t>(cols));
+  for (int64_t c = 0; c < cols; ++c) importance[static_cast<size_t>(c)] = h_error(c, c);
   if (act_order) {
     // Static groups: fit on the original (dead-zeroed) weights, contiguous in storage order.
-    grids = observedGrids(weight.data(), rows, cols, scheme, options.observer);
+    grids = search ? searchedGrids(weight.data(), rows, cols, scheme, importance.data())
+                   : observedGrids(weight.data(), rows, cols, scheme, options.observer);
     std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });
     RowMatrixF wp(rows, cols);
     Eigen::MatrixXd hp(cols, cols);
@@ -79,8 +86,12 @@ GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<
       for (int64_t j = i1; j < i2; ++j) {
         const int64_t col = perm[static_cast<size_t>(j)];
         if (!act_order && j % gs == 0) {
-          const ValueRange range = observeRange(wr + j, gs, bits, scheme.symmetric, options.observer);
-          row_grids[j / gs] = gridForRange(range.lo, range.hi, bits, scheme.symmetric);
+          if (search) {
+            row_grids[j / gs] = searchGroupGrid(wr + j, importance.data() + j, gs, bits, scheme.symmetric);
+          } else {
+            const ValueRange range = observeRange(wr + j, gs, bits, scheme.symmetric, options.observer);
+            row_grids[j / gs] = gridForRange(range.lo, range.hi, bits, scheme.symmetric);
+          }
         }
         const GroupGrid g = row_grids[col / gs];
         const bool is_pruned = pruned != nullptr && pruned[r * cols + col] != 0;
@@ -104,7 +115,10 @@ GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<
 
   const Tensor w_hat = q.dequantize();
   result.error = hessianError(w, w_hat.floats(), rows, cols, h_error);
-  const Tensor w_rtn = quantizeRtnObserved(w, rows, cols, scheme, options.observer).dequantize();
+  const Tensor w_rtn =
+      (search ? quantizeOnGrids(w, rows, cols, scheme, searchedGrids(w, rows, cols, scheme, importance.data()))
+              : quantizeRtnObserved(w, rows, cols, scheme, options.observer))
+          .dequantize();
   result.rtn_error = hessianError(w, w_rtn.floats(), rows, cols, h_error);
   return result;
 }

@@ -15,7 +15,9 @@
 //      scaled error err = (w - q)/U_jj is subtracted from the block's later columns
 //      (err·U_j,j+1:); after the block, all later columns receive the block's errors in one
 //      matrix product (the lazy batch update);
-//   4. grids: without act_order, the grid of a group is fit (observer over the group's values)
+//   4. grids: each group's grid comes from the scale search (grid_search.h) weighted by the
+//      input's importance diag(H) over the group's columns (scale_search, with the min-max
+//      observer), or else from the observer's range. Without act_order the grid of a group is fit
 //      on the current, already-updated weights when the walk reaches the group's first column
 //      (the reference behaviour; blocks are widened to a multiple of the group size so that the
 //      whole group has received every earlier update). With act_order columns are walked in
@@ -42,12 +44,15 @@ struct GptqOptions {
   int64_t block_size = 128;  // columns per lazy batch update
   bool act_order = false;    // walk columns in decreasing diag(H) order (static groups)
   ObserverOptions observer;  // how a group's range is chosen (min-max by default)
+  // Grids by the importance-weighted scale search (importance diag(H)); only with the min-max
+  // observer (another observer chooses the range itself).
+  bool scale_search = true;
 };
 
 struct GptqResult {
   QuantizedTensor q;
   double error = 0;      // Σ_r e_r H e_rᵀ with e = Ŵ - W and the caller's H (= 2/n·‖(Ŵ - W) Xᵀ‖²_F)
-  double rtn_error = 0;  // the same for RTN with the same scheme and observer
+  double rtn_error = 0;  // the same for RTN with the same scheme and grid choice (search or observer)
   double damp_used = 0;  // the damping fraction that factorized (damp, or ×10, ×100, ×1000)
 };
 

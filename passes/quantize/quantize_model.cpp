@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "lib/error.h"
+#include "passes/quantize/grid_search.h"
 #include "passes/quantize/rtn.h"
 #include "passes/quantize/second_order.h"
 #include "passes/quantize/smoothquant.h"
@@ -35,13 +36,36 @@ const char* quantMethodName(QuantMethod m) {
 
 bool methodNeedsCalibration(QuantMethod m) { return m != QuantMethod::Rtn; }
 
-std::vector<std::string> quantizationTargets(const Model& model, const std::vector<std::string>& keep) {
-  return selectLinearWeights(model, keep);
+bool usesCalibration(const QuantizeOptions& o) { return methodNeedsCalibration(o.method) || o.rtn_importance; }
+
+namespace {
+bool isEmbeddingOrHead(const std::string& name) { return name == names::kEmbedTokens || name == names::kLmHead; }
+}  // namespace
+
+std::vector<std::string> quantizationTargets(const Model& model, const QuantizeOptions& options) {
+  if (!options.embedding) return selectLinearWeights(model, options.keep);
+  std::vector<std::string> targets;
+  const std::vector<std::string> selected = selectLinearWeights(model, options.keep);
+  for (const std::string& name : selectLinearWeights(model, {}))
+    if (isEmbeddingOrHead(name) || std::find(selected.begin(), selected.end(), name) != selected.end()) targets.push_back(name);
+  return targets;
+}
+
+std::pair<std::string, QuantScheme> parseSchemeRule(const std::string& text) {
+  const size_t eq = text.rfind('=');
+  require(eq != std::string::npos && eq > 0,
+          "scheme rule '" + text + "' is not PATTERN=SCHEME (e.g. mlp.down_proj=int8-g32)");
+  return {text.substr(0, eq), parseSchemeName(text.substr(eq + 1))};
 }
 
 QuantScheme schemeForTensor(const std::string& name, int64_t cols, const QuantizeOptions& o,
                             std::vector<std::string>& warnings) {
   QuantScheme s = o.scheme;
+  for (const auto& [pattern, scheme] : o.scheme_rules)
+    if (matchesNamePattern(name, pattern)) {
+      s = scheme;
+      break;
+    }
   if (s.group_size > 0 && cols % s.group_size != 0) {
     require(!o.strict_groups, "tensor '" + name + "' has rows of " + std::to_string(cols) + " columns, which group size " +
                                   std::to_string(s.group_size) +
@@ -115,13 +139,49 @@ struct Run {
   json layers = json::array();
 };
 
-void quantizeRtnWeight(Model& m, Run& run, const std::string& name, json& entries) {
+// RTN of one weight: on searched grids (importance: [cols] E[x²] per input column, or null for
+// uniform) or on the observer's. The entry's error is Σ importance·(ŵ − w)² (uniform: the plain
+// squared error), rtn_error the same on the plain grid (gridForRange), so a table shows what the
+// search gained.
+void quantizeRtnWeight(Model& m, Run& run, const std::string& name, json& entries, const float* importance = nullptr,
+                       std::optional<QuantScheme> forced = std::nullopt) {
   const Weight w = weightOf(m, name);
-  const QuantScheme scheme = schemeForTensor(name, w.cols, run.options, run.outcome.warnings);
-  setQuantizedKeepingZeros(m, name, quantizeRtnObserved(w.values.data(), w.rows, w.cols, scheme, run.options.observer),
-                           prunedMask(m, name));
+  const QuantScheme scheme = forced ? *forced : schemeForTensor(name, w.cols, run.options, run.outcome.warnings);
+  const QuantizeOptions& o = run.options;
+  const bool search = o.scale_search && o.observer.kind == ObserverKind::MinMax;
+  QuantizedTensor q = search ? quantizeOnGrids(w.values.data(), w.rows, w.cols, scheme,
+                                               searchedGrids(w.values.data(), w.rows, w.cols, scheme, importance))
+                             : quantizeRtnObserved(w.values.data(), w.rows, w.cols, scheme, o.observer);
+  const auto error = [&](const QuantizedTensor& t) {
+    const std::vector<float> deq = t.dequantize().toFloats();
+    double e = 0;
+    for (int64_t r = 0; r < w.rows; ++r)
+      for (int64_t c = 0; c < w.cols; ++c) {
+        const size_t i = static_cast<size_t>(r * w.cols + c);
+        const double d = static_cast<double>(deq[i]) - w.values[i];
+        e += (importance ? importance[c] : 1.0f) * d * d;
+      }
+    return e;
+  };
+  json entry = {{"tensor", name}, {"method", "rtn"}, {"scheme", schemeName(scheme)}, {"bits", scheme.bits},
+                {"error", error(q)},
+                {"rtn_error", error(quantizeRtn(w.values.data(), w.rows, w.cols, scheme))}};
+  if (importance) entry["weighted"] = true;
+  setQuantizedKeepingZeros(m, name, std::move(q), prunedMask(m, name));
   ++run.outcome.quantized_tensors;
-  entries.push_back({{"tensor", name}, {"method", "rtn"}, {"scheme", schemeName(scheme)}});
+  entries.push_back(std::move(entry));
+}
+
+// RTN of a layer's weights with the importance of their calibration site.
+void rtnLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
+  for (const SiteStats& site : stats.sites) {
+    std::vector<float> importance(static_cast<size_t>(site.channels));
+    const float tokens = static_cast<float>(std::max<int64_t>(site.tokens, 1));
+    for (int64_t j = 0; j < site.channels; ++j)
+      importance[static_cast<size_t>(j)] = site.xtx[static_cast<size_t>(j * site.channels + j)] / tokens;
+    for (const std::string& name : site.linears)
+      if (isTarget(run.targets, name)) quantizeRtnWeight(m, run, name, entries, importance.data());
+  }
 }
 
 // Divides channel j of the operation that produces a site's input by s_j, so the consumers
@@ -205,6 +265,7 @@ void gptqLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
       entries.push_back({{"tensor", name},
                          {"method", "gptq"},
                          {"scheme", schemeName(scheme)},
+                         {"bits", scheme.bits},
                          {"error", r.error},
                          {"rtn_error", r.rtn_error},
                          {"damp", r.damp_used}});
@@ -263,7 +324,7 @@ void awqLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
       setQuantizedKeepingZeros(m, name, awqQuantize(w.values.data(), w.rows, w.cols, hessian, scheme, run.options.awq),
                                prunedMask(m, name));
       ++run.outcome.quantized_tensors;
-      entries.push_back({{"tensor", name}, {"method", "awq"}, {"scheme", schemeName(scheme)}});
+      entries.push_back({{"tensor", name}, {"method", "awq"}, {"scheme", schemeName(scheme)}, {"bits", scheme.bits}});
     }
   }
 }
@@ -311,6 +372,19 @@ void smoothQuantLayer(Model& m, Run& run, const LayerStats& stats, json& entries
   }
 }
 
+std::vector<std::string> schemeRulesText(const QuantizeOptions& o) {
+  std::vector<std::string> out;
+  for (const auto& [pattern, scheme] : o.scheme_rules) out.push_back(pattern + "=" + schemeName(scheme));
+  return out;
+}
+
+// The options with the embedding's scheme as the main one (for schemeForTensor's fallback).
+QuantizeOptions embeddingOptions(const QuantizeOptions& o) {
+  QuantizeOptions e = o;
+  e.scheme = *o.embedding;
+  return e;
+}
+
 // Everything in the options that changes what later layers see: part of the stats cache key, so
 // a cache is never replayed for another method or setting.
 json optionsKey(const QuantizeOptions& o) {
@@ -319,6 +393,9 @@ json optionsKey(const QuantizeOptions& o) {
           {"strict_groups", o.strict_groups},
           {"keep", o.keep},
           {"observer", {observerKindName(o.observer.kind), o.observer.percentile, o.observer.mse_steps}},
+          {"scale_search", o.scale_search},
+          {"scheme_rules", schemeRulesText(o)},
+          {"embedding", o.embedding ? schemeName(*o.embedding) : "keep"},
           {"gptq", {o.gptq.damp, o.gptq.block_size, o.gptq.act_order}},
           {"awq", {o.awq.grid, o.awq.clip, o.awq.clip_grid, o.awq.max_shrink}},
           {"smoothquant", {o.smooth_alpha, o.act_bits, o.act_dynamic, observerKindName(o.act_observer.kind)}}};
@@ -331,7 +408,7 @@ QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& options, cons
                               const std::function<void(int64_t, int64_t)>& progress) {
   validateBits(options.scheme.bits);
   QuantizeOutcome outcome;
-  Run run{options, quantizationTargets(model, options.keep), outcome};
+  Run run{options, quantizationTargets(model, options), outcome};
   require(!run.targets.empty(), "nothing to quantize: every weight matches a keep pattern (check --keep)");
   const auto t0 = std::chrono::steady_clock::now();
   // Weights outside the layers (embedding, head) have no calibration site: RTN.
@@ -339,7 +416,7 @@ QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& options, cons
   for (const std::string& name : run.targets)
     if (name.rfind("model.layers.", 0) != 0) outside.push_back(name);
 
-  if (!methodNeedsCalibration(options.method)) {
+  if (!usesCalibration(options)) {
     for (int64_t i = 0; i < model.config.num_layers; ++i) {
       json entries = json::array();
       const std::string prefix = names::layer(i, "");
@@ -359,7 +436,7 @@ QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& options, cons
             case QuantMethod::Gptq: gptqLayer(m, run, stats, entries); break;
             case QuantMethod::Awq: awqLayer(m, run, stats, entries); break;
             case QuantMethod::SmoothQuant: smoothQuantLayer(m, run, stats, entries); break;
-            case QuantMethod::Rtn: break;
+            case QuantMethod::Rtn: rtnLayer(m, run, stats, entries); break;
           }
           run.layers.push_back({{"layer", stats.layer}, {"tensors", entries}});
         },
@@ -368,7 +445,14 @@ QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& options, cons
     outcome.figures["calibration"] = calibrationFigures(cal, num_samples, seq_len, calibration.stats_cache);
   }
   json outside_entries = json::array();
-  for (const std::string& name : outside) quantizeRtnWeight(model, run, name, outside_entries);
+  for (const std::string& name : outside) {
+    const bool own_scheme = options.embedding && isEmbeddingOrHead(name);
+    quantizeRtnWeight(model, run, name, outside_entries, nullptr,
+                      own_scheme ? std::optional<QuantScheme>(schemeForTensor(name, model.tensors.at(name).dim(1),
+                                                                              embeddingOptions(options),
+                                                                              run.outcome.warnings))
+                                 : std::nullopt);
+  }
   if (!outside.empty()) outcome.figures["outside_layers"] = outside_entries;
   outcome.figures["method"] = quantMethodName(options.method);
   outcome.figures["scheme"] = schemeName(options.scheme);

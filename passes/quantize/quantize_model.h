@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,18 @@ struct QuantizeOptions {
   // as a whole-name regular expression.
   std::vector<std::string> keep = {"lm_head", "embed"};
   ObserverOptions observer;  // weight grids (RTN, GPTQ)
+  // RTN and GPTQ: each group's grid by the importance-weighted scale search (grid_search.h),
+  // with the min-max observer only.
+  bool scale_search = true;
+  // RTN: run the calibration forward for the search's importance (E[x²] per input column);
+  // otherwise RTN needs no data and weighs every weight alike.
+  bool rtn_importance = false;
+  // The embedding and the output head: quantized (RTN with the scale search) on this scheme
+  // whatever `keep` says, or left to `keep` and the main scheme when empty.
+  std::optional<QuantScheme> embedding;
+  // Per-tensor schemes: the first rule whose pattern (as in keep) matches a weight's name gives
+  // its scheme instead of `scheme` (mixed precision by hand, e.g. {"mlp.down_proj", int8-g32}).
+  std::vector<std::pair<std::string, QuantScheme>> scheme_rules;
   GptqOptions gptq;
   AwqOptions awq;
   // SmoothQuant: migration strength and the activation quantizer.
@@ -47,8 +60,8 @@ struct QuantizeOutcome {
 };
 
 // The weights `options` quantizes: every 2-D linear weight of the layers, plus the embedding and
-// the output head unless kept.
-std::vector<std::string> quantizationTargets(const Model& model, const std::vector<std::string>& keep);
+// the output head unless kept (or always, when options.embedding names their scheme).
+std::vector<std::string> quantizationTargets(const Model& model, const QuantizeOptions& options);
 
 // The scheme for a [rows, cols] weight: the requested one, or per-channel (with a warning) when
 // the group size does not divide cols — or an Error naming the tensor when strict_groups.
@@ -56,6 +69,11 @@ QuantScheme schemeForTensor(const std::string& name, int64_t cols, const Quantiz
                             std::vector<std::string>& warnings);
 
 bool methodNeedsCalibration(QuantMethod method);
+// Whether quantizeModel runs the calibration forward for these options.
+bool usesCalibration(const QuantizeOptions& options);
+
+// "PATTERN=SCHEME" (the last '=' separates them) as a scheme rule; throws Error naming the text.
+std::pair<std::string, QuantScheme> parseSchemeRule(const std::string& text);
 
 // Quantizes `model` in place. `calibration` is used by calibrated methods only (ids
 // [num_samples, seq_len]); `progress(done, total)` per layer.

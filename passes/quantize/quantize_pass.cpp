@@ -45,6 +45,23 @@ void QuantizePass::validateOptions() const {
   onlyFor(act_mode, "smoothquant");
   onlyFor(act_observer, "smoothquant");
   onlyFor(sample_rows, "smoothquant");
+  if (embedding.value() != "keep") {
+    try {
+      parseSchemeName(embedding.value());
+    } catch (const Error& e) {
+      throw Error(std::string("option 'embedding' of pass 'quantize': ") + e.what() + ", or keep");
+    }
+  }
+  for (const std::string& rule : schemes.value()) {
+    try {
+      parseSchemeRule(rule);
+    } catch (const Error& e) {
+      throw Error(std::string("option 'schemes' of pass 'quantize': ") + e.what());
+    }
+  }
+  require(!scale_search.isSet() || !scale_search.value() || observer.value() == "minmax",
+          "scale_search searches the grid itself: it cannot be combined with observer=" + observer.value() +
+              " (drop one of them)");
   require(observer.value() != "kl" || method.value() != "gptq",
           "observer=kl fits activation histograms, not GPTQ's weight groups (use minmax or mse)");
 }
@@ -60,10 +77,17 @@ PassResult QuantizePass::run(Model& model, PassContext& context) {
   o.keep = keep;
   o.observer.kind = parseObserverKind(observer);
   o.observer.percentile = percentile;
+  o.scale_search = scale_search;
+  // RTN needs no data, but with data its search weighs each column by the input's E[x²].
+  o.rtn_importance = o.method == QuantMethod::Rtn && o.scale_search && context.hasCalibration() &&
+                     o.observer.kind == ObserverKind::MinMax;
+  if (embedding.value() != "keep") o.embedding = parseSchemeName(embedding.value());
+  for (const std::string& rule : schemes.value()) o.scheme_rules.push_back(parseSchemeRule(rule));
   o.gptq.damp = damp;
   o.gptq.act_order = act_order;
   o.gptq.block_size = block_size;
   o.gptq.observer = o.observer;
+  o.gptq.scale_search = o.scale_search;
   o.awq.grid = awq_grid;
   o.awq.clip = awq_clip;
   o.smooth_alpha = alpha;
@@ -77,12 +101,13 @@ PassResult QuantizePass::run(Model& model, PassContext& context) {
   cal.forward.sample_rows = smooth && !o.act_dynamic ? sample_rows.value() : 0;
   cal.stats_cache = context.stats_cache;
   cal.cache_key_extra = {{"pass", argument()}, {"options", optionsJson()}};
-  const CalibrationSamples& samples = context.calibrationIf(methodNeedsCalibration(o.method));
+  const CalibrationSamples& samples = context.calibrationIf(usesCalibration(o));
   const std::string label = "quantize " + std::string(quantMethodName(o.method));
   const auto progress = [&](int64_t done, int64_t total) { context.progress(label, done, total); };
   QuantizeOutcome outcome = quantizeModel(model, o, samples.ids, samples.num_samples, samples.seq_len, cal, progress);
   PassResult result;
   result.summary = "quantized " + std::to_string(outcome.quantized_tensors) + " tensors to " + schemeName(o.scheme) +
+                   (o.embedding ? " (embedding " + schemeName(*o.embedding) + ")" : "") +
                    " with " + quantMethodName(o.method) + (smooth ? " (activations int" + std::to_string(o.act_bits) +
                                                                         " " + act_mode.value() + ")"
                                                                   : "");

@@ -21,6 +21,18 @@ class QuantizePass : public Pass {
   Option<OptionList> keep{*this, "keep",
                           "weights left in float: substrings of tensor names, or re:REGEX for a whole-name match",
                           OptionList{"lm_head", "embed"}};
+  Option<std::string> embedding{*this, "embedding",
+                                "scheme of the embedding and output head (e.g. int8-channel, int4-g32), quantized whatever "
+                                "keep says; keep: leave them to keep and the main scheme",
+                                "keep"};
+  Option<OptionList> schemes{*this, "schemes",
+                              "per-tensor schemes PATTERN=SCHEME (first match wins; patterns as in keep), e.g. "
+                              "{mlp.down_proj=int8-g32}",
+                              OptionList{}};
+  Option<bool> scale_search{*this, "scale_search",
+                            "rtn, gptq: each group's scale (and zero) searched for the least squared error weighted by "
+                            "the calibration input's E[x^2] per column (rtn: when --data is given); observer minmax only",
+                            true};
   Option<std::string> observer{*this, "observer", "how weight grids are fit (rtn, gptq): minmax, percentile, mse, kl",
                                "minmax"};
   Option<double> percentile{*this, "percentile", "percentile of |w| or |x| kept by the percentile observer", 99.99};

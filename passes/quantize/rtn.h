@@ -17,6 +17,7 @@ std::vector<GroupGrid> observedGrids(const float* w, int64_t rows, int64_t cols,
                                      const ObserverOptions& observer);
 
 // RTN of a row-major [rows, cols] weight on observedGrids.
+// (RTN on the searched grids of grid_search.h is quantizeOnGrids(w, …, searchedGrids(w, …)).)
 QuantizedTensor quantizeRtnObserved(const float* w, int64_t rows, int64_t cols, const QuantScheme& scheme,
                                     const ObserverOptions& observer);
 
