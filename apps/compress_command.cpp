@@ -12,36 +12,6 @@
 
 namespace slmc {
 
-namespace {
-
-int64_t recipeInt(const Recipe& r, const std::map<std::string, std::string>& section, const std::string& key,
-                  const std::string& section_name) {
-  const std::string& text = section.at(key);
-  try {
-    size_t used = 0;
-    const long long v = std::stoll(text, &used);
-    if (used == text.size()) return v;
-  } catch (const std::exception&) {
-  }
-  throw Error("recipe '" + r.name + "': " + section_name + "." + key + " = '" + text + "' is not an integer");
-}
-
-// Recipe sections hold only known keys: a typo must not silently drop a setting.
-void requireKnownKeys(const std::map<std::string, std::string>& section, const std::vector<std::string>& known,
-                      const std::string& where) {
-  for (const auto& [key, value] : section) {
-    bool ok = false;
-    for (const std::string& k : known) ok = ok || k == key;
-    if (!ok) {
-      std::string list;
-      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw Error(where + ": unknown key '" + key + "' (known: " + list + ")");
-    }
-  }
-}
-
-}  // namespace
-
 void setupCompress(CLI::App& app, const CommonOptions& common) {
   auto job = std::make_shared<CompressJob>();
   auto recipe_path = std::make_shared<std::string>();
@@ -60,19 +30,7 @@ void setupCompress(CLI::App& app, const CommonOptions& common) {
     if (!passes->empty()) {
       run.pipeline = parsePipeline(*passes);
     } else {
-      const Recipe r = parseRecipeFile(*recipe_path);
-      run.recipe = *recipe_path;
-      run.pipeline = r.passes;
-      const std::string where = "recipe '" + *recipe_path + "'";
-      requireKnownKeys(r.calibration, {"samples", "seq_len", "seed"}, where + " calibration");
-      requireKnownKeys(r.eval, {"ctx"}, where + " eval");
-      if (r.calibration.count("samples") && !flags.samples->count())
-        run.samples = recipeInt(r, r.calibration, "samples", "calibration");
-      if (r.calibration.count("seq_len") && !flags.seq_len->count())
-        run.seq_len = recipeInt(r, r.calibration, "seq_len", "calibration");
-      if (r.calibration.count("seed") && !flags.seed->count())
-        run.seed = static_cast<uint64_t>(recipeInt(r, r.calibration, "seed", "calibration"));
-      if (r.eval.count("ctx") && !flags.eval_ctx->count()) run.eval_ctx = recipeInt(r, r.eval, "ctx", "eval");
+      applyRecipe(*recipe_path, run, flags);
     }
     runCompressJob("compress", run, common);
   });
