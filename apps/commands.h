@@ -23,6 +23,7 @@ void setupDataset(CLI::App& app);
 void setupQuantize(CLI::App& app, const CommonOptions& common);
 void setupPrune(CLI::App& app, const CommonOptions& common);
 void setupCompress(CLI::App& app, const CommonOptions& common);
+void setupDistill(CLI::App& app, const CommonOptions& common);
 void setupPasses(CLI::App& app);
 void setupVerify(CLI::App& app);
 void setupRun(CLI::App& app, const CommonOptions& common);

@@ -13,41 +13,6 @@
 
 namespace slmc {
 
-namespace {
-
-// An integer recipe value within [lo, hi], the same range the matching flag accepts.
-int64_t recipeInt(const Recipe& r, const std::map<std::string, std::string>& section, const std::string& key,
-                  const std::string& section_name, int64_t lo, int64_t hi) {
-  const std::string& text = section.at(key);
-  const std::string where = "recipe '" + r.name + "': " + section_name + "." + key + " = '" + text + "'";
-  long long v = 0;
-  try {
-    size_t used = 0;
-    v = std::stoll(text, &used);
-    if (used != text.size()) throw Error(where + " is not an integer");
-  } catch (const std::exception&) {
-    throw Error(where + " is not an integer");
-  }
-  require(v >= lo && v <= hi, where + " is out of range (give " + std::to_string(lo) + " to " + std::to_string(hi) + ")");
-  return v;
-}
-
-// Recipe sections hold only known keys: a typo must not silently drop a setting.
-void requireKnownKeys(const std::map<std::string, std::string>& section, const std::vector<std::string>& known,
-                      const std::string& where) {
-  for (const auto& [key, value] : section) {
-    bool ok = false;
-    for (const std::string& k : known) ok = ok || k == key;
-    if (!ok) {
-      std::string list;
-      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
-      throw Error(where + ": unknown key '" + key + "' (known: " + list + ")");
-    }
-  }
-}
-
-}  // namespace
-
 void setupCompress(CLI::App& app, const CommonOptions& common) {
   auto job = std::make_shared<CompressJob>();
   auto recipe_path = std::make_shared<std::string>();
@@ -66,20 +31,7 @@ void setupCompress(CLI::App& app, const CommonOptions& common) {
     if (!passes->empty()) {
       run.pipeline = parsePipeline(*passes);
     } else {
-      const Recipe r = parseRecipeFile(*recipe_path);
-      run.recipe = *recipe_path;
-      run.pipeline = r.passes;
-      const std::string where = "recipe '" + *recipe_path + "'";
-      requireKnownKeys(r.calibration, {"samples", "seq_len", "seed"}, where + " calibration");
-      requireKnownKeys(r.eval, {"ctx"}, where + " eval");
-      if (r.calibration.count("samples") && !flags.samples->count())
-        run.samples = recipeInt(r, r.calibration, "samples", "calibration", 1, int64_t{1} << 20);
-      if (r.calibration.count("seq_len") && !flags.seq_len->count())
-        run.seq_len = recipeInt(r, r.calibration, "seq_len", "calibration", 2, int64_t{1} << 20);
-      if (r.calibration.count("seed") && !flags.seed->count())
-        run.seed = static_cast<uint64_t>(recipeInt(r, r.calibration, "seed", "calibration", 0, std::numeric_limits<int64_t>::max()));
-      if (r.eval.count("ctx") && !flags.eval_ctx->count()) run.eval_ctx = recipeInt(r, r.eval, "ctx", "eval", 2, int64_t{1} << 20);
-      if (!r.float_dtype.empty() && !flags.float_dtype->count()) run.float_dtype = r.float_dtype;
+      applyRecipe(*recipe_path, run, flags);
     }
     runCompressJob("compress", run, common);
   });

@@ -41,6 +41,10 @@ struct CompressFlags {
 };
 CompressFlags addCompressFlags(CLI::App* sub, CompressJob& job);
 
+// A YAML recipe's passes into `run`, and its calibration/eval settings where `flags` were not
+// given on the command line (flags win). Unknown section keys are errors.
+void applyRecipe(const std::string& path, CompressJob& run, const CompressFlags& flags);
+
 void runCompressJob(const std::string& command, const CompressJob& job, const CommonOptions& common);
 
 }  // namespace slmc

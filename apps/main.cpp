@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   slmc::setupQuantize(app, common);
   slmc::setupPrune(app, common);
   slmc::setupCompress(app, common);
+  slmc::setupDistill(app, common);
   slmc::setupPasses(app);
   slmc::setupVerify(app);
   slmc::setupRun(app, common);

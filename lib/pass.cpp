@@ -37,13 +37,13 @@ const CalibrationSamples& PassContext::calibration() {
   return *calibration_;
 }
 
-void PassContext::progress(const std::string& label, int64_t done, int64_t total) {
+void PassContext::progress(const std::string& label, int64_t done, int64_t total, const std::string& note) {
   if (!progress_ || label != progress_label_) {
     progress_.reset();  // ends the previous label's line
     progress_ = std::make_unique<Progress>(label, quiet);
     progress_label_ = label;
   }
-  progress_->update(done, total);
+  progress_->update(done, total, note);
   if (done >= total) {
     progress_.reset();
     progress_label_.clear();

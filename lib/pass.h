@@ -51,6 +51,9 @@ class PassContext {
   uint64_t seed = 0;                  // for any sampling a pass does
   std::string stats_cache;            // calibration statistics cache file ("" : none)
   std::vector<std::string> warnings;  // run-wide warnings (warn()); a pass's own go in its PassResult
+  // The model the pipeline started from, before any pass ran (distill's default teacher); null
+  // when the caller did not provide it.
+  const Model* original = nullptr;
 
   // Installs where calibration samples come from. `load` runs at most once, on first use, so a
   // pipeline that needs no calibration never reads the data. `description` names the source
@@ -65,8 +68,9 @@ class PassContext {
   const CalibrationSamples& calibrationIf(bool needed);
 
   // Progress of a long step on one redrawn stderr line (silent when quiet or not a terminal).
-  // A new label starts a new line; done == total ends it.
-  void progress(const std::string& label, int64_t done, int64_t total);
+  // A new label starts a new line; done == total ends it. `note` follows the counts on the line
+  // ("loss 2.31, 1840 tok/s").
+  void progress(const std::string& label, int64_t done, int64_t total, const std::string& note = "");
   // One line on stderr unless quiet.
   void log(const std::string& message);
   // Records a run-wide warning and logs it.

@@ -12,7 +12,8 @@ class Progress {
  public:
   Progress(std::string label, bool quiet);
   ~Progress();
-  void update(int64_t done, int64_t total);
+  // `note` is printed after the counts and times ("loss 2.31").
+  void update(int64_t done, int64_t total, const std::string& note = "");
 
  private:
   std::string label_;

@@ -152,6 +152,10 @@ at::Tensor applyRotary(const at::Tensor& x, const at::Tensor& cos, const at::Ten
   return x * cos + at::cat({-x2, x1}, -1) * sin;
 }
 
+// True when autograd is recording a graph through `t` (training), where in-place updates of
+// tensors the backward needs are not allowed.
+bool recordsGrad(const at::Tensor& t) { return at::GradMode::is_enabled() && t.requires_grad(); }
+
 at::Tensor geluTanh(const at::Tensor& x) {
   const double k = std::sqrt(2.0 / M_PI);
   return 0.5 * x * (1.0 + at::tanh(k * (x + 0.044715 * x.pow(3))));
@@ -216,7 +220,12 @@ at::Tensor feedForward(const ModelConfig& c, const Layer& L, const at::Tensor& x
     if (hook) (*hook)(Site::MlpIn, m);
     if (c.gatedMlp()) {
       act = L.gate(m);
-      at::silu_(act).mul_(L.up(m));
+      // In place unless autograd records the graph (distillation trains through this forward):
+      // silu's backward needs its input, which an in-place update would overwrite.
+      if (recordsGrad(act))
+        act = at::silu(act) * L.up(m);
+      else
+        at::silu_(act).mul_(L.up(m));
     } else {
       act = geluTanh(L.up(m));
     }
@@ -231,9 +240,12 @@ at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w,
   const Rope rope = rotaryTable(c, seq, x.scalar_type());
   const at::Tensor causal_bias = causalBias(seq, 0, x.scalar_type());
   for (const Layer& L : w.layers) {
-    // In place where a fresh tensor would only raise the peak memory of the layer.
-    x.add_(selfAttention(c, L, x, rope, causal_bias));
-    x.add_(feedForward(c, L, x));
+    // In place where a fresh tensor would only raise the peak memory of the layer; out of place
+    // when autograd records the graph, since the norms' backward needs the x they read.
+    const at::Tensor attn = selfAttention(c, L, x, rope, causal_bias);
+    x = recordsGrad(attn) ? x + attn : x.add_(attn);
+    const at::Tensor mlp = feedForward(c, L, x);
+    x = recordsGrad(mlp) ? x + mlp : x.add_(mlp);
   }
   return applyNorm(c, w.final_norm, x);
 }

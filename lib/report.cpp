@@ -80,6 +80,38 @@ std::string tensorTable(const std::vector<const json*>& entries) {
   return md;
 }
 
+// A figure that is a list of records with the same keys (a loss curve, per-layer figures).
+bool isTable(const json& v) {
+  if (!v.is_array() || v.empty() || !v.front().is_object() || v.front().empty()) return false;
+  for (const json& row : v) {
+    if (!row.is_object() || row.size() != v.front().size()) return false;
+    for (const auto& [key, value] : v.front().items())
+      if (!row.contains(key) || row[key].is_structured()) return false;
+  }
+  return true;
+}
+
+// A list of records as a Markdown table, one row per record: the index column ("step" or
+// "layer") first, the other keys in order.
+std::string tableOf(const json& rows) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : rows.front().items())
+    if (key == "step" || key == "layer") keys.insert(keys.begin(), key);
+    else keys.push_back(key);
+  std::string header = "|", rule = "|";
+  for (const std::string& key : keys) {
+    header += " " + cell(key) + " |";
+    rule += rows.front()[key].is_number() ? "---:|" : "---|";
+  }
+  std::string md = header + "\n" + rule + "\n";
+  for (const json& row : rows) {
+    md += "|";
+    for (const std::string& key : keys) md += " " + valueCell(row[key]) + " |";
+    md += "\n";
+  }
+  return md;
+}
+
 std::string passesSection(const json& passes) {
   std::string md =
       "## Passes\n\n| # | pass | invocation | time (s) | peak RSS (MiB) | RSS growth (MiB) | summary |\n"
@@ -94,19 +126,22 @@ std::string passesSection(const json& passes) {
   for (size_t i = 0; i < passes.size(); ++i) {
     const json& figures = passes[i]["figures"];
     if (!figures.is_object() || figures.empty()) continue;
-    md += "\n### " + std::to_string(i + 1) + ". " + passes[i]["name"].get<std::string>() +
-          "\n\n| figure | value |\n|---|---:|\n";
+    const std::string heading = "\n### " + std::to_string(i + 1) + ". " + passes[i]["name"].get<std::string>();
+    md += heading + "\n\n| figure | value |\n|---|---:|\n";
     std::vector<const json*> tensors;
+    std::string tables;
     for (const auto& [key, value] : figures.items()) {
       std::vector<const json*> entries = tensorEntries(value);
-      if (entries.empty()) {
-        md += "| " + cell(key) + " | " + valueCell(value) + " |\n";
-      } else {
+      if (!entries.empty())
         tensors.insert(tensors.end(), entries.begin(), entries.end());
-      }
+      else if (isTable(value))
+        tables += heading + ": " + cell(key) + "\n\n" + tableOf(value);
+      else
+        md += "| " + cell(key) + " | " + valueCell(value) + " |\n";
     }
     // Per-tensor figures as their own table (the JSON report keeps everything else per layer).
     if (!tensors.empty()) md += "\n" + tensorTable(tensors);
+    md += tables;
   }
   return md + "\n";
 }

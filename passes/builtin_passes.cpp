@@ -1,6 +1,7 @@
 #include "passes/builtin_passes.h"
 
 #include "lib/pass_registry.h"
+#include "passes/distill/distill_pass.h"
 #include "passes/prune/prune_pass.h"
 #include "passes/prune/prune_structured_pass.h"
 #include "passes/quantize/quantize_pass.h"
@@ -11,6 +12,7 @@ namespace slmc {
 void registerBuiltinPasses(PassRegistry& registry) {
   registry.add<PruneStructuredPass>();
   registry.add<PrunePass>();
+  registry.add<DistillPass>();
   registry.add<QuantizePass>();
 }
 

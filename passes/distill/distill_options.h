@@ -1,0 +1,54 @@
+// What one distillation run does, as plain data parsed once at the edge (the `distill` pass's
+// options or the `slmc distill` flags): the loss mix, the optimizer and its schedule, how often
+// to measure and to checkpoint. The trainer (distill_trainer.h) only reads these.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace slmc {
+
+// The loss is a weighted sum of terms over every token of a batch (weights of 0 drop a term):
+//   forward KL   T²·KL(p_teacher^T ‖ p_student^T)  with p^T = softmax(logits / T) (Hinton et al.:
+//                the T² keeps the gradient scale independent of T);
+//   reverse KL   T²·KL(p_student^T ‖ p_teacher^T)  (mode-seeking; MiniLLM);
+//   cross-entropy of the student on the data's next tokens (temperature 1).
+struct DistillLossWeights {
+  double forward_kl = 1.0;
+  double reverse_kl = 0.0;
+  double cross_entropy = 0.0;
+  double temperature = 1.0;
+};
+
+struct DistillOptions {
+  DistillLossWeights loss;
+  // Optimizer steps; each step sees batch × accumulation sequences (gradients of `accumulation`
+  // micro-batches of `batch` sequences are summed before the update).
+  int64_t steps = 100;
+  int64_t batch = 4;
+  int64_t accumulation = 1;
+  // AdamW (decoupled weight decay on matrices only: norms and biases are not decayed), with
+  // linear warmup over `warmup` steps to `lr`, then a cosine to lr · final_lr_fraction.
+  double lr = 3e-4;
+  double final_lr_fraction = 0.1;
+  int64_t warmup = 10;
+  double weight_decay = 0.0;
+  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+  double clip = 1.0;  // global gradient-norm clip (0: none)
+  // Held-out perplexity of the student: measured before the first step, every eval_every steps
+  // (0: only then and at the end) and after the last step, on `heldout` sequences kept out of
+  // training (the last ones of the data).
+  int64_t heldout = 4;
+  int64_t eval_every = 0;
+  // Checkpoints (weights, optimizer, schedule position, RNG, data position) every
+  // checkpoint_every steps into checkpoint_dir, each written atomically; resume continues the run
+  // saved in that directory bit for bit. stop_after > 0 ends the run after that step (with a
+  // checkpoint), to be resumed later.
+  std::string checkpoint_dir;
+  int64_t checkpoint_every = 0;
+  std::string resume;
+  int64_t stop_after = 0;
+  uint64_t seed = 0;  // data order
+};
+
+}  // namespace slmc

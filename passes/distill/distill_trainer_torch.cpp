@@ -1,0 +1,312 @@
+// The training loop of distill_trainer.h. One step: batch × accumulation sequences in a seeded
+// order, the teacher's logits without gradients, the student's with, the weighted loss backward,
+// global-norm clipping, AdamW at the warmup+cosine rate. Everything the step reads (weights,
+// moments, step count, data cursor, RNG) is what a checkpoint saves, so a resumed run repeats
+// the same arithmetic.
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <random>
+#include <sstream>
+
+#include "lib/crc32.h"
+#include "lib/error.h"
+#include "passes/distill/distill_checkpoint.h"
+#include "passes/distill/distill_torch.h"
+#include "passes/distill/distill_trainer.h"
+#include "passes/distill/lr_schedule.h"
+
+namespace slmc {
+
+using nlohmann::json;
+using namespace distill;
+
+namespace {
+
+// Which training sequences come next: a seeded shuffle per epoch, consumed in order.
+struct DataCursor {
+  std::mt19937_64 rng;
+  std::vector<int64_t> order;
+  int64_t epoch = 0, position = 0;
+
+  void shuffle(int64_t count) {
+    order.resize(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) order[static_cast<size_t>(i)] = i;
+    for (int64_t i = count - 1; i > 0; --i)  // Fisher–Yates with the raw 64-bit draws: the same on every platform
+      std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng() % static_cast<uint64_t>(i + 1))]);
+  }
+  int64_t next() {
+    if (position == static_cast<int64_t>(order.size())) {
+      shuffle(static_cast<int64_t>(order.size()));
+      ++epoch;
+      position = 0;
+    }
+    return order[static_cast<size_t>(position++)];
+  }
+  json toJson() const {
+    std::ostringstream r;
+    r << rng;
+    return {{"rng", r.str()}, {"order", order}, {"epoch", epoch}, {"position", position}};
+  }
+  void fromJson(const json& j) {
+    std::istringstream r(j.at("rng").get<std::string>());
+    r >> rng;
+    order = j.at("order").get<std::vector<int64_t>>();
+    epoch = j.at("epoch").get<int64_t>();
+    position = j.at("position").get<int64_t>();
+  }
+};
+
+std::vector<int32_t> rows(const DistillData& data, const std::vector<int64_t>& which) {
+  std::vector<int32_t> out;
+  out.reserve(which.size() * static_cast<size_t>(data.seq_len));
+  for (int64_t r : which) {
+    const auto begin = data.ids.begin() + r * data.seq_len;
+    out.insert(out.end(), begin, begin + data.seq_len);
+  }
+  return out;
+}
+
+// exp(mean next-token NLL) over sequences [first, first + count) of `data`.
+double heldoutPerplexity(const ModelConfig& config, const ReferenceModel::Weights& weights, const DistillData& data,
+                         int64_t first, int64_t count, int64_t batch) {
+  at::NoGradGuard no_grad;
+  double nll = 0;
+  int64_t tokens = 0;
+  for (int64_t b = first; b < first + count; b += batch) {
+    const int64_t n = std::min(batch, first + count - b);
+    std::vector<int64_t> which;
+    for (int64_t i = 0; i < n; ++i) which.push_back(b + i);
+    const std::vector<int32_t> ids = rows(data, which);
+    const at::Tensor logits = decoderLogits(config, weights, ids, n, data.seq_len).narrow(1, 0, data.seq_len - 1);
+    const at::Tensor targets = at::from_blob(const_cast<int32_t*>(ids.data()), {n, data.seq_len}, at::kInt)
+                                   .narrow(1, 1, data.seq_len - 1)
+                                   .to(at::kLong);
+    const at::Tensor log_p = at::log_softmax(logits.reshape({-1, config.vocab_size}), -1);
+    nll -= log_p.gather(1, targets.reshape({-1, 1})).sum().item<double>();
+    tokens += n * (data.seq_len - 1);
+  }
+  return std::exp(nll / static_cast<double>(tokens));
+}
+
+Tensor toTensor(const at::Tensor& t) {
+  const at::Tensor c = t.detach().to(at::kFloat).contiguous();
+  std::vector<float> values(static_cast<size_t>(c.numel()));
+  std::memcpy(values.data(), c.data_ptr<float>(), values.size() * sizeof(float));
+  return Tensor::fromFloats(Shape(c.sizes().begin(), c.sizes().end()), std::move(values));
+}
+
+json configFingerprint(const ModelConfig& c) {
+  return {{"layers", c.num_layers}, {"hidden", c.hidden_size}, {"intermediate", c.intermediate_size},
+          {"heads", c.num_heads},   {"kv_heads", c.num_kv_heads}, {"vocab", c.vocab_size}};
+}
+
+// What must match for a checkpoint to continue this run: the options that shape the arithmetic,
+// the models' shapes and the data.
+json runFingerprint(const Model& student, const Model& teacher, const DistillData& data, const DistillOptions& o) {
+  return {{"steps", o.steps},
+          {"batch", o.batch},
+          {"accumulation", o.accumulation},
+          {"lr", o.lr},
+          {"final_lr_fraction", o.final_lr_fraction},
+          {"warmup", o.warmup},
+          {"weight_decay", o.weight_decay},
+          {"betas", {o.beta1, o.beta2}},
+          {"epsilon", o.epsilon},
+          {"clip", o.clip},
+          {"loss", {{"forward_kl", o.loss.forward_kl},
+                    {"reverse_kl", o.loss.reverse_kl},
+                    {"cross_entropy", o.loss.cross_entropy},
+                    {"temperature", o.loss.temperature}}},
+          {"heldout", o.heldout},
+          {"seed", o.seed},
+          {"student", configFingerprint(student.config)},
+          {"teacher", configFingerprint(teacher.config)},
+          {"sequences", data.num_sequences},
+          {"seq_len", data.seq_len},
+          {"data_crc32c", crc32c(data.ids.data(), data.ids.size() * sizeof(int32_t))}};
+}
+
+void checkSetup(const Model& student, const Model& teacher, const DistillData& data, const DistillOptions& o) {
+  require(student.config.vocab_size == teacher.config.vocab_size,
+          "teacher and student have different vocabularies (" + std::to_string(teacher.config.vocab_size) + " vs " +
+              std::to_string(student.config.vocab_size) +
+              " tokens): distillation matches next-token distributions, so both must share one tokenizer");
+  require(data.seq_len >= 2, "distillation sequences need at least 2 tokens (raise --seq-len)");
+  for (const Model* m : {&student, &teacher})
+    require(data.seq_len <= m->config.max_position_embeddings,
+            "sequences of " + std::to_string(data.seq_len) + " tokens exceed the " +
+                (m == &student ? std::string("student") : std::string("teacher")) + "'s context of " +
+                std::to_string(m->config.max_position_embeddings) + " (use a smaller --seq-len)");
+  require(o.steps > 0 && o.batch > 0 && o.accumulation > 0, "distillation needs steps, batch and accumulation >= 1");
+  require(o.loss.temperature > 0, "distillation temperature must be > 0");
+  require(o.loss.forward_kl != 0 || o.loss.reverse_kl != 0 || o.loss.cross_entropy != 0,
+          "every distillation loss weight is 0 (set kl, reverse_kl and/or ce)");
+  require(o.heldout >= 1, "distillation needs at least 1 held-out sequence to measure the student (heldout >= 1)");
+  const int64_t per_step = o.batch * o.accumulation, train = data.num_sequences - o.heldout;
+  require(train >= per_step, "too little data for one distillation step: " + std::to_string(data.num_sequences) +
+                                 " sequences of " + std::to_string(data.seq_len) + " tokens, " +
+                                 std::to_string(o.heldout) + " held out, leave " + std::to_string(std::max<int64_t>(0, train)) +
+                                 " for training but one step takes batch x accumulation = " +
+                                 std::to_string(per_step) + " (give more --data / --samples, or lower batch)");
+  require((o.checkpoint_every == 0 && o.stop_after == 0) || !o.checkpoint_dir.empty(),
+          "checkpoint_every and stop_after need a checkpoint directory (checkpoint_dir)");
+  require(o.stop_after >= 0 && o.stop_after <= o.steps, "stop_after must be within [0, steps]");
+}
+
+}  // namespace
+
+DistillOutcome distillModel(Model& student, const Model& teacher, const DistillData& data,
+                            const DistillOptions& options, const DistillCallbacks& callbacks) {
+  checkSetup(student, teacher, data, options);
+  const auto log = [&](const std::string& line) {
+    if (callbacks.log) callbacks.log(line);
+  };
+  const json fingerprint = runFingerprint(student, teacher, data, options);
+  const int64_t train_count = data.num_sequences - options.heldout, seq = data.seq_len;
+  // Read before any work: a checkpoint of another run must not cost a teacher pass first.
+  std::optional<DistillCheckpoint> resumed;
+  if (!options.resume.empty()) {
+    resumed = readDistillCheckpoint(options.resume);
+    const std::string diff = fingerprintDifference(resumed->state.value("fingerprint", json::object()), fingerprint);
+    require(diff.empty(), "checkpoint '" + options.resume + "' belongs to another run: " + diff +
+                              " (resume with the options and data it was written with, or start without resume)");
+  }
+
+  const ReferenceModel teacher_model(teacher);
+  TrainableStudent s = makeTrainableStudent(student);
+  std::vector<at::Tensor> params;
+  for (const auto& [name, p] : s.parameters) params.push_back(p);
+  AdamW optimizer(params, options);
+  DataCursor cursor;
+  cursor.rng.seed(options.seed);
+  cursor.shuffle(train_count);
+
+  DistillOutcome out;
+  out.tokens_per_step = options.batch * options.accumulation * seq;
+  int64_t step = 0;
+  if (resumed) {
+    const json& st = resumed->state;
+    step = st.at("step").get<int64_t>();
+    std::map<std::string, Tensor> weights(resumed->weights.begin(), resumed->weights.end());
+    std::map<std::string, Tensor> moments(resumed->optimizer.begin(), resumed->optimizer.end());
+    std::vector<at::Tensor> exp_avg, exp_avg_sq;
+    at::NoGradGuard no_grad;
+    for (const auto& [name, p] : s.parameters) {
+      const auto w = weights.find(name);
+      const auto m = moments.find(name + ".exp_avg"), v = moments.find(name + ".exp_avg_sq");
+      require(w != weights.end() && m != moments.end() && v != moments.end(),
+              "checkpoint '" + options.resume + "' lacks tensor '" + name + "' (it was written for another student)");
+      p.copy_(decoder::asTorch(w->second).view(p.sizes()));
+      exp_avg.push_back(decoder::asTorch(m->second).view(p.sizes()).clone());
+      exp_avg_sq.push_back(decoder::asTorch(v->second).view(p.sizes()).clone());
+    }
+    optimizer.restore(st.at("optimizer_steps").get<int64_t>(), std::move(exp_avg), std::move(exp_avg_sq));
+    cursor.fromJson(st.at("data"));
+    for (const json& r : st.at("curve"))
+      out.curve.push_back({r.at("step"), r.at("lr"), r.at("loss"), r.at("forward_kl"), r.at("reverse_kl"),
+                           r.at("cross_entropy"), r.at("grad_norm")});
+    for (const json& e : st.at("evals")) out.evals.push_back({e.at("step"), e.at("perplexity")});
+    out.resumed_from = step;
+    log("distill: resumed from step " + std::to_string(step) + " of " + std::to_string(options.steps) + " ('" +
+        options.resume + "')");
+  }
+
+  const int64_t eval_batch = std::max<int64_t>(1, options.batch);
+  out.teacher_perplexity =
+      heldoutPerplexity(teacher.config, teacher_model.weights(), data, train_count, options.heldout, eval_batch);
+  const auto evaluate = [&](int64_t at_step) {
+    const double ppl = heldoutPerplexity(s.config, s.weights, data, train_count, options.heldout, eval_batch);
+    out.evals.push_back({at_step, ppl});
+    char line[160];
+    std::snprintf(line, sizeof line, "distill: step %lld/%lld held-out perplexity %.4f (teacher %.4f)",
+                  static_cast<long long>(at_step), static_cast<long long>(options.steps), ppl, out.teacher_perplexity);
+    log(line);
+  };
+  if (!resumed) evaluate(0);
+
+  const std::string checkpoint_dir = options.checkpoint_dir.empty() ? options.resume : options.checkpoint_dir;
+  const auto checkpoint = [&] {
+    DistillCheckpoint c;
+    json curve = json::array(), evals = json::array();
+    for (const DistillStep& r : out.curve)
+      curve.push_back({{"step", r.step}, {"lr", r.lr}, {"loss", r.loss}, {"forward_kl", r.forward_kl},
+                       {"reverse_kl", r.reverse_kl}, {"cross_entropy", r.cross_entropy}, {"grad_norm", r.grad_norm}});
+    for (const DistillEval& e : out.evals) evals.push_back({{"step", e.step}, {"perplexity", e.perplexity}});
+    c.state = {{"step", step},         {"optimizer_steps", optimizer.steps()}, {"fingerprint", fingerprint},
+               {"data", cursor.toJson()}, {"curve", curve},                     {"evals", evals}};
+    for (size_t i = 0; i < s.parameters.size(); ++i) {
+      const std::string& name = s.parameters[i].first;
+      c.weights.emplace_back(name, toTensor(s.parameters[i].second));
+      c.optimizer.emplace_back(name + ".exp_avg", toTensor(optimizer.expAvg(i)));
+      c.optimizer.emplace_back(name + ".exp_avg_sq", toTensor(optimizer.expAvgSq(i)));
+    }
+    writeDistillCheckpoint(checkpoint_dir, c);
+    out.last_checkpoint = checkpoint_dir;
+    log("distill: checkpoint at step " + std::to_string(step) + " in '" + checkpoint_dir + "'");
+  };
+
+  const auto start = std::chrono::steady_clock::now();
+  int64_t tokens_trained = 0;
+  const int64_t last_step = options.stop_after > 0 ? options.stop_after : options.steps;
+  while (step < last_step) {
+    const double lr = warmupCosineLr(step, options.steps, options.warmup, options.lr, options.final_lr_fraction);
+    ++step;
+    DistillStep record;
+    record.step = step;
+    record.lr = lr;
+    for (int64_t micro = 0; micro < options.accumulation; ++micro) {
+      std::vector<int64_t> which;
+      for (int64_t i = 0; i < options.batch; ++i) which.push_back(cursor.next());
+      const std::vector<int32_t> ids = rows(data, which);
+      at::Tensor teacher_logits;
+      {
+        at::NoGradGuard no_grad;
+        teacher_logits = decoderLogits(teacher.config, teacher_model.weights(), ids, options.batch, seq);
+      }
+      const at::Tensor student_logits = decoderLogits(s.config, s.weights, ids, options.batch, seq);
+      const at::Tensor id_tensor =
+          at::from_blob(const_cast<int32_t*>(ids.data()), {options.batch, seq}, at::kInt).to(at::kLong);
+      const LossTerms terms = distillLoss(student_logits, teacher_logits, id_tensor, options.loss);
+      const double loss = terms.total.item<double>();
+      require(std::isfinite(loss),
+              "distillation loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at step " +
+                  std::to_string(step) + " (lower lr, now " + std::to_string(options.lr) + ", or raise warmup)" +
+                  (out.last_checkpoint.empty() ? std::string()
+                                               : "; the last good checkpoint '" + out.last_checkpoint + "' is kept"));
+      (terms.total / static_cast<double>(options.accumulation)).backward();
+      const double share = 1.0 / static_cast<double>(options.accumulation);
+      record.loss += share * loss;
+      record.forward_kl += share * terms.forward_kl.item<double>();
+      record.reverse_kl += share * terms.reverse_kl.item<double>();
+      record.cross_entropy += share * terms.cross_entropy.item<double>();
+    }
+    record.grad_norm = clipGradNorm(params, options.clip);
+    optimizer.step(lr);
+    {
+      at::NoGradGuard no_grad;
+      for (const auto& [index, mask] : s.masks) s.parameters[index].second.mul_(mask);
+      for (at::Tensor& p : params)
+        if (p.grad().defined()) p.mutable_grad().zero_();
+    }
+    out.curve.push_back(record);
+    tokens_trained += out.tokens_per_step;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (callbacks.on_step) callbacks.on_step(record, options.steps, elapsed > 0 ? tokens_trained / elapsed : 0);
+    if ((options.eval_every > 0 && step % options.eval_every == 0) || step == last_step) evaluate(step);
+    if (!checkpoint_dir.empty() &&
+        ((options.checkpoint_every > 0 && step % options.checkpoint_every == 0) || step == last_step))
+      checkpoint();
+  }
+  out.steps_done = step;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.tokens_per_second = out.seconds > 0 ? static_cast<double>(tokens_trained) / out.seconds : 0;
+  copyStudentInto(s, student);  // sparse weights kept their masks: Model::sparsity still holds
+  return out;
+}
+
+}  // namespace slmc

@@ -1,0 +1,270 @@
+// Distillation (passes/distill) on the real stories260K: the trained forward is the reference
+// forward, the losses equal the formulas computed here from the reference logits, a distilled
+// pruned student beats the pruned one on held-out text, an interrupted and resumed run ends with
+// the same bytes as an uninterrupted one, and bad input ends in one clear error.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "lib/pass_manager.h"
+#include "lib/pass_registry.h"
+#include "lib/perplexity.h"
+#include "lib/pipeline.h"
+#include "lib/random_model.h"
+#include "lib/reference_model.h"
+#include "passes/builtin_passes.h"
+#include "passes/distill/distill_trainer.h"
+#include "passes/distill/lr_schedule.h"
+#include "passes/prune/structured_prune.h"
+#include "tests/sampled_ids.h"
+#include "tests/test_support.h"
+#include "tests/tiny_configs.h"
+
+using namespace slmc;
+using namespace slmc::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+DistillData sampled(int64_t n, int64_t len, uint64_t seed) {
+  return DistillData{sampledFromBos(stories260KModel(), n, len, seed), n, len};
+}
+
+// stories260K with 30% of its MLP channels removed, chosen on `data`.
+Model prunedStories(const DistillData& data, double ffn = 0.3, int64_t layers = 0) {
+  Model m = stories260KModel();
+  StructuredPruneOptions o;
+  o.ffn = ffn;
+  o.layers = layers;
+  LayerwiseOptions forward;
+  forward.sample_rows = 0;
+  structuredPrune(m, o, data.ids, data.num_sequences, data.seq_len, forward);
+  return m;
+}
+
+DistillOptions quick(int64_t steps) {
+  DistillOptions o;
+  o.steps = steps;
+  o.batch = 4;
+  o.heldout = 4;
+  o.lr = 3e-3;
+  o.warmup = 2;
+  return o;
+}
+
+bool sameBytes(const Model& a, const Model& b) {
+  if (a.tensors.size() != b.tensors.size()) return false;
+  for (const auto& [name, t] : a.tensors) {
+    const Tensor* u = b.tensors.find(name);
+    if (!u || u->shape() != t.shape() || u->toFloats() != t.toFloats()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("distill: warmup then cosine from lr to lr x final fraction") {
+  CHECK(warmupCosineLr(0, 100, 10, 1e-3, 0.1) == doctest::Approx(1e-4));
+  CHECK(warmupCosineLr(9, 100, 10, 1e-3, 0.1) == doctest::Approx(1e-3));
+  CHECK(warmupCosineLr(10, 100, 10, 1e-3, 0.1) == doctest::Approx(1e-3));
+  CHECK(warmupCosineLr(99, 100, 10, 1e-3, 0.1) == doctest::Approx(1e-4));
+  // Halfway through the decay: the midpoint of lr and the floor.
+  CHECK(warmupCosineLr(54, 100, 10, 1e-3, 0.1) == doctest::Approx(5.5e-4).epsilon(0.02));
+  CHECK(warmupCosineLr(0, 5, 0, 1e-3, 0.0) == doctest::Approx(1e-3));
+}
+
+TEST_CASE("distill: a student equal to its teacher starts at zero KL: the trained forward is the reference forward") {
+  const DistillData data = sampled(12, 64, 31);
+  Model student = stories260KModel();
+  const DistillOutcome out = distillModel(student, stories260KModel(), data, quick(2));
+  REQUIRE(out.curve.size() == 2);
+  // The autograd forward computes the reference forward's logits up to float rounding (the
+  // gradient pass stores copies where inference adds in place): KL and gradients ~0.
+  CHECK(std::abs(out.curve[0].forward_kl) < 1e-7);
+  CHECK(out.curve[0].grad_norm < 1e-4);
+  REQUIRE(out.evals.size() == 2);
+  CHECK(out.evals[0].perplexity == out.teacher_perplexity);
+  // The held-out perplexity is the reference model's on the last 4 sequences.
+  const std::vector<int32_t> heldout(data.ids.end() - 4 * 64, data.ids.end());
+  const std::vector<float> nll = ReferenceModel(stories260KModel()).nextTokenNll(heldout, 4, 64);
+  double sum = 0;
+  for (float v : nll) sum += v;
+  CHECK(out.teacher_perplexity == doctest::Approx(std::exp(sum / static_cast<double>(nll.size()))).epsilon(1e-5));
+}
+
+TEST_CASE("distill: forward KL (x T^2), reverse KL and cross-entropy equal the formulas on the reference logits") {
+  // Every sequence the same row: the first step's batch is that row 4 times.
+  const DistillData one = sampled(1, 64, 32);
+  DistillData data{{}, 8, 64};
+  for (int i = 0; i < 8; ++i) data.ids.insert(data.ids.end(), one.ids.begin(), one.ids.end());
+  Model student = prunedStories(data);
+  const Model before = student;
+  DistillOptions o = quick(1);
+  o.loss = {1.0, 0.5, 0.25, 2.0};
+  const DistillOutcome out = distillModel(student, stories260KModel(), data, o);
+
+  const int64_t S = 64, V = 512;
+  const Tensor zt = ReferenceModel(stories260KModel()).logits(one.ids, 1, S), zs = ReferenceModel(before).logits(one.ids, 1, S);
+  const std::vector<float> t = zt.toFloats(), s = zs.toFloats();
+  const double T = 2.0;
+  double fkl = 0, rkl = 0, ce = 0;
+  for (int64_t p = 0; p < S; ++p) {
+    const auto logSoftmax = [&](const std::vector<float>& z, double temp) {
+      std::vector<double> out(V);
+      double mx = -1e300, sum = 0;
+      for (int64_t v = 0; v < V; ++v) mx = std::max(mx, z[p * V + v] / temp);
+      for (int64_t v = 0; v < V; ++v) sum += std::exp(z[p * V + v] / temp - mx);
+      for (int64_t v = 0; v < V; ++v) out[v] = z[p * V + v] / temp - mx - std::log(sum);
+      return out;
+    };
+    const std::vector<double> lt = logSoftmax(t, T), ls = logSoftmax(s, T), ls1 = logSoftmax(s, 1.0);
+    for (int64_t v = 0; v < V; ++v) {
+      fkl += std::exp(lt[v]) * (lt[v] - ls[v]);
+      rkl += std::exp(ls[v]) * (ls[v] - lt[v]);
+    }
+    if (p + 1 < S) ce -= ls1[one.ids[p + 1]];
+  }
+  fkl = T * T * fkl / S;
+  rkl = T * T * rkl / S;
+  ce /= S - 1;
+  REQUIRE(out.curve.size() == 1);
+  CHECK(out.curve[0].forward_kl == doctest::Approx(fkl).epsilon(1e-4));
+  CHECK(out.curve[0].reverse_kl == doctest::Approx(rkl).epsilon(1e-4));
+  CHECK(out.curve[0].cross_entropy == doctest::Approx(ce).epsilon(1e-4));
+  CHECK(out.curve[0].loss == doctest::Approx(fkl + 0.5 * rkl + 0.25 * ce).epsilon(1e-4));
+  CHECK(fkl > 0.01);
+  CHECK_FALSE(sameBytes(student, before));
+}
+
+TEST_CASE("distill: on stories260K a distilled pruned student beats the pruned student on held-out text") {
+  const DistillData data = sampled(68, 128, 21);
+  const std::vector<int32_t> eval = sampledFromBos(stories260KModel(), 16, 128, 22);
+  Model student = prunedStories(data, 0.3, 1);
+  PerplexityOptions p;
+  p.ctx = 128;
+  const double teacher = evaluatePerplexity(ReferenceModel(stories260KModel()), eval, p).perplexity;
+  const double pruned = evaluatePerplexity(ReferenceModel(student), eval, p).perplexity;
+  DistillOptions o = quick(40);
+  o.batch = 8;
+  const DistillOutcome out = distillModel(student, stories260KModel(), data, o);
+  const double distilled = evaluatePerplexity(ReferenceModel(student), eval, p).perplexity;
+  MESSAGE("teacher " << teacher << ", pruned " << pruned << ", distilled " << distilled);
+  CHECK(teacher < distilled);
+  CHECK(distilled < pruned);
+  CHECK(out.evals.back().perplexity < out.evals.front().perplexity);
+  CHECK(out.curve.back().loss < out.curve.front().loss);
+}
+
+TEST_CASE("distill: a run stopped at a checkpoint and resumed ends with the same bytes as one run") {
+  ScratchDir dir("distill-resume");
+  const DistillData data = sampled(24, 64, 33);
+  const Model pruned = prunedStories(data);
+  DistillOptions o = quick(6);
+  o.accumulation = 2;
+  o.batch = 2;
+  o.checkpoint_every = 2;
+
+  Model whole = pruned;
+  o.checkpoint_dir = dir / "whole";
+  const DistillOutcome a = distillModel(whole, stories260KModel(), data, o);
+
+  Model first = pruned;
+  o.checkpoint_dir = dir / "parts";
+  o.stop_after = 3;
+  const DistillOutcome b1 = distillModel(first, stories260KModel(), data, o);
+  CHECK(b1.steps_done == 3);
+  CHECK(readJson(dir / "parts/state.json")["step"] == 3);
+  Model second = pruned;  // a fresh process would start from the same pruned student
+  o.stop_after = 0;
+  o.resume = dir / "parts";
+  const DistillOutcome b2 = distillModel(second, stories260KModel(), data, o);
+  CHECK(b2.resumed_from == 3);
+  CHECK(b2.steps_done == 6);
+  CHECK(sameBytes(whole, second));
+  REQUIRE(b2.curve.size() == a.curve.size());
+  for (size_t i = 0; i < a.curve.size(); ++i) CHECK(b2.curve[i].loss == a.curve[i].loss);
+  CHECK(readJson(dir / "parts/state.json")["step"] == 6);
+  CHECK_FALSE(fs::exists(dir / "parts.tmp"));
+
+  // Another run's checkpoint is refused naming the field that differs.
+  o.batch = 4;
+  o.accumulation = 1;
+  Model other = pruned;
+  checkError(errorOf([&] { distillModel(other, stories260KModel(), data, o); }),
+             "checkpoint '" + dir / "parts" + "' belongs to another run: its accumulation is 2, this run's is 1");
+  o.resume = dir / "nowhere";
+  checkError(errorOf([&] { distillModel(other, stories260KModel(), data, o); }), "does not exist");
+}
+
+TEST_CASE("distill: bad input is one clear error before any training") {
+  const DistillData data = sampled(6, 64, 34);
+  Model student = stories260KModel();
+  Model tiny = randomModel(tinyLlamaConfig(), 1);
+  checkError(errorOf([&] { distillModel(tiny, stories260KModel(), data, quick(1)); }),
+             "teacher and student have different vocabularies (512 vs 64 tokens)");
+  checkError(errorOf([&] { distillModel(student, stories260KModel(), data, quick(1)); }),
+             "too little data for one distillation step: 6 sequences of 64 tokens, 4 held out, leave 2 for training "
+             "but one step takes batch x accumulation = 4");
+  CHECK(sameBytes(student, stories260KModel()));
+}
+
+TEST_CASE("distill: a loss that turns NaN stops the run naming the step and keeps the last checkpoint") {
+  ScratchDir dir("distill-nan");
+  const DistillData data = sampled(12, 64, 35);
+  Model student = prunedStories(data);
+  DistillOptions o = quick(5);
+  o.lr = 1e18;
+  o.warmup = 0;
+  o.clip = 0;
+  o.checkpoint_every = 1;
+  o.checkpoint_dir = dir / "ckpt";
+  const std::string err = errorOf([&] { distillModel(student, stories260KModel(), data, o); });
+  checkError(err, "distillation loss is NaN at step 2");
+  checkError(err, "the last good checkpoint '" + dir / "ckpt" + "' is kept");
+  CHECK(readJson(dir / "ckpt/state.json")["step"] == 1);
+}
+
+TEST_CASE("cli distill: a student cut from stories260K, distilled, is a model every command loads") {
+  ScratchDir dir("cli-distill");
+  const GeneratedStoriesData d("cli-distill-data", 24, 8, 64);
+  const std::string flags = " --data " + d.calib + " --samples 24 --seq-len 64 --eval-data " + d.eval + " --eval-ctx 64";
+  const CommandResult r = runSlmc("-q distill --student-from " + stories260K() + " --prune-ffn 0.3" + flags +
+                                  " --steps 8 --batch 4 --lr 1e-3 --warmup 2 --eval-every 4 -o " + dir / "out");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const nlohmann::json report = readJson(dir / "out/slmc_report.json");
+  CHECK(report["command"] == "distill");
+  CHECK(report["pipeline"] == "prune_structured(ffn=0.3),distill(batch=4,eval_every=4,lr=1e-3,steps=8,warmup=2)");
+  const nlohmann::json& figures = report["passes"][1]["figures"];
+  CHECK(figures["loss_curve"].size() == 8);
+  CHECK(figures["heldout_perplexity"].size() == 3);  // steps 0, 4 and 8
+  CHECK(figures["final_perplexity"].get<double>() < figures["initial_perplexity"].get<double>());
+  const std::string md = readFile(dir / "out/slmc_report.md");
+  CHECK(md.find("### 2. distill: loss_curve\n\n| step | cross_entropy | forward_kl | grad_norm | loss | lr | reverse_kl |") !=
+        std::string::npos);
+  CHECK(runSlmc("-q eval " + dir / "out" + " --data " + d.eval + " --ctx 64").exit_code == 0);
+  CHECK(runSlmc("-q export " + dir / "out" + " --format pack -o " + dir / "m.slmc").exit_code == 0);
+
+  // Too little data for one step: one line, exit 1, no output.
+  expectError(runSlmc("-q distill --student-from " + stories260K() + " --drop-layers 1 --data " + d.calib +
+                      " --samples 6 --seq-len 64 --steps 2 -o " + dir / "bad"),
+              "too little data for one distillation step");
+  CHECK_FALSE(fs::exists(dir / "bad"));
+  expectError(runSlmc("-q distill --student-from " + stories260K() + " --data " + d.calib + " -o " + dir / "bad"),
+              "--student-from needs --drop-layers, --prune-heads and/or --prune-ffn");
+  expectError(runSlmc("-q distill --student " + stories260K() + " --data " + d.calib + " -o " + dir / "bad"),
+              "--student needs --teacher");
+}
+
+TEST_CASE("distill: configs/distill-shrunk.yaml is a pipeline slmc builds: prune_structured, then distill") {
+  const Recipe r = parseRecipeFile(std::string(SLMC_SOURCE_DIR) + "/configs/distill-shrunk.yaml");
+  PassRegistry registry;
+  registerBuiltinPasses(registry);
+  PassManager manager(registry);
+  manager.build(r.passes);
+  REQUIRE(manager.size() == 2);
+  CHECK(manager.pass(0).argument() == "prune_structured");
+  CHECK(manager.pass(1).argument() == "distill");
+  CHECK(manager.pass(1).optionsJson()["steps"] == 24);
+}
