@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes the .slmc pack reader (fuzz/pack_reader_fuzz.cpp) and the GGUF reader
-# (fuzz/gguf_reader_fuzz.cpp) with libFuzzer + ASan + UBSan, each for a bounded time; exits
+# Fuzzes the .slmc pack reader (fuzz/pack_reader_fuzz.cpp), the GGUF reader
+# (fuzz/gguf_reader_fuzz.cpp), the tokenizer.json reader and the checkpoint headers (config.json,
+# safetensors, llama2.c: fuzz/config_json_fuzz.cpp, safetensors_header_fuzz.cpp,
+# llama2c_header_fuzz.cpp) with libFuzzer + ASan + UBSan, each for SLMC_FUZZ_SECONDS; exits
 # non-zero on any crash, leak, sanitizer report or timeout.
 #   bash scripts/fuzz.sh                         # 60 s per target
 #   SLMC_FUZZ_SECONDS=600 bash scripts/fuzz.sh   # longer

@@ -30,6 +30,7 @@ std::vector<std::string> stagingIn(const std::string& dir) {
 // A PID that no process has: a child that has exited and been reaped.
 pid_t deadPid() {
   const pid_t pid = fork();
+  REQUIRE(pid >= 0);
   if (pid == 0) _exit(0);
   waitpid(pid, nullptr, 0);
   return pid;
@@ -116,6 +117,7 @@ TEST_CASE("cli outputs: SIGTERM and SIGINT remove the command's staging") {
                             " --method gptq --bits 4 --group-size 32 --data " + data.calib +
                             " --samples 64 --seq-len 64 --stats-cache " + dir / "stats.h5" + " -o " + dir / "q";
     const pid_t pid = fork();
+    REQUIRE(pid >= 0);  // a failed fork must never lead to kill(-1, ...)
     if (pid == 0) {
       execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
       _exit(127);

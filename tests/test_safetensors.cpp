@@ -69,7 +69,7 @@ TEST_CASE("safetensors: corrupt files are rejected with one clear message each")
                        12),
         "overlap");
   check("shape", rawSafetensors(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4),
-        "non-integer or negative dimension");
+        "non-integer, negative or impossibly large dimension");
   check("fields", rawSafetensors(R"({"a":{"dtype":"F32"}})", 0), "needs dtype, shape and data_offsets");
 
   // A real file cut short: the header now points past the end.
