@@ -32,6 +32,7 @@ TEST_CASE("gptq: lower output error than RTN on correlated inputs") {
           const QuantScheme scheme{bits, group, symmetric};
           GptqOptions o;
           o.act_order = act_order;
+          o.scale_search = false;  // the plain grid, as quantizeRtn's below
           CAPTURE(schemeName(scheme));
           CAPTURE(act_order);
           const GptqResult r = gptqQuantize(l.w.data(), l.rows, l.cols, l.hessian, scheme, o);
@@ -68,6 +69,7 @@ TEST_CASE("gptq: with an identity Hessian (uncorrelated inputs) it is exactly RT
         const QuantScheme scheme{bits, group, false};
         GptqOptions o;
         o.act_order = act_order;
+        o.scale_search = false;  // the plain grid, as quantizeRtn's below
         o.block_size = 16;
         const GptqResult r = gptqQuantize(l.w.data(), l.rows, l.cols, identity, scheme, o);
         const QuantizedTensor rtn = quantizeRtn(l.w.data(), l.rows, l.cols, scheme);
