@@ -1,6 +1,7 @@
 // slmc compress MODEL (--recipe configs/x.yaml | --passes "quantize(method=gptq,bits=4)") -o OUT ...
 // A recipe's `calibration` and `eval` sections give defaults; flags on the command line win.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "apps/commands.h"
@@ -73,6 +74,10 @@ void setupCompress(CLI::App& app, const CommonOptions& common) {
       if (r.calibration.count("seed") && !flags.seed->count())
         run.seed = static_cast<uint64_t>(recipeInt(r, r.calibration, "seed", "calibration"));
       if (r.eval.count("ctx") && !flags.eval_ctx->count()) run.eval_ctx = recipeInt(r, r.eval, "ctx", "eval");
+      if (!r.gate.empty() && !flags.gate->count()) run.gate = r.gate;
+      // The baseline sits next to the recipe (configs/baselines/…), wherever the job runs from.
+      if (!r.gate_baseline.empty() && !flags.gate_baseline->count())
+        run.gate_baseline = (std::filesystem::path(*recipe_path).parent_path() / r.gate_baseline).string();
     }
     runCompressJob("compress", run, common);
   });

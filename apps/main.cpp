@@ -1,10 +1,12 @@
 // slmc: compress pretrained small language models. main only wires subcommands and maps
-// failures to exit codes: 0 success, 1 runtime error (bad input file, failed pass), 2 usage.
+// failures to exit codes: 0 success, 1 runtime error (bad input file, failed pass, failed gate),
+// 2 usage (bad flags, malformed gate, reports that cannot be compared).
 #include <cstdio>
 #include <exception>
 
 #include "apps/commands.h"
 #include "lib/error.h"
+#include "lib/report/usage_error.h"
 #include "lib/version.h"
 
 int main(int argc, char** argv) {
@@ -29,11 +31,15 @@ int main(int argc, char** argv) {
   slmc::setupValidate(app, common);
   slmc::setupBench(app, common);
   slmc::setupTokenize(app);
+  slmc::setupReport(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
+  } catch (const slmc::UsageError& e) {
+    std::fprintf(stderr, "slmc: error: %s\n", e.what());
+    return 2;
   } catch (const slmc::Error& e) {
     std::fprintf(stderr, "slmc: error: %s\n", e.what());
     return 1;

@@ -207,7 +207,8 @@ std::vector<std::string> parseListValue(const std::string& text) {
 
 namespace {
 
-const std::vector<std::string> kRecipeKeys = {"version", "name", "description", "calibration", "eval", "passes"};
+const std::vector<std::string> kRecipeKeys = {"version", "name",  "description",   "calibration",
+                                              "eval",    "gate", "gate_baseline", "passes"};
 
 // Reports problems as "<origin>:<line>: <problem>", the line taken from the node yaml-cpp read.
 class RecipeReader {
@@ -317,6 +318,14 @@ class RecipeReader {
         r.calibration = section(node, key);
       } else if (key == "eval") {
         r.eval = section(node, key);
+      } else if (key == "gate") {
+        if (node.IsSequence()) {
+          for (const YAML::Node& item : node) r.gate += (r.gate.empty() ? "" : ",") + scalar(item, "a 'gate' condition");
+        } else {
+          r.gate = scalar(node, "'gate' (conditions like \"bytes<=100MB,kl<=0.02\", or a list of them)");
+        }
+      } else if (key == "gate_baseline") {
+        r.gate_baseline = scalar(node, "'gate_baseline' (a report JSON path)");
       } else if (key == "passes") {
         r.passes = passes(node);
       } else {

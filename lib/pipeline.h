@@ -51,6 +51,9 @@ std::vector<std::string> parseListValue(const std::string& text);
 //   description: 4-bit GPTQ, group 128
 //   calibration: {samples: 128, seq_len: 256, seed: 0}   # optional: settings the CLI merges
 //   eval: {ctx: 256}                                      # optional
+//   gate: "ppl_increase<=5%,bytes<=0.3x"  # optional: lib/report/gate.h; compress exits 1 when it fails
+//   gate_baseline: baselines/x.json       # optional: relative bounds against this report (path
+//                                         # relative to the recipe) instead of the original model
 //   passes:                      # a list keeps order and allows the same pass twice
 //     - quantize: {method: gptq, bits: 4, group_size: 128, keep: [lm_head]}
 //     - export: {format: hf}
@@ -62,6 +65,8 @@ struct Recipe {
   std::string description;
   std::map<std::string, std::string> calibration;
   std::map<std::string, std::string> eval;
+  std::string gate;           // conditions as text ("" none); a YAML list is joined with ','
+  std::string gate_baseline;  // as written in the recipe
   std::vector<PassInvocation> passes;
 };
 
