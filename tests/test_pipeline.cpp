@@ -136,7 +136,7 @@ passes:
 
 TEST_CASE("recipe: mistakes name the file, the line and the fix") {
   checkError(recipeError("version: 1\npases:\n  - export: {}\n"),
-             "r.yaml:2: unknown key 'pases' in recipe (keys: version, name, description, calibration, eval, passes; "
+             "r.yaml:2: unknown key 'pases' in recipe (keys: version, name, description, calibration, eval, gate, gate_baseline, passes; "
              "did you mean 'passes'?)");
   checkError(recipeError("version: 2\npasses: [export: {}]\n"),
              "r.yaml:1: unsupported recipe version '2' (this slmc reads version 1)");
