@@ -15,6 +15,8 @@
 #include "lib/atomic_file.h"
 #include "lib/error.h"
 #include "lib/pack_reader.h"
+#include "lib/report/report_figures.h"
+#include "lib/report/report_file.h"
 #include "lib/version.h"
 #include "runtime/generation_timing.h"
 #include "runtime/kernels.h"
@@ -73,7 +75,7 @@ void runBench(const BenchOptions& o, const CommonOptions& common) {
                 runtime::runtimeThreads(), 100.0 * gbps / bw.best_gbps);
   }
   if (!o.json_out.empty()) {
-    const nlohmann::json j = {{"schema_version", 1},
+    nlohmann::json j = {{"schema_version", kReportSchemaVersion},
                               {"slmc_version", kVersion},
                               {"command", "bench"},
                               {"model", o.model},
@@ -89,6 +91,7 @@ void runBench(const BenchOptions& o, const CommonOptions& common) {
                               {"load_seconds", load_seconds},
                               {"kernels", runtime::isaName(runtime::activeIsa())},
                               {"activations", runtime::activationCodeName(runtime::activationCode())}};
+    j["figures"] = figuresOf(j);  // the names every report shares
     writeFileAtomically(o.json_out, j.dump(2) + "\n");
   }
 }

@@ -30,6 +30,7 @@ void setupRun(CLI::App& app, const CommonOptions& common);
 void setupValidate(CLI::App& app, const CommonOptions& common);
 void setupBench(CLI::App& app, const CommonOptions& common);
 void setupTokenize(CLI::App& app);
+void setupReport(CLI::App& app);
 
 // Shared by the commands that run a pack in the runtime (defined in run_command.cpp).
 class PackFile;

@@ -2,6 +2,7 @@
 // A recipe's `calibration` and `eval` sections give defaults; flags on the command line win.
 #include <cstdio>
 #include <limits>
+#include <filesystem>
 #include <memory>
 
 #include "apps/commands.h"

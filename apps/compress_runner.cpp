@@ -20,6 +20,11 @@
 #include "lib/progress.h"
 #include "lib/reference_model.h"
 #include "lib/report.h"
+#include "lib/report/gate.h"
+#include "lib/report/markdown_table.h"
+#include "lib/report/report_figures.h"
+#include "lib/report/report_file.h"
+#include "lib/report/usage_error.h"
 #include "passes/builtin_passes.h"
 
 namespace slmc {
@@ -86,6 +91,11 @@ CompressFlags addCompressFlags(CLI::App* sub, CompressJob& job) {
                                   "dtype of the tensors kept float: f32, f16 or bf16 (default: each keeps its own; "
                                   "GGUF tensors dequantized from a quantized type: bf16)");
   sub->add_option("-o,--output", job.output, "output directory (Hugging Face layout + quantization state)")->required();
+  f.gate = sub->add_option("--gate", job.gate,
+                           "fail (exit 1, after writing the report) unless these hold, e.g. "
+                           "\"ppl_increase<=5%,bytes<=0.3x\" (x and %: against the original, or --gate-baseline)");
+  f.gate_baseline = sub->add_option("--gate-baseline", job.gate_baseline,
+                                    "report JSON the relative --gate bounds compare with (default: the original model)");
   sub->add_option("--report", job.report, "report JSON path (a .md summary is written beside it; default "
                                           "OUTPUT/slmc_report.json)");
   sub->add_flag("--force", job.force, "replace an existing output directory (atomically), even the input model");
@@ -108,7 +118,40 @@ void applyRecipe(const std::string& path, CompressJob& run, const CompressFlags&
     run.seed = static_cast<uint64_t>(recipeInt(r, r.calibration, "seed", "calibration", 0, std::numeric_limits<int64_t>::max()));
   if (r.eval.count("ctx") && !flags.eval_ctx->count()) run.eval_ctx = recipeInt(r, r.eval, "ctx", "eval", 2, int64_t{1} << 20);
   if (!r.float_dtype.empty() && !flags.float_dtype->count()) run.float_dtype = r.float_dtype;
+  if (!r.gate.empty() && !flags.gate->count()) run.gate = r.gate;
+  // The baseline sits next to the recipe (configs/baselines/…), wherever the job runs from.
+  if (!r.gate_baseline.empty() && !flags.gate_baseline->count())
+    run.gate_baseline = (std::filesystem::path(path).parent_path() / r.gate_baseline).string();
 }
+
+namespace {
+
+std::string mibText(double bytes) { return formatDouble("%.2f MiB", bytes / (1 << 20)); }
+
+// What a person reads at a glance when the run ends: what went in, what came out, how much
+// smaller, how much worse, where the details are.
+void printSummary(const CompressJob& job, const json& report, const std::string& report_path) {
+  const json& in = report["models"]["original"];
+  const json& out = report["models"]["compressed"];
+  const json& f = report["figures"];
+  std::printf("\n");
+  std::printf("in         %s: %s parameters, %s, %.2f bits/weight\n", job.model.c_str(),
+              withThousands(in["parameters"].get<int64_t>()).c_str(), mibText(in["bytes"].get<double>()).c_str(),
+              in["bits_per_weight"].get<double>());
+  std::printf("out        %s: %s parameters, %s, %.2f bits/weight  (%.2fx smaller)\n", job.output.c_str(),
+              withThousands(out["parameters"].get<int64_t>()).c_str(), mibText(out["bytes"].get<double>()).c_str(),
+              out["bits_per_weight"].get<double>(), f.value("size_ratio", 0.0));
+  if (f.contains("perplexity"))
+    std::printf("quality    perplexity %.4f -> %.4f (%+.2f%%), top-1 agreement %.2f%%, mean KL %.5f  (%lld tokens)\n",
+                f["perplexity_original"].get<double>(), f["perplexity"].get<double>(), f["ppl_increase"].get<double>(),
+                100.0 * f["top1"].get<double>(), f["kl"].get<double>(),
+                static_cast<long long>(report["evaluation"]["tokens_scored"].get<int64_t>()));
+  else
+    std::printf("quality    not measured (give --eval-data or --eval-tokens)\n");
+  std::printf("report     %s  (summary %s)\n", report_path.c_str(), markdownPathFor(report_path).c_str());
+}
+
+}  // namespace
 
 void runCompressJob(const std::string& command, const CompressJob& job, const CommonOptions& common) {
   setComputeThreads(common.threads);
@@ -120,6 +163,18 @@ void runCompressJob(const std::string& command, const CompressJob& job, const Co
   if (!job.report.empty()) checkOutputFile(job.report, job.model, false, "--report");
   require(job.eval.data.empty() || job.eval.tokens.empty(),
           "--eval-data and --eval-tokens were both given: evaluation reads one of them (drop the other)");
+  // The gate and its baseline are checked before any work: a typo must not cost a calibration.
+  const std::vector<GateCondition> gate = job.gate.empty() ? std::vector<GateCondition>{} : parseGate(job.gate);
+  require(job.gate_baseline.empty() || !job.gate.empty(),
+          "--gate-baseline '" + job.gate_baseline + "' is given without a --gate (add the conditions to check)");
+  std::optional<ReportFile> baseline;
+  if (!job.gate_baseline.empty()) {
+    baseline = readReportFile(job.gate_baseline);
+    const std::string ours = reportModelName(json{{"source_model", job.model}});
+    if (reportModelName(baseline->json) != ours)
+      throw UsageError("--gate-baseline '" + job.gate_baseline + "' is a report of '" + reportModelName(baseline->json) +
+                       "', not of '" + ours + "' (give a baseline of the same model)");
+  }
   const Model original = loadModel(job.model);
 
   PassRegistry registry;
@@ -190,10 +245,6 @@ void runCompressJob(const std::string& command, const CompressJob& job, const Co
   for (const PassRecord& r : records)
     std::printf("%-10s %s  (%.2fs, peak RSS %.0f MiB)\n", r.name.c_str(), r.result.summary.c_str(), r.seconds,
                 static_cast<double>(r.peak_rss_bytes) / (1 << 20));
-  std::printf("size       %.3f MiB -> %.3f MiB (%.2fx), %.2f -> %.2f bits per weight\n",
-              static_cast<double>(before.bytes) / (1 << 20), static_cast<double>(after.bytes) / (1 << 20),
-              static_cast<double>(before.bytes) / static_cast<double>(after.bytes), before.bits_per_weight,
-              after.bits_per_weight);
   json evaluation = {{"skipped", "no --eval-data or --eval-tokens"}};
   if (evaluate) {
     const ReferenceModel base(original), candidate(compressed);
@@ -213,15 +264,26 @@ void runCompressJob(const std::string& command, const CompressJob& job, const Co
                   {"top1_agreement", c.top1_agreement},
                   {"mean_kl", c.mean_kl},
                   {"seconds", c.seconds}};
-    std::printf("perplexity %.4f -> %.4f (%+.2f%%)  top-1 agreement %.2f%%  mean KL %.5f  (%lld tokens)\n",
-                c.base_perplexity, c.candidate_perplexity, increase, 100.0 * c.top1_agreement, c.mean_kl,
-                static_cast<long long>(c.tokens_scored));
   }
   report.setEvaluation(evaluation);
   if (!calibration_provenance.is_null()) report.setCalibration(calibration_provenance);
   const std::string report_path = job.report.empty() ? (fs::path(job.output) / "slmc_report.json").string() : job.report;
   report.write(report_path);
-  std::printf("wrote      %s  (report %s)\n", job.output.c_str(), report_path.c_str());
+  printSummary(job, report.toJson(), report_path);
+  if (gate.empty()) return;
+  const json figures = report.toJson()["figures"];
+  const json base = baseline ? figuresOf(baseline->json) : report.toJson()["original_figures"];
+  const std::string base_name = baseline ? baseline->label : std::string("the original");
+  const std::vector<GateCheck> checks = checkGate(gate, figures, base, base_name);
+  std::string failures;
+  size_t failed = 0;
+  for (const GateCheck& c : checks) {
+    std::printf("gate       %s\n", c.message.c_str());
+    if (!c.passed) failures += (failures.empty() ? "" : "; ") + c.message, ++failed;
+  }
+  if (!failures.empty())
+    throw Error("gate failed (" + std::to_string(failed) + " of " + std::to_string(checks.size()) +
+                " conditions; the report is written): " + failures);
 }
 
 }  // namespace slmc

@@ -32,12 +32,17 @@ struct CompressJob {
   std::string output;  // Hugging Face-style directory
   std::string report;  // JSON path; default <output>/slmc_report.json
   bool force = false;  // replace an existing output directory (or the input itself)
+  // Checked on the written report (lib/report/gate.h): a failing condition exits 1 after the
+  // report is written. Relative bounds compare with gate_baseline's figures when given, else
+  // with the original model's.
+  std::string gate;
+  std::string gate_baseline;  // report JSON
 };
 
 // Registers the flags every compressing command shares (data, evaluation, output, report).
 // Returns the options so callers can tell which were given (count()).
 struct CompressFlags {
-  CLI::Option *samples, *seq_len, *seed, *eval_ctx, *float_dtype;
+  CLI::Option *samples, *seq_len, *seed, *eval_ctx, *float_dtype, *gate, *gate_baseline;
 };
 CompressFlags addCompressFlags(CLI::App* sub, CompressJob& job);
 

@@ -18,6 +18,8 @@
 #include "lib/checkpoint.h"
 #include "lib/error.h"
 #include "lib/pack_reader.h"
+#include "lib/report/report_figures.h"
+#include "lib/report/report_file.h"
 #include "lib/perplexity.h"
 #include "lib/progress.h"
 #include "lib/reference_model.h"
@@ -52,7 +54,7 @@ void reportEval(const EvalOptions& o, const PerplexityResult& r, const nlohmann:
   else
     std::printf("speed      %.0f tokens/s  %.2fs  threads %d  engine runtime\n", tokens_per_s, r.seconds, threads);
   if (o.json_out.empty()) return;
-  nlohmann::json j = {{"schema_version", 1},
+  nlohmann::json j = {{"schema_version", kReportSchemaVersion},
                       {"slmc_version", kVersion},
                       {"command", "eval"},
                       {"model", o.model},
@@ -68,6 +70,7 @@ void reportEval(const EvalOptions& o, const PerplexityResult& r, const nlohmann:
                       {"seconds", r.seconds},
                       {"tokens_per_second", tokens_per_s}};
   j.update(engine_figures);
+  j["figures"] = figuresOf(j);  // the names every report shares
   writeFileAtomically(o.json_out, j.dump(2) + "\n");
 }
 

@@ -1,5 +1,6 @@
 // slmc: compress pretrained small language models. main only wires subcommands and maps
-// failures to exit codes: 0 success, 1 runtime error (bad input file, failed pass), 2 usage.
+// failures to exit codes: 0 success, 1 runtime error (bad input file, failed pass, failed gate),
+// 2 usage (bad flags, malformed gate, reports that cannot be compared).
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -8,6 +9,7 @@
 #include "apps/commands.h"
 #include "lib/error.h"
 #include "lib/temp_paths.h"
+#include "lib/report/usage_error.h"
 #include "lib/version.h"
 
 int main(int argc, char** argv) {
@@ -45,11 +47,15 @@ int main(int argc, char** argv) {
   slmc::setupValidate(app, common);
   slmc::setupBench(app, common);
   slmc::setupTokenize(app);
+  slmc::setupReport(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
+  } catch (const slmc::UsageError& e) {
+    std::fprintf(stderr, "slmc: error: %s\n", e.what());
+    return 2;
   } catch (const slmc::Error& e) {
     std::fprintf(stderr, "slmc: error: %s\n", e.what());
     return 1;

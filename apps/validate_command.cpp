@@ -19,6 +19,8 @@
 #include "lib/checkpoint.h"
 #include "lib/error.h"
 #include "lib/pack_reader.h"
+#include "lib/report/report_figures.h"
+#include "lib/report/report_file.h"
 #include "lib/perplexity.h"
 #include "lib/progress.h"
 #include "lib/reference_model.h"
@@ -134,8 +136,8 @@ void runValidate(const ValidateOptions& o, const CommonOptions& common) {
   std::printf("perplexity runtime %.4f  reference %.4f  relative diff %.3g\n", rt_ppl, ref_ppl, rel);
   std::printf("time       runtime %.2fs  reference %.2fs\n", rt.seconds, ref.seconds);
   if (!o.json_out.empty()) {
-    const nlohmann::json j = {
-        {"schema_version", 1},
+    nlohmann::json j = {
+        {"schema_version", kReportSchemaVersion},
         {"slmc_version", kVersion},
         {"command", "validate"},
         {"model", o.model},
@@ -152,6 +154,7 @@ void runValidate(const ValidateOptions& o, const CommonOptions& common) {
         {"perplexity_relative_diff", rel},
         {"runtime", {{"perplexity", rt_ppl}, {"mean_nll", rt.nll_sum / scored}, {"seconds", rt.seconds}}},
         {"reference", {{"perplexity", ref_ppl}, {"mean_nll", ref.nll_sum / scored}, {"seconds", ref.seconds}}}};
+    j["figures"] = figuresOf(j);  // the names every report shares
     writeFileAtomically(o.json_out, j.dump(2) + "\n");
   }
 }

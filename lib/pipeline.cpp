@@ -209,7 +209,7 @@ std::vector<std::string> parseListValue(const std::string& text) {
 namespace {
 
 const std::vector<std::string> kRecipeKeys = {"version", "name", "description", "calibration", "eval", "float_dtype",
-                                              "passes"};
+                                              "gate", "gate_baseline", "passes"};
 
 // Reports problems as "<origin>:<line>: <problem>", the line taken from the node yaml-cpp read.
 class RecipeReader {
@@ -326,6 +326,14 @@ class RecipeReader {
         } catch (const Error& e) {
           fail(node.Mark(), e.what());
         }
+      } else if (key == "gate") {
+        if (node.IsSequence()) {
+          for (const YAML::Node& item : node) r.gate += (r.gate.empty() ? "" : ",") + scalar(item, "a 'gate' condition");
+        } else {
+          r.gate = scalar(node, "'gate' (conditions like \"bytes<=100MB,kl<=0.02\", or a list of them)");
+        }
+      } else if (key == "gate_baseline") {
+        r.gate_baseline = scalar(node, "'gate_baseline' (a report JSON path)");
       } else if (key == "passes") {
         r.passes = passes(node);
       } else {

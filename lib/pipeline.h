@@ -52,6 +52,9 @@ std::vector<std::string> parseListValue(const std::string& text);
 //   calibration: {samples: 128, seq_len: 256, seed: 0}   # optional: settings the CLI merges
 //   eval: {ctx: 256}                                      # optional
 //   float_dtype: bf16            # optional: f32, f16 or bf16 for the tensors kept float
+//   gate: "ppl_increase<=5%,bytes<=0.3x"  # optional: lib/report/gate.h; compress exits 1 when it fails
+//   gate_baseline: baselines/x.json       # optional: relative bounds against this report (path
+//                                         # relative to the recipe) instead of the original model
 //   passes:                      # a list keeps order and allows the same pass twice
 //     - quantize: {method: gptq, bits: 4, group_size: 128, keep: [lm_head]}
 //     - export: {format: hf}
@@ -64,6 +67,8 @@ struct Recipe {
   std::map<std::string, std::string> calibration;
   std::map<std::string, std::string> eval;
   std::string float_dtype;  // "" when not given (checked by lib/float_dtype.h's parseFloatDType)
+  std::string gate;           // conditions as text ("" none); a YAML list is joined with ','
+  std::string gate_baseline;  // as written in the recipe
   std::vector<PassInvocation> passes;
 };
 

@@ -5,6 +5,8 @@
 
 #include "lib/atomic_file.h"
 #include "lib/file_util.h"
+#include "lib/report/markdown_table.h"
+#include "lib/report/report_figures.h"
 #include "lib/version.h"
 
 namespace slmc {
@@ -13,44 +15,25 @@ using nlohmann::json;
 
 namespace {
 
-std::string format(const char* spec, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, spec, value);
-  return buffer;
-}
-
-// 1234567 → "1,234,567"
-std::string withThousands(int64_t value) {
-  std::string digits = std::to_string(value < 0 ? -value : value);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return (value < 0 ? "-" : "") + out;
-}
+std::string format(const char* spec, double value) { return formatDouble(spec, value); }
+std::string cell(const std::string& text) { return escapeCell(text); }
+std::string valueCell(const json& v) { return escapeCell(jsonCell(v)); }
 
 std::string mib(int64_t bytes) { return format("%.1f", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
 std::string signedMib(int64_t bytes) { return (bytes >= 0 ? "+" : "") + mib(bytes); }
 
-// Table cells must not break the row: escape the column separator, flatten newlines.
-std::string cell(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '|': out += "\\|"; break;
-      case '\n': out += ' '; break;
-      default: out += c;
-    }
+// A pass's figures: the single values in one figure/value table, then every list of rows (per
+// layer, per tensor) as its own table, folded when long.
+std::string passFiguresSection(const json& figures) {
+  MarkdownTable scalars{{{"figure"}, {"value", true}}, {}};
+  std::string tables;
+  for (const auto& [key, value] : figures.items()) {
+    if (isJsonRowArray(value))
+      tables += foldedMarkdownTable(key, tableFromJsonRows(value));
+    else
+      scalars.rows.push_back({key, jsonCell(value)});
   }
-  return out;
-}
-
-// A JSON value as a short cell: numbers with up to 6 significant digits, strings bare.
-std::string valueCell(const json& v) {
-  if (v.is_string()) return cell(v.get<std::string>());
-  if (v.is_number_float()) return format("%.6g", v.get<double>());
-  return cell(v.dump());
+  return (scalars.rows.empty() ? "" : renderMarkdownTable(scalars) + "\n") + tables;
 }
 
 // The per-tensor entries of a figure (objects with a "tensor" key, directly in the array or in
@@ -80,38 +63,6 @@ std::string tensorTable(const std::vector<const json*>& entries) {
   return md;
 }
 
-// A figure that is a list of records with the same keys (a loss curve, per-layer figures).
-bool isTable(const json& v) {
-  if (!v.is_array() || v.empty() || !v.front().is_object() || v.front().empty()) return false;
-  for (const json& row : v) {
-    if (!row.is_object() || row.size() != v.front().size()) return false;
-    for (const auto& [key, value] : v.front().items())
-      if (!row.contains(key) || row[key].is_structured()) return false;
-  }
-  return true;
-}
-
-// A list of records as a Markdown table, one row per record: the index column ("step" or
-// "layer") first, the other keys in order.
-std::string tableOf(const json& rows) {
-  std::vector<std::string> keys;
-  for (const auto& [key, value] : rows.front().items())
-    if (key == "step" || key == "layer") keys.insert(keys.begin(), key);
-    else keys.push_back(key);
-  std::string header = "|", rule = "|";
-  for (const std::string& key : keys) {
-    header += " " + cell(key) + " |";
-    rule += rows.front()[key].is_number() ? "---:|" : "---|";
-  }
-  std::string md = header + "\n" + rule + "\n";
-  for (const json& row : rows) {
-    md += "|";
-    for (const std::string& key : keys) md += " " + valueCell(row[key]) + " |";
-    md += "\n";
-  }
-  return md;
-}
-
 std::string passesSection(const json& passes) {
   std::string md =
       "## Passes\n\n| # | pass | invocation | time (s) | peak RSS (MiB) | RSS growth (MiB) | summary |\n"
@@ -126,22 +77,20 @@ std::string passesSection(const json& passes) {
   for (size_t i = 0; i < passes.size(); ++i) {
     const json& figures = passes[i]["figures"];
     if (!figures.is_object() || figures.empty()) continue;
-    const std::string heading = "\n### " + std::to_string(i + 1) + ". " + passes[i]["name"].get<std::string>();
-    md += heading + "\n\n| figure | value |\n|---|---:|\n";
+    // Per-tensor figures as their own table (tensor, scheme, error vs RTN); every other list of
+    // records (per-layer figures, a loss curve) and the scalars through passFiguresSection.
     std::vector<const json*> tensors;
-    std::string tables;
+    json rest = json::object();
     for (const auto& [key, value] : figures.items()) {
       std::vector<const json*> entries = tensorEntries(value);
-      if (!entries.empty())
-        tensors.insert(tensors.end(), entries.begin(), entries.end());
-      else if (isTable(value))
-        tables += heading + ": " + cell(key) + "\n\n" + tableOf(value);
+      if (entries.empty())
+        rest[key] = value;
       else
-        md += "| " + cell(key) + " | " + valueCell(value) + " |\n";
+        tensors.insert(tensors.end(), entries.begin(), entries.end());
     }
-    // Per-tensor figures as their own table (the JSON report keeps everything else per layer).
+    md += "\n### " + std::to_string(i + 1) + ". " + passes[i]["name"].get<std::string>() + "\n\n" +
+          passFiguresSection(rest);
     if (!tensors.empty()) md += "\n" + tensorTable(tensors);
-    md += tables;
   }
   return md + "\n";
 }
@@ -248,7 +197,18 @@ Report::Report()
              {"models", json::object()},
              {"calibration", json::object()},
              {"evaluation", json::object()},
-             {"warnings", json::array()}}) {}
+             {"warnings", json::array()},
+             {"figures", json::object()},
+             {"original_figures", json::object()}}) {}
+
+// The canonical figures (lib/report/report_figures.h) follow the detailed fields they come from.
+void Report::refreshFigures() {
+  json detailed = json_;
+  detailed.erase("figures");
+  detailed.erase("original_figures");
+  json_["figures"] = figuresOf(detailed);
+  json_["original_figures"] = originalFiguresOf(detailed);
+}
 
 void Report::setCommand(const std::string& command) { json_["command"] = command; }
 void Report::setSourceModel(const std::string& path) { json_["source_model"] = path; }
@@ -267,12 +227,19 @@ void Report::setPasses(const std::vector<PassRecord>& records) {
                       {"figures", r.result.figures},
                       {"warnings", r.result.warnings}});
   json_["passes"] = std::move(passes);
+  refreshFigures();
 }
 
-void Report::setOriginalModel(const ModelSize& size) { json_["models"]["original"] = modelSizeJson(size); }
-void Report::setCompressedModel(const ModelSize& size) { json_["models"]["compressed"] = modelSizeJson(size); }
+void Report::setOriginalModel(const ModelSize& size) { json_["models"]["original"] = modelSizeJson(size); 
+  refreshFigures();
+}
+void Report::setCompressedModel(const ModelSize& size) { json_["models"]["compressed"] = modelSizeJson(size); 
+  refreshFigures();
+}
 void Report::setCalibration(json provenance) { json_["calibration"] = std::move(provenance); }
-void Report::setEvaluation(json evaluation) { json_["evaluation"] = std::move(evaluation); }
+void Report::setEvaluation(json evaluation) { json_["evaluation"] = std::move(evaluation); 
+  refreshFigures();
+}
 void Report::addWarning(const std::string& warning) { json_["warnings"].push_back(warning); }
 
 std::string Report::toMarkdown() const {

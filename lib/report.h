@@ -13,6 +13,8 @@
 //     pair of numbers (mean_nll…), top1_agreement (fraction), mean_kl (nats); every other
 //     key is listed as is.
 //   warnings: [run-wide warnings]
+//   figures: the canonical figures of the compressed model (lib/report/report_figures.h),
+//   original_figures: the same of the original; docs/report-schema.md describes every field.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -21,10 +23,9 @@
 
 #include "lib/model_size.h"
 #include "lib/pass_manager.h"
+#include "lib/report/report_file.h"  // kReportSchemaVersion
 
 namespace slmc {
-
-inline constexpr int kReportSchemaVersion = 1;
 
 class Report {
  public:
@@ -47,6 +48,7 @@ class Report {
   void write(const std::string& json_path) const;
 
  private:
+  void refreshFigures();
   nlohmann::json json_;
 };
 

@@ -137,7 +137,7 @@ passes:
 TEST_CASE("recipe: mistakes name the file, the line and the fix") {
   checkError(recipeError("version: 1\npases:\n  - export: {}\n"),
              "r.yaml:2: unknown key 'pases' in recipe (keys: version, name, description, calibration, eval, "
-             "float_dtype, passes; did you mean 'passes'?)");
+             "float_dtype, gate, gate_baseline, passes; did you mean 'passes'?)");
   checkError(recipeError("version: 1\nfloat_dtype: fp8\npasses: [export: {}]\n"),
              "r.yaml:2: float_dtype 'fp8' is not a float dtype (use f32, f16 or bf16)");
   CHECK(parseRecipeText("version: 1\nfloat_dtype: bf16\npasses: [export: {}]\n", "r.yaml").float_dtype == "bf16");
