@@ -184,10 +184,11 @@ void runExport(const ExportOptions& o, const CommonOptions& common) {
   require(format != "hf" || o.tokenizer.empty(),
           "--tokenizer applies to --format pack and gguf only (a Hugging Face export copies the source's tokenizer files)");
   require(format == "gguf" || (!o.exact && o.report.empty()), "--exact and --report apply to --format gguf only");
-  require(format != "hf" || (!endsWith(o.output, ".slmc") && !endsWith(o.output, ".gguf")),
-          "--format hf writes a directory, but -o '" + o.output +
-              "' is named like a file (drop --format hf to write a pack or GGUF, or name the directory without "
-              "the extension)");
+  for (const char* ext : {".slmc", ".gguf"})
+    require(format != "hf" || !endsWith(o.output, ext),
+            "--format hf writes a directory, but -o '" + o.output + "' is named like a " +
+                (ext == std::string(".slmc") ? "pack" : "GGUF") + " (drop --format hf to write one, or name the directory without " +
+                ext + ")");
   if (format == "hf")
     checkOutputDirectory(o.output, o.model, o.force, "-o");
   else

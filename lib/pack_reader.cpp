@@ -127,13 +127,13 @@ int64_t firstNonFinite(DType dtype, const std::byte* p, size_t n) {
   }
 }
 
-// Index of the first float16 scale that is not a positive finite number (zero, negative, NaN,
-// Inf), or -1.
+// Index of the first float16 scale that is zero (either sign), NaN or Inf, or -1. Negative
+// scales are legal: the symmetric grid's scale is the group's signed extreme / -2^(bits-1).
 int64_t firstBadScale(const std::byte* p, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     uint16_t h;
     std::memcpy(&h, p + 2 * i, 2);
-    if ((h & 0x8000) || (h & 0x7c00) == 0x7c00 || h == 0) return static_cast<int64_t>(i);
+    if ((h & 0x7c00) == 0x7c00 || (h & 0x7fff) == 0) return static_cast<int64_t>(i);
   }
   return -1;
 }
@@ -161,7 +161,7 @@ QuantizedTensor quantizedOf(const PackTensor& t) {
   return q;
 }
 
-// NaN or Inf in a float tensor or a non-positive scale: a pack whose checksums hold but whose
+// NaN or Inf in a float tensor or a zero / non-finite scale: a pack whose checksums hold but whose
 // numbers would make every command print "perplexity nan" or garbage text.
 void checkValues(const PackFile& pack) {
   for (const PackTensor& t : pack.tensors()) {
@@ -173,7 +173,7 @@ void checkValues(const PackFile& pack) {
     } else {
       const int64_t at = firstBadScale(t.scales.data, t.scales.bytes / 2);
       require(at < 0, pack.origin() + ": tensor '" + t.name + "' has scale " + std::to_string(at) +
-                          " that is not a positive finite number (NaN, Inf, zero or negative): the pack was edited "
+                          " that is zero, NaN or Inf: the pack was edited "
                           "or damaged (" + kReexport + ")");
     }
   }

@@ -36,33 +36,6 @@ std::string passFiguresSection(const json& figures) {
   return (scalars.rows.empty() ? "" : renderMarkdownTable(scalars) + "\n") + tables;
 }
 
-// The per-tensor entries of a figure (objects with a "tensor" key, directly in the array or in
-// its elements' "tensors" arrays, as the quantize pass reports layers), in order.
-std::vector<const json*> tensorEntries(const json& figure) {
-  std::vector<const json*> out;
-  if (!figure.is_array()) return out;
-  for (const json& e : figure) {
-    if (!e.is_object()) continue;
-    if (e.contains("tensor")) out.push_back(&e);
-    if (e.contains("tensors") && e["tensors"].is_array())
-      for (const json& t : e["tensors"])
-        if (t.is_object() && t.contains("tensor")) out.push_back(&t);
-  }
-  return out;
-}
-
-// One row per tensor: what a reader compares (the error against the same scheme's RTN error).
-std::string tensorTable(const std::vector<const json*>& entries) {
-  const auto field = [](const json& e, const char* key) {
-    return e.contains(key) ? valueCell(e[key]) : std::string("–");
-  };
-  std::string md = "| tensor | method | scheme | bits | error | RTN error |\n|---|---|---|---:|---:|---:|\n";
-  for (const json* e : entries)
-    md += "| " + field(*e, "tensor") + " | " + field(*e, "method") + " | " + field(*e, "scheme") + " | " +
-          field(*e, "bits") + " | " + field(*e, "error") + " | " + field(*e, "rtn_error") + " |\n";
-  return md;
-}
-
 std::string passesSection(const json& passes) {
   std::string md =
       "## Passes\n\n| # | pass | invocation | time (s) | peak RSS (MiB) | RSS growth (MiB) | summary |\n"
@@ -77,20 +50,10 @@ std::string passesSection(const json& passes) {
   for (size_t i = 0; i < passes.size(); ++i) {
     const json& figures = passes[i]["figures"];
     if (!figures.is_object() || figures.empty()) continue;
-    // Per-tensor figures as their own table (tensor, scheme, error vs RTN); every other list of
-    // records (per-layer figures, a loss curve) and the scalars through passFiguresSection.
-    std::vector<const json*> tensors;
-    json rest = json::object();
-    for (const auto& [key, value] : figures.items()) {
-      std::vector<const json*> entries = tensorEntries(value);
-      if (entries.empty())
-        rest[key] = value;
-      else
-        tensors.insert(tensors.end(), entries.begin(), entries.end());
-    }
+    // Scalars in one table; per-layer / per-tensor records and loss curves flattened into their
+    // own tables (lib/report/markdown_table.h), long ones folded.
     md += "\n### " + std::to_string(i + 1) + ". " + passes[i]["name"].get<std::string>() + "\n\n" +
-          passFiguresSection(rest);
-    if (!tensors.empty()) md += "\n" + tensorTable(tensors);
+          passFiguresSection(figures);
   }
   return md + "\n";
 }

@@ -644,12 +644,17 @@ TEST_CASE("pack: NaN/Inf weights or bad scales under valid checksums are refused
   const PackFile good_pack = PackFile::fromBytes(good);
   for (const PackTensor& t : good_pack.tensors())
     if (t.quantized() && qname.empty()) qname = t.name;
-  for (const uint16_t bad : {uint16_t{0x7e00}, uint16_t{0}, uint16_t{0xbc00}}) {  // NaN, zero, -1
+  // NaN, +0, -0, +Inf; a negative scale (-1) is legal (the signed-extreme grid).
+  for (const uint16_t bad : {uint16_t{0x7e00}, uint16_t{0}, uint16_t{0x8000}, uint16_t{0x7c00}}) {
     const std::string scales = withBlockEdited(good, "tensor '" + qname + "' scales",
                                                [&](char* p, size_t) { std::memcpy(p + 2 * 3, &bad, 2); });
     checkError(errorOf([&] { PackFile::fromBytes(scales, "t.slmc").verify(); }),
-               "tensor '" + qname + "' has scale 3 that is not a positive finite number");
+               "tensor '" + qname + "' has scale 3 that is zero, NaN or Inf");
   }
+  const uint16_t minus_one = 0xbc00;
+  CHECK_NOTHROW(PackFile::fromBytes(withBlockEdited(good, "tensor '" + qname + "' scales",
+                                                    [&](char* p, size_t) { std::memcpy(p + 2 * 3, &minus_one, 2); }))
+                    .verify());
   CHECK_NOTHROW(PackFile::fromBytes(good).verify());
 
   // Every command that reads the pack refuses it: the runtime's run, eval, validate and bench too.
