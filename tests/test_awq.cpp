@@ -130,7 +130,7 @@ TEST_CASE("awq: clipping never increases a group's output error") {
   }
 }
 
-TEST_CASE("awq: awqQuantize without clipping is RTN; with it, a valid tensor") {
+TEST_CASE("awq: awqQuantize without clipping is RTN, with it, a valid tensor") {
   const Site s = salientSite(4);
   const QuantScheme scheme{4, 32, false};
   AwqOptions no_clip;

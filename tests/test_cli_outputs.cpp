@@ -96,7 +96,7 @@ TEST_CASE("cli outputs: export --format hf to a name.slmc is refused") {
   CHECK(dir.entries() == 0);
 }
 
-TEST_CASE("cli outputs: stale staging of dead processes is removed; live ones are kept") {
+TEST_CASE("cli outputs: stale staging of dead processes is removed, live ones are kept") {
   ScratchDir dir("out-stale");
   const pid_t dead = deadPid();
   fs::create_directories(dir / ("q.tmp." + std::to_string(dead)));

@@ -29,7 +29,7 @@ TEST_CASE("dataset samples: documents concatenate and cut into seq_len samples, 
   CHECK_THROWS_WITH_AS(SampleBuilder(0), doctest::Contains("--seq-len must be at least 1"), Error);
 }
 
-TEST_CASE("dataset samples: BOS per document; EOS only for tokenizers without BOS") {
+TEST_CASE("dataset samples: BOS per document, EOS only for tokenizers without BOS") {
   const ByteTokenizer with_bos;
   const ByteTokenizer without_bos(false);
   Document doc{"ab", "f.txt", 3};

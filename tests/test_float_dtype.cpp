@@ -44,7 +44,7 @@ std::string storageOf(const PackFile& pack, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("float dtype: f32, f16 and bf16 parse; anything else is one line naming the choices") {
+TEST_CASE("float dtype: f32, f16 and bf16 parse, anything else is one line naming the choices") {
   CHECK(parseFloatDType("f32") == DType::F32);
   CHECK(parseFloatDType("f16") == DType::F16);
   CHECK(parseFloatDType("bf16") == DType::BF16);
@@ -53,7 +53,7 @@ TEST_CASE("float dtype: f32, f16 and bf16 parse; anything else is one line namin
         "--float-dtype 'float32' is not a float dtype (use f32, f16 or bf16)");
 }
 
-TEST_CASE("float dtype: GGUF tensors dequantized from a quantized type default to bf16; others keep theirs") {
+TEST_CASE("float dtype: GGUF tensors dequantized from a quantized type default to bf16, others keep theirs") {
   const Model m = loadModel(tinyGguf());
   const std::set<std::string> quantized = gguf::quantizedTensorNames(tinyGguf());
   CHECK(quantized.count("model.layers.0.self_attn.q_proj.weight"));  // Q4_1
@@ -107,7 +107,7 @@ TEST_CASE("float dtype: bf16 stays bf16 bit for bit through a pack and a Hugging
   }
 }
 
-TEST_CASE("cli --float-dtype: export (pack, hf), quantize and compress write the chosen dtype; bad values exit 1") {
+TEST_CASE("cli --float-dtype: export (pack, hf), quantize and compress write the chosen dtype, bad values exit 1") {
   ScratchDir dir("cli-float-dtype");
   const std::string gguf = tinyGguf();
 

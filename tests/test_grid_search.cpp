@@ -50,7 +50,7 @@ TEST_CASE("grid: the symmetric grid uses every level") {
   }
 }
 
-TEST_CASE("grid: negative scales are stored and validated; zero scales are refused") {
+TEST_CASE("grid: negative scales are stored and validated, zero scales are refused") {
   std::vector<float> w = {0.1f, -0.02f, 0.05f, 0.0f, -0.3f, 0.1f, 0.2f, 0.0f};
   const QuantizedTensor q = quantizeRtn(w.data(), 2, 4, QuantScheme{4, 4, true});
   CHECK(q.scales[0] < 0);  // row 0's extreme is +0.1

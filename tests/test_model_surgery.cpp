@@ -53,7 +53,7 @@ std::string mlp(int64_t layer, const std::string& rest) { return names::layer(la
 
 }  // namespace
 
-TEST_CASE("model surgery: keeping attention heads slices q/k/v rows and o_proj columns; config.json matches") {
+TEST_CASE("model surgery: keeping attention heads slices q/k/v rows and o_proj columns, config.json matches") {
   const Model original = randomModel(qwenWithBiases(2), 3);
   Model m = original;
   // Layer 0: one head from each group (GQA ratio 2 -> 1); layer 1 likewise, other heads.
@@ -176,7 +176,7 @@ TEST_CASE("model surgery: removing an identity layer keeps the logits and renumb
   CHECK(m.config.num_layers == 2);
 }
 
-TEST_CASE("model surgery: GPT-2 loses MLP channels and layers; its heads are refused") {
+TEST_CASE("model surgery: GPT-2 loses MLP channels and layers, its heads are refused") {
   Model original = randomModel(tinyGpt2Config(3, 64, 32), 13);  // hidden 16, 4 heads, MLP 64
   // Zero channels and an identity layer 2 (randomModel gives linear biases random values too).
   zeroColumns(original, mlp(0, "down_proj.weight"), {3, 9});

@@ -230,7 +230,7 @@ TEST_CASE("pack: quantized models give back the same codes, scales, zeros and ac
   }
 }
 
-TEST_CASE("pack: float tensors view the mapping (no copy); metadata carries provenance and tokenizer") {
+TEST_CASE("pack: float tensors view the mapping (no copy), metadata carries provenance and tokenizer") {
   const Model m = randomModel(tinyConfig("llama"), 5);
   ScratchDir dir("pack-views");
   const std::string tok = readFile(fixture("tokenizers/llama2/tokenizer.json"));

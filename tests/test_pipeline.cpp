@@ -168,7 +168,7 @@ TEST_CASE("recipe: mistakes name the file, the line and the fix") {
   CHECK(recipeError("version: 1\npasses: [export: {}\n").find("not valid YAML") != std::string::npos);
 }
 
-TEST_CASE("recipe: files are read from disk; a missing one names the path") {
+TEST_CASE("recipe: files are read from disk, a missing one names the path") {
   ScratchDir dir("recipe");
   writeFile(dir / "w8.yaml", "version: 1\nname: w8\npasses:\n  - quantize: {method: rtn, bits: 8}\n");
   const Recipe r = parseRecipeFile(dir / "w8.yaml");

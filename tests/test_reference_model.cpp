@@ -45,7 +45,7 @@ TEST_CASE("reference forward matches transformers on the real stories260K (max a
   CHECK(err <= 1e-4);
 }
 
-TEST_CASE("float64 reference forward gives transformers' float64 logits on stories260K; float32 is further off") {
+TEST_CASE("float64 reference forward gives transformers' float64 logits on stories260K, float32 is further off") {
   // The golden record is transformers run in float64 throughout (scripts/make_reference_fixtures.py
   // keeps its RMSNorm in float64 too); logits() returns float32, so the float64 forward can only
   // be within float32's rounding of them (half an ulp: 1e-6 at |logit| 16-32).

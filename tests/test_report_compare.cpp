@@ -130,7 +130,7 @@ TEST_CASE("gate: a malformed gate is one usage error naming the condition") {
   CHECK(usageErrorOf([] { parseGate("<=3"); }) == "gate condition '<=3': expected a figure name first (e.g. bytes<=100MB)");
 }
 
-TEST_CASE("gate: absolute, times-base and percent-of-base bounds; missing figures fail") {
+TEST_CASE("gate: absolute, times-base and percent-of-base bounds, missing figures fail") {
   const json base = {{"bytes", 1000}, {"tokens_per_second", 100.0}, {"perplexity", 10.0}};
   const json now = {{"bytes", 1050}, {"tokens_per_second", 96.0}, {"perplexity", 10.4}, {"ppl_increase", 4.0}};
   const auto gate = parseGate("bytes<=1.1x,tokens_per_second>=0.95x,perplexity<=+5%,ppl_increase<=3%,kl<=0.1,top1>=0.9x");

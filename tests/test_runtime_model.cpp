@@ -117,7 +117,7 @@ std::vector<int32_t> pseudoIds(int64_t n, int64_t vocab) {
 
 }  // namespace
 
-TEST_CASE("runtime model: float stories260K pack gives the reference's logits; steps equal a prefill") {
+TEST_CASE("runtime model: float stories260K pack gives the reference's logits, steps equal a prefill") {
   ScratchDir dir("rt-float");
   const Model m = loadModel(stories260K());
   runtime::Transformer t = packed(m, dir, "f.slmc");
@@ -276,7 +276,7 @@ TEST_CASE("runtime model: packs of the Hugging Face fixtures (GPT-2, Qwen2, bf16
   }
 }
 
-TEST_CASE("runtime model: greedy generation equals the reference's; the same seed gives the same tokens") {
+TEST_CASE("runtime model: greedy generation equals the reference's, the same seed gives the same tokens") {
   ScratchDir dir("rt-generate");
   const Model m = loadModel(stories260K());
   runtime::Transformer t = packed(m, dir, "g.slmc");
@@ -330,7 +330,7 @@ TEST_CASE("runtime model: greedy generation equals the reference's; the same see
   checkError(errorOf([&] { runtime::Sampler(8, bad); }), "--temperature");
 }
 
-TEST_CASE("cli runtime: run, eval, validate and bench on a stories260K pack; bad input exits 1 with one line") {
+TEST_CASE("cli runtime: run, eval, validate and bench on a stories260K pack, bad input exits 1 with one line") {
   ScratchDir dir("cli-runtime");
   CommandResult r = runSlmc("-q export " + stories260K() + " -o " + dir / "s.slmc");
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);

@@ -117,7 +117,7 @@ TEST_CASE("structured prune: block influence picks the layer that leaves the res
   CHECK(maxLogitDiff(original, m) <= 1e-5);
 }
 
-TEST_CASE("structured prune: GPT-2 loses MLP channels and layers; heads are refused") {
+TEST_CASE("structured prune: GPT-2 loses MLP channels and layers, heads are refused") {
   const Model original = randomModel(tinyGpt2Config(3, 64, 32), 41);  // MLP 64, 4 heads
   Model m = original;
   const StructuredPruneOutcome out = prune(m, {0, 0.25, 1});

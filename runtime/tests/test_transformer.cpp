@@ -47,7 +47,7 @@ std::string errorOf(const std::function<void()>& f) {
 
 }  // namespace
 
-TEST_CASE("sampler: greedy is the argmax (lowest id on ties); top-k 1 is greedy at any temperature") {
+TEST_CASE("sampler: greedy is the argmax (lowest id on ties), top-k 1 is greedy at any temperature") {
   const std::vector<float> logits = {0.5f, 2.0f, -1.0f, 2.0f, 1.0f};
   Sampler greedy(5, options(0, 0, 1, 0));
   CHECK(greedy.sample(logits.data()) == 1);
