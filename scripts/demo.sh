@@ -12,7 +12,9 @@ MODELS="${SLMC_MODELS:-../shared/models}"
 MODEL="$MODELS/stories260K/stories260K.bin"
 SLMC=build/apps/slmc
 DATA_DIR="${SLMC_DATA:-../shared/data}"
-mkdir -p out
+# out/ holds only this demo's artifacts: a rerun starts it afresh (commands refuse to overwrite an
+# existing -o without --force).
+rm -rf out && mkdir -p out
 # SmolLM2-135M-Instruct as users have it: the published GGUF alone. Its vocabulary inside the GGUF
 # is its tokenizer; WikiText-2 text is scored with it (no token files needed).
 SMOL="$MODELS/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
