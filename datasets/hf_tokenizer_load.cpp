@@ -76,9 +76,14 @@ struct HfTokenizerReader {
     return value.get<int64_t>();
   }
 
+  // Ids may leave gaps, but not many: the table is sized by the largest id, so an id far beyond
+  // the number of entries the file lists (a corrupt or hostile file) would allocate gigabytes.
+  int64_t id_limit = 1 << 28;
+
   int32_t setPiece(const std::string& text, int64_t id) {
-    require(id >= 0 && id < (1 << 28), where + " gives token '" + text + "' the id " + std::to_string(id) +
-                                           ", outside 0..2^28; the file is corrupt");
+    require(id >= 0 && id < id_limit, where + " gives token '" + text + "' the id " + std::to_string(id) +
+                                          ", outside 0.." + std::to_string(id_limit - 1) +
+                                          " (the file lists fewer entries); the file is corrupt");
     const auto i = static_cast<size_t>(id);
     if (t.pieces_.size() <= i) t.pieces_.resize(i + 1);
     t.pieces_[i] = text;
@@ -359,6 +364,11 @@ struct HfTokenizerReader {
     const json root = parseJsonText(text, where);
     require(root.is_object(), where + " is not a JSON object; it is not a Hugging Face tokenizer.json");
     const json& model = member(root, "model", "the file");
+    const json* vocab = model.is_object() && model.contains("vocab") ? &model["vocab"] : nullptr;
+    const json* added = root.contains("added_tokens") ? &root["added_tokens"] : nullptr;
+    const int64_t entries = static_cast<int64_t>((vocab && vocab->is_object() ? vocab->size() : 0) +
+                                                 (added && added->is_array() ? added->size() : 0));
+    id_limit = std::min<int64_t>(int64_t{1} << 28, 2 * entries + 4096);
     readModel(model);
     readAddedTokens(root);
     readNormalizer(root.value("normalizer", json()));

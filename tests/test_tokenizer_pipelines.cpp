@@ -91,4 +91,9 @@ TEST_CASE("tokenizer pipelines: non-integer or out-of-range ids and counts are e
              "gives added token '<x>' a value that is not an integer");
   j["added_tokens"] = {{{"id", uint64_t{1} << 63}, {"content", "<x>"}}};
   checkError(errorOf([&] { HfBpeTokenizer::fromJson(j.dump(), "", "x"); }), "outside 0..268435456");
+  // An id far beyond the entries the file lists would size the table in gigabytes (fuzz: OOM).
+  j = base;
+  j["added_tokens"] = {{{"id", 200000000}, {"content", "<x>"}}};
+  checkError(errorOf([&] { HfBpeTokenizer::fromJson(j.dump(), "", "x"); }),
+             "gives token '<x>' the id 200000000, outside 0..");
 }
