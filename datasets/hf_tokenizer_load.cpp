@@ -31,6 +31,8 @@ json parseJsonText(const std::string& text, const std::string& where) {
   } catch (const json::parse_error& e) {
     throw Error(where + " is not valid JSON (parse error at byte " + std::to_string(e.byte) +
                 "); re-download or regenerate it");
+  } catch (const json::out_of_range& e) {  // a number beyond double, like 1e705
+    throw Error(where + " is not valid JSON (" + e.what() + "); re-download or regenerate it");
   }
 }
 

@@ -169,7 +169,7 @@ ModelConfig parseHfConfig(const std::string& json_text, const std::string& origi
   json j;
   try {
     j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e705
     throw Error(origin + ": not valid JSON (" + e.what() + ")");
   }
   require(j.is_object(), origin + ": expected a JSON object");

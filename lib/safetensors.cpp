@@ -41,7 +41,7 @@ NamedTensors readSafetensors(const std::string& path) {
   try {
     header = json::parse(reinterpret_cast<const char*>(file->data()) + 8,
                          reinterpret_cast<const char*>(file->data()) + 8 + header_len);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e705
     throw Error(bad + "header is not valid JSON (" + std::string(e.what()) + "); not a safetensors file?");
   }
   require(header.is_object(), bad + "header is not a JSON object; not a safetensors file?");
@@ -119,7 +119,7 @@ NamedTensors readShardedSafetensors(const std::string& index_path) {
   json index;
   try {
     index = json::parse(readTextFile(index_path));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e705
     throw Error(index_path + ": not valid JSON (" + std::string(e.what()) + ")");
   }
   require(index.is_object() && index.contains("weight_map") && index["weight_map"].is_object(),

@@ -88,6 +88,8 @@ TEST_CASE("config bounds: loading absurd configs stays within a small memory lim
 
 TEST_CASE("config bounds: every config.json field is checked for its kind and range") {
   CHECK(parseHfConfig(kTinyLlama, "c.json").num_layers == 2);
+  // A number beyond double makes nlohmann throw out_of_range, not parse_error (fuzz: config_json).
+  checkError(errorOf([&] { parseHfConfig(R"({"num_hidden_layers": 1e705})", "c.json"); }), "c.json: not valid JSON");
   checkError(errorOf([&] { parseHfConfig(withField("num_hidden_layers", 1e9), "c.json"); }),
              "c.json: \"num_hidden_layers\" has the wrong type: it must be an integer, not 1000000000.0");
   checkError(errorOf([&] { parseHfConfig(withField("hidden_size", 3.7), "c.json"); }),

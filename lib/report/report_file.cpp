@@ -37,6 +37,8 @@ ReportFile readReportFile(const std::string& path) {
   } catch (const json::parse_error& e) {
     throw UsageError("report '" + path + "' is not valid JSON (byte " + std::to_string(e.byte) +
                      "): give the .json report, not the .md, and check the file is complete");
+  } catch (const json::out_of_range& e) {  // a number beyond double, like 1e705
+    throw UsageError("report '" + path + "' is not valid JSON (" + e.what() + "): check the file is complete");
   }
   checkReportSchema(r.json, path);
   return r;
