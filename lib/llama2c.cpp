@@ -107,7 +107,9 @@ Model loadLlama2c(const std::string& path) {
   } else {
     std::memcpy(&h, file->data(), sizeof h);
     shared_classifier = h.vocab_size > 0;
-    h.vocab_size = h.vocab_size < 0 ? -h.vocab_size : h.vocab_size;
+    // INT32_MIN has no positive counterpart (its negation is undefined): keep it, and let the
+    // plausibility check below refuse it.
+    if (h.vocab_size < 0 && h.vocab_size != std::numeric_limits<int32_t>::min()) h.vocab_size = -h.vocab_size;
   }
   const std::string bad_field = implausibleField(h);
   require(bad_field.empty(), "'" + path + "' is not a model slmc can read: as a llama2.c checkpoint its header's " +
