@@ -26,6 +26,7 @@
 #include "lib/report/report_file.h"
 #include "lib/report/usage_error.h"
 #include "passes/builtin_passes.h"
+#include "passes/export/export_pass.h"
 
 namespace slmc {
 
@@ -90,7 +91,8 @@ CompressFlags addCompressFlags(CLI::App* sub, CompressJob& job) {
   f.float_dtype = sub->add_option("--float-dtype", job.float_dtype,
                                   "dtype of the tensors kept float: f32, f16 or bf16 (default: each keeps its own; "
                                   "GGUF tensors dequantized from a quantized type: bf16)");
-  sub->add_option("-o,--output", job.output, "output directory (Hugging Face layout + quantization state)")->required();
+  sub->add_option("-o,--output", job.output, "output: a Hugging Face directory (with the quantization state), or the .slmc / .gguf file an "
+                  "export(format=pack|gguf) pass at the end of the pipeline writes")->required();
   f.gate = sub->add_option("--gate", job.gate,
                            "fail (exit 1, after writing the report) unless these hold, e.g. "
                            "\"ppl_increase<=5%,bytes<=0.3x\" (x and %: against the original, or --gate-baseline)");
@@ -158,8 +160,22 @@ void runCompressJob(const std::string& command, const CompressJob& job, const Co
   require(!job.pipeline.empty(), "the pipeline is empty (give --passes or a recipe with passes)");
   std::optional<DType> float_dtype;
   if (!job.float_dtype.empty()) float_dtype = parseFloatDType(job.float_dtype);
+  PassRegistry registry;
+  registerBuiltinPasses(registry);
+  PassManager manager(registry);
+  manager.build(job.pipeline);
+  // A pipeline that ends in export(...) writes its own artifact at -o (a directory or a file, by
+  // its format); any other ends in an implicit export(format=hf). (An export that is not last is
+  // refused by manager.validate, before any work.)
+  const ExportPass* terminal = nullptr;
+  for (size_t i = 0; i < manager.size() && !terminal; ++i) terminal = dynamic_cast<const ExportPass*>(&manager.pass(i));
+  const ExportSettings artifact = terminal ? terminal->settingsFor(job.output) : ExportPass().settingsFor(job.output);
+  require(terminal || artifact.format == "hf",
+          "-o '" + job.output + "' is named like a " + (artifact.format == "pack" ? "pack" : "GGUF") +
+              ", but the pipeline writes a Hugging Face directory (end it with export(format=" + artifact.format +
+              "), or name the directory without the extension)");
   // Every output path before any work: a bad -o or --report must not cost a calibration.
-  checkOutputDirectory(job.output, job.model, job.force, "-o");
+  checkExportSettings(artifact, job.model, job.force);
   if (!job.report.empty()) checkOutputFile(job.report, job.model, false, "--report");
   require(job.eval.data.empty() || job.eval.tokens.empty(),
           "--eval-data and --eval-tokens were both given: evaluation reads one of them (drop the other)");
@@ -177,17 +193,15 @@ void runCompressJob(const std::string& command, const CompressJob& job, const Co
   }
   const Model original = loadModel(job.model);
 
-  PassRegistry registry;
-  registerBuiltinPasses(registry);
-  PassManager manager(registry);
-  manager.build(job.pipeline);
-
   PassContext context;
   context.threads = common.threads;
   context.quiet = common.quiet;
   context.seed = job.seed;
   context.stats_cache = job.stats_cache;
   context.original = &original;
+  context.output = job.output;
+  context.float_dtype = job.float_dtype;
+  context.pipeline = manager.pipelineText();
   json calibration_provenance;  // set when a pass loads the calibration data
   if (!job.calibration.data.empty()) {
     require(job.seq_len <= original.config.max_position_embeddings,
@@ -228,9 +242,11 @@ void runCompressJob(const std::string& command, const CompressJob& job, const Co
 
   Model compressed = original;
   const std::vector<PassRecord> records = manager.run(compressed, context);
-  // What the directory holds is what the report measures: the float tensors at their written dtype.
-  compressed = withWrittenFloatDTypes(compressed, float_dtype);
-  saveHfDirectory(compressed, job.output);
+  if (!terminal) {
+    // What the directory holds is what the report measures: the float tensors at their written dtype.
+    compressed = withWrittenFloatDTypes(compressed, float_dtype);
+    saveHfDirectory(compressed, job.output);
+  }
 
   Report report;
   report.setCommand(command);
@@ -267,7 +283,10 @@ void runCompressJob(const std::string& command, const CompressJob& job, const Co
   }
   report.setEvaluation(evaluation);
   if (!calibration_provenance.is_null()) report.setCalibration(calibration_provenance);
-  const std::string report_path = job.report.empty() ? (fs::path(job.output) / "slmc_report.json").string() : job.report;
+  // Beside the artifact: inside a directory, next to a file.
+  const std::string report_path = !job.report.empty()     ? job.report
+                                  : artifact.format == "hf" ? (fs::path(job.output) / "slmc_report.json").string()
+                                                            : job.output + ".report.json";
   report.write(report_path);
   printSummary(job, report.toJson(), report_path);
   if (gate.empty()) return;

@@ -54,6 +54,11 @@ class PassContext {
   // The model the pipeline started from, before any pass ran (distill's default teacher); null
   // when the caller did not provide it.
   const Model* original = nullptr;
+  // Where a terminal pass (export) writes the artifact: the command's -o ("": nowhere). The
+  // command has checked it before any work.
+  std::string output;
+  std::string float_dtype;  // the run's --float-dtype for the tensors kept float ("": each its own)
+  std::string pipeline;     // the pipeline's text, recorded in an artifact's provenance
 
   // Installs where calibration samples come from. `load` runs at most once, on first use, so a
   // pipeline that needs no calibration never reads the data. `description` names the source

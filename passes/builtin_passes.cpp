@@ -2,6 +2,7 @@
 
 #include "lib/pass_registry.h"
 #include "passes/distill/distill_pass.h"
+#include "passes/export/export_pass.h"
 #include "passes/prune/prune_pass.h"
 #include "passes/prune/prune_structured_pass.h"
 #include "passes/quantize/quantize_pass.h"
@@ -14,6 +15,7 @@ void registerBuiltinPasses(PassRegistry& registry) {
   registry.add<PrunePass>();
   registry.add<DistillPass>();
   registry.add<QuantizePass>();
+  registry.add<ExportPass>();
 }
 
 }  // namespace slmc
