@@ -3,13 +3,13 @@
 // A thin adapter: --student-from becomes a `prune_structured(…)` item that cuts the student out of
 // the teacher, followed by one `distill(…)` item, run by the shared compress runner (so the
 // output is an HF directory and the report compares it with the input model). The training
-// flags are generated from the distill pass's own option declarations (--eval-every for
-// eval_every, …), so they cannot drift from the pass.
-#include <map>
+// flags are generated from the distill pass's own option declarations (apps/pass_flags.h:
+// --eval-every for eval_every, …), so they cannot drift from the pass.
 #include <memory>
 
 #include "apps/commands.h"
 #include "apps/compress_runner.h"
+#include "apps/pass_flags.h"
 #include "lib/error.h"
 #include "lib/pass_options.h"
 #include "lib/pipeline.h"
@@ -22,17 +22,8 @@ struct DistillFlags {
   std::string teacher, student, student_from, recipe;
   int64_t drop_layers = 0;
   double prune_heads = 0, prune_ffn = 0;
-  // distill pass option name → its flag's value (only those given are passed on)
-  std::map<std::string, std::string> pass_values;
-  std::map<std::string, CLI::Option*> pass_flags;
+  std::shared_ptr<PassFlags> pass_flags;  // the distill pass's options (only those given are passed on)
 };
-
-std::string flagName(const std::string& option) {
-  std::string flag = "--" + option;
-  for (char& c : flag)
-    if (c == '_') c = '-';
-  return flag;
-}
 
 // The recipe's (or the flags') pipeline with the given flag values set on its one distill item.
 void applyDistillFlags(std::vector<PassInvocation>& pipeline, const DistillFlags& f, const std::string& teacher) {
@@ -53,8 +44,7 @@ void applyDistillFlags(std::vector<PassInvocation>& pipeline, const DistillFlags
     distill->options.emplace_back(key, value);
   };
   if (!teacher.empty()) set("teacher", teacher);
-  for (const auto& [name, option] : f.pass_flags)
-    if (option->count()) set(name, scalarText(f.pass_values.at(name)));
+  for (const auto& [name, value] : f.pass_flags->given()) set(name, value);
 }
 }  // namespace
 
@@ -76,12 +66,8 @@ void setupDistill(CLI::App& app, const CommonOptions& common) {
   CLI::Option* recipe = sub->add_option("--recipe", f->recipe,
                                         "YAML recipe with one distill pass (e.g. configs/distill-shrunk.yaml); the flags "
                                         "below override its options");
-  const DistillPass declared;
-  for (const OptionBase* o : declared.options()) {
-    if (o->name() == "teacher") continue;
-    f->pass_flags[o->name()] =
-        sub->add_option(flagName(o->name()), f->pass_values[o->name()], o->help() + " (default " + o->defaultText() + ")");
-  }
+  f->pass_flags = std::make_shared<PassFlags>(sub, DistillPass(), std::vector<FlagSpelling>{},
+                                              std::vector<std::string>{"teacher"});
   const CompressFlags flags = addCompressFlags(sub, *job);
   sub->callback([job, f, &common, student, from, drop, heads, ffn, recipe, flags] {
     require(student->count() || from->count() || recipe->count(),
@@ -122,7 +108,7 @@ void setupDistill(CLI::App& app, const CommonOptions& common) {
         wants = wants || ((key == "checkpoint_every" || key == "stop_after") && value != "0");
         named = named || key == "checkpoint_dir" || key == "resume";
       }
-      if (wants && !named) item.options.emplace_back("checkpoint_dir", scalarText(run.output + ".checkpoint"));
+      if (wants && !named) item.options.emplace_back("checkpoint_dir", run.output + ".checkpoint");
     }
     runCompressJob("distill", run, common);
   });

@@ -49,6 +49,9 @@ class OptionBase {
   // "one of: 2, 3, 4, 8", "range: [0, 1]", or "" when any value of the type is accepted.
   virtual std::string constraintText() const = 0;
   virtual nlohmann::json valueJson() const = 0;
+  // The accepted values as text ({"2", "3", "4", "8"}; for a list, its accepted elements), or
+  // empty when any value of the type is accepted.
+  virtual std::vector<std::string> choiceTexts() const = 0;
 
  protected:
   OptionBase(PassOptions& owner, std::string name, std::string help);
@@ -194,6 +197,11 @@ class Option : public OptionBase {
     return text;
   }
   nlohmann::json valueJson() const override { return nlohmann::json(value_); }
+  std::vector<std::string> choiceTexts() const override {
+    std::vector<std::string> texts;
+    for (const Element& c : choices_) texts.push_back(detail::OptionCodec<Element>::format(c));
+    return texts;
+  }
 
  private:
   void parseText(const std::string& text) override {

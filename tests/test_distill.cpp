@@ -235,7 +235,7 @@ TEST_CASE("cli distill: a student cut from stories260K, distilled, is a model ev
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   const nlohmann::json report = readJson(dir / "out/slmc_report.json");
   CHECK(report["command"] == "distill");
-  CHECK(report["pipeline"] == "prune_structured(ffn=0.3),distill(batch=4,eval_every=4,lr=1e-3,steps=8,warmup=2)");
+  CHECK(report["pipeline"] == "prune_structured(ffn=0.3),distill(steps=8,batch=4,lr=1e-3,warmup=2,eval_every=4)");
   const nlohmann::json& figures = report["passes"][1]["figures"];
   CHECK(figures["loss_curve"].size() == 8);
   CHECK(figures["heldout_perplexity"].size() == 3);  // steps 0, 4 and 8
