@@ -20,7 +20,7 @@ struct VerifyOptions {
 };
 
 std::string tensorKind(const PackTensor& t) {
-  return t.quantized() ? schemeName(t.scheme) : pack::storageTraits(t.storage).name;
+  return t.quantized() ? schemeName(t.scheme) : weightTypeTraits(t.storage).storage_name;
 }
 
 void runVerify(const VerifyOptions& o) {

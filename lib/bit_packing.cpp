@@ -1,10 +1,11 @@
 #include "lib/bit_packing.h"
 
 #include "lib/error.h"
+#include "runtime/weight_type.h"
 
 namespace slmc {
 
-int64_t packedRowBytes(int64_t cols, int bits) { return (cols * bits + 7) / 8; }
+int64_t packedRowBytes(int64_t cols, int bits) { return codeRowBytes(cols, bits); }  // the type table's
 
 std::vector<uint8_t> packCodes(const uint8_t* codes, int64_t rows, int64_t cols, int bits) {
   const int64_t row_bytes = packedRowBytes(cols, bits);

@@ -38,6 +38,12 @@ class TensorMap {
 // `bits`-bit symmetric integers before the product. Static: one per-tensor scale chosen on
 // calibration data; dynamic: a scale per token (row) from that row's max |x|.
 struct ActivationQuant {
+  // The widths an artifact may hold (checkpoint and pack readers, the runtime, which codes
+  // activations as int8 at most), and the wider range the reference forward simulates for
+  // experiments (fake quantization in float: any width up to 16 is exact there).
+  static constexpr int kMinBits = 2, kMaxBits = 8, kMaxSimulatedBits = 16;
+  static bool validBits(int64_t b) { return b >= kMinBits && b <= kMaxBits; }
+
   int bits = 8;
   bool dynamic = true;
   float scale = 0;  // static only: value of one integer step

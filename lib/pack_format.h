@@ -17,13 +17,14 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <iterator>
+#include <optional>
 #include <string>
 
 #include "lib/bit_packing.h"
 #include "lib/dtype.h"
 #include "lib/quant_scheme.h"
 #include "lib/tensor.h"
+#include "runtime/weight_type.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .slmc pack is little-endian; port the reader first");
 
@@ -69,71 +70,41 @@ static_assert(offsetof(BlockEntry, bytes) == 8 && offsetof(BlockEntry, crc32) ==
 
 inline constexpr uint64_t alignUp(uint64_t n) { return (n + kAlignment - 1) / kAlignment * kAlignment; }
 
-// How a tensor is stored: one row per storage (ggml's type_traits idea). Adding a storage is
-// adding a row; the writer, the reader and the docs read this table. New storages are appended
-// (BF16 came last), so a storage's index keeps its meaning.
-enum class Storage : uint8_t { F32, F16, Int8, Int4, Int3, Int2, BF16 };
+// How a tensor is stored: its WeightType, one row of the type table (runtime/weight_type.h), named
+// in the metadata by the row's storage_name. The writer, the reader, the runtime and the docs read
+// that table; the pack adds only the element dtype of the float types.
+using Storage = WeightType;
 
-struct StorageTraits {
-  Storage storage;
-  const char* name;  // metadata "storage"
-  int bits;          // bits per stored element (float) or per code (quantized)
-  bool quantized;    // codes + scales (+ zeros) blocks instead of one data block
-  DType dtype;       // float storages: the element type of the data block
-};
-
-inline constexpr StorageTraits kStorages[] = {
-    {Storage::F32, "float32", 32, false, DType::F32},  {Storage::F16, "float16", 16, false, DType::F16},
-    {Storage::Int8, "int8", 8, true, DType::U8},       {Storage::Int4, "int4", 4, true, DType::U8},
-    {Storage::Int3, "int3", 3, true, DType::U8},       {Storage::Int2, "int2", 2, true, DType::U8},
-    {Storage::BF16, "bfloat16", 16, false, DType::BF16},
-};
-static_assert(std::size(kStorages) == static_cast<size_t>(Storage::BF16) + 1,
-              "one kStorages row per Storage, in order");
-
-// The float storage of a float dtype (F32, F16, BF16); nullptr for any other dtype.
-inline const StorageTraits* floatStorage(DType dtype) {
-  for (const StorageTraits& t : kStorages)
-    if (!t.quantized && t.dtype == dtype) return &t;
-  return nullptr;
+// The element dtype of a float storage's data block (F32, F16, BF16); the U8 of packed codes for
+// an integer grid.
+inline DType storageDType(Storage storage) {
+  switch (storage) {
+    case WeightType::F32:
+      return DType::F32;
+    case WeightType::F16:
+      return DType::F16;
+    case WeightType::BF16:
+      return DType::BF16;
+    default:
+      return DType::U8;
+  }
 }
-// "float32, float16, ...": every storage name, for error messages.
-inline std::string storageNames() {
-  std::string out;
-  for (const StorageTraits& t : kStorages) out += (out.empty() ? "" : ", ") + std::string(t.name);
-  return out;
-}
-
-inline const StorageTraits& storageTraits(Storage s) { return kStorages[static_cast<size_t>(s)]; }
-// nullptr when `name` is no storage of this format version.
-inline const StorageTraits* findStorage(const std::string& name) {
-  for (const StorageTraits& t : kStorages)
-    if (name == t.name) return &t;
-  return nullptr;
-}
-// nullptr when no storage has this many bits per code.
-inline const StorageTraits* quantizedStorage(int bits) {
-  for (const StorageTraits& t : kStorages)
-    if (t.quantized && t.bits == bits) return &t;
-  return nullptr;
+// The float storage of a float dtype (F32, F16, BF16); nothing for any other dtype.
+inline std::optional<Storage> floatStorage(DType dtype) {
+  for (const WeightTypeTraits& t : kWeightTypes)
+    if (!t.quantized && storageDType(t.type) == dtype) return t.type;
+  return std::nullopt;
 }
 
 // The blocks of a quantized [rows, cols] weight, in this order:
 //   codes   rows * packedRowBytes(cols, bits)     row r at r * packedRowBytes(cols, bits)
 //   scales  rows * groups * 2                     float16, [rows, groups] row-major
 //   zeros   rows * packedRowBytes(groups, bits)   asymmetric only (symmetric: 2^(bits-1))
-// Their sum is quant_scheme.h's quantizedBytes(): the size every report counts.
-struct QuantizedBlockBytes {
-  int64_t codes = 0, scales = 0, zeros = 0;
-  int64_t total() const { return codes + scales + zeros; }
-};
+// Their sizes come from the type table (integerBlockBytes); their sum is quant_scheme.h's
+// quantizedBytes(): the size every report counts.
+using QuantizedBlockBytes = IntegerBlockBytes;
 inline QuantizedBlockBytes quantizedBlockBytes(const QuantScheme& scheme, int64_t rows, int64_t cols) {
-  const int64_t groups = groupsPerRow(scheme, cols);
-  QuantizedBlockBytes b;
-  b.codes = rows * packedRowBytes(cols, scheme.bits);
-  b.scales = rows * groups * static_cast<int64_t>(dtypeSize(DType::F16));
-  b.zeros = scheme.symmetric ? 0 : rows * packedRowBytes(groups, scheme.bits);
-  return b;
+  return integerBlockBytes(scheme.bits, rows, cols, groupsPerRow(scheme, cols), scheme.symmetric);
 }
 
 }  // namespace slmc::pack

@@ -166,7 +166,7 @@ QuantizedTensor quantizedOf(const PackTensor& t) {
 void checkValues(const PackFile& pack) {
   for (const PackTensor& t : pack.tensors()) {
     if (!t.quantized()) {
-      const DType dtype = pack::storageTraits(t.storage).dtype;
+      const DType dtype = pack::storageDType(t.storage);
       const int64_t at = firstNonFinite(dtype, t.data.data, t.data.bytes / dtypeSize(dtype));
       require(at < 0, pack.origin() + ": tensor '" + t.name + "' holds NaN or Inf (element " + std::to_string(at) +
                           "): the model diverged or the pack was edited (" + kReexport + " from a sound model)");
@@ -199,7 +199,7 @@ void checkSparsityClaims(const PackFile& pack) {
       if (t.quantized())
         one.tensors.set(t.name, quantizedOf(t).dequantize());
       else
-        one.tensors.set(t.name, Tensor(pack::storageTraits(t.storage).dtype, t.shape, pack.owner(), t.data.data));
+        one.tensors.set(t.name, Tensor(pack::storageDType(t.storage), t.shape, pack.owner(), t.data.data));
     }
     json single = *record;
     single["weights"] = json::object({{name, spec}});
@@ -363,10 +363,10 @@ void PackFile::parseMetadata(const std::vector<pack::BlockEntry>& table, uint64_
                 m + " " + tw + " shape " + shapeString(t.shape) + " is larger than the file could hold (corrupt pack)");
       }
       const std::string storage = string(member(entry, "storage", m + " " + tw), m + " " + tw + " storage");
-      const pack::StorageTraits* traits = pack::findStorage(storage);
+      const WeightTypeTraits* traits = findStorage(storage);
       require(traits != nullptr, m + " " + tw + " has storage \"" + storage +
-                                     "\", which this slmc does not know (" + pack::storageNames() + ")");
-      t.storage = traits->storage;
+                                     "\", which this slmc does not know (" + storageNames() + ")");
+      t.storage = traits->type;
       const auto sizeMismatch = [&](const char* part, const PackView& v, int64_t expected) {
         require(static_cast<int64_t>(v.bytes) == expected,
                 m + " says " + tw + " is " + storage + " " + shapeString(t.shape) +
@@ -376,7 +376,7 @@ void PackFile::parseMetadata(const std::vector<pack::BlockEntry>& table, uint64_
       };
       if (!traits->quantized) {
         t.data = claimBlock(member(entry, "block", m + " " + tw), tw, used);
-        sizeMismatch("data", t.data, static_cast<int64_t>(numel * dtypeSize(traits->dtype)));
+        sizeMismatch("data", t.data, static_cast<int64_t>(numel * dtypeSize(pack::storageDType(traits->type))));
       } else {
         require(t.shape.size() == 2 && t.shape[0] > 0 && t.shape[1] > 0,
                 m + " " + tw + " is quantized but its shape " + shapeString(t.shape) + " is not [rows, cols]");
@@ -424,7 +424,7 @@ void PackFile::parseMetadata(const std::vector<pack::BlockEntry>& table, uint64_
       const json& scale = member(spec, "scale", aw);
       require(scale.is_number(), aw + " scale is not a number");
       const double s = scale.get<double>();
-      require(bits >= 2 && bits <= 8 && std::isfinite(s) && s >= 0 && s <= std::numeric_limits<float>::max() &&
+      require(ActivationQuant::validBits(bits) && std::isfinite(s) && s >= 0 && s <= std::numeric_limits<float>::max() &&
                   (a.dynamic || s > 0),
               aw + " is invalid (bits 2..8, a positive static scale)");
       a.bits = static_cast<int>(bits);
@@ -489,7 +489,7 @@ Model packToModel(const PackFile& pack) {
   model.source = pack.origin();
   for (const PackTensor& t : pack.tensors()) {
     if (!t.quantized()) {
-      model.tensors.set(t.name, Tensor(pack::storageTraits(t.storage).dtype, t.shape, pack.owner(), t.data.data));
+      model.tensors.set(t.name, Tensor(pack::storageDType(t.storage), t.shape, pack.owner(), t.data.data));
       continue;
     }
     QuantizedTensor q = quantizedOf(t);

@@ -38,7 +38,7 @@ struct PackTensor {
   PackView scales;     // quantized: float16 [rows, groups]
   PackView zeros;      // quantized asymmetric: packed zero points; empty when symmetric
 
-  bool quantized() const { return pack::storageTraits(storage).quantized; }
+  bool quantized() const { return weightTypeTraits(storage).quantized; }
 };
 
 struct PackEmbeddedFile {

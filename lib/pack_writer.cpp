@@ -51,22 +51,23 @@ int addOwnedBlock(PackPlan& plan, std::vector<T> values) {
 
 json floatTensorEntry(PackPlan& plan, const std::string& name, const Tensor& tensor) {
   // Every float dtype keeps its bytes; the writer never rounds.
-  const pack::StorageTraits* storage = pack::floatStorage(tensor.dtype());
-  require(storage != nullptr, "tensor '" + name + "' has dtype " + dtypeName(tensor.dtype()) +
-                                  ", which the pack format does not store (float32, float16 or bfloat16)");
+  const std::optional<pack::Storage> storage = pack::floatStorage(tensor.dtype());
+  require(storage.has_value(), "tensor '" + name + "' has dtype " + dtypeName(tensor.dtype()) +
+                                   ", which the pack format does not store (float32, float16 or bfloat16)");
   plan.views.push_back(tensor);
   return {{"name", name},
           {"shape", tensor.shape()},
-          {"storage", storage->name},
+          {"storage", weightTypeTraits(*storage).storage_name},
           {"block", addBlock(plan, tensor.bytes(), tensor.nbytes())}};
 }
 
 json quantizedTensorEntry(PackPlan& plan, const std::string& name, const QuantizedTensor& q) {
   q.validate(name);
   const QuantScheme& s = q.scheme;
-  const pack::StorageTraits* storage = pack::quantizedStorage(s.bits);
-  require(storage != nullptr, "quantized tensor '" + name + "' has " + std::to_string(s.bits) +
-                                  "-bit codes, which the pack format does not store (use 2, 3, 4 or 8 bits)");
+  const std::optional<WeightType> storage = integerType(s.bits);
+  require(storage.has_value(), "quantized tensor '" + name + "' has " + std::to_string(s.bits) +
+                                   "-bit codes, which the pack format does not store (use " + integerBitsText() +
+                                   " bits)");
   const int64_t groups = q.groups();
   std::vector<uint16_t> scales(q.scales.size());
   for (size_t i = 0; i < scales.size(); ++i) {
@@ -77,7 +78,7 @@ json quantizedTensorEntry(PackPlan& plan, const std::string& name, const Quantiz
   json blocks = {{"codes", addOwnedBlock(plan, packCodes(q.codes.data(), q.rows, q.cols, s.bits))},
                  {"scales", addOwnedBlock(plan, std::move(scales))}};
   if (!s.symmetric) blocks["zeros"] = addOwnedBlock(plan, packCodes(q.zeros.data(), q.rows, groups, s.bits));
-  return {{"name", name},         {"shape", {q.rows, q.cols}}, {"storage", storage->name},
+  return {{"name", name},         {"shape", {q.rows, q.cols}}, {"storage", weightTypeTraits(*storage).storage_name},
           {"group_size", s.group_size}, {"symmetric", s.symmetric}, {"blocks", blocks}};
 }
 

@@ -2,14 +2,13 @@
 
 #include <cctype>
 
-#include "lib/bit_packing.h"
+#include "runtime/weight_type.h"
 #include "lib/error.h"
 
 namespace slmc {
 
 void validateBits(int bits) {
-  require(bits == 2 || bits == 3 || bits == 4 || bits == 8,
-          "unsupported bit width " + std::to_string(bits) + " (use 2, 3, 4 or 8)");
+  require(integerType(bits).has_value(), "unsupported bit width " + std::to_string(bits) + " (use " + integerBitsText() + ")");
 }
 
 std::string schemeName(const QuantScheme& s) {
@@ -65,10 +64,7 @@ int64_t groupsPerRow(const QuantScheme& s, int64_t cols) {
 }
 
 int64_t quantizedBytes(const QuantScheme& s, int64_t rows, int64_t cols) {
-  const int64_t groups = groupsPerRow(s, cols);
-  int64_t bytes = rows * packedRowBytes(cols, s.bits) + rows * groups * 2;  // codes + F16 scales
-  if (!s.symmetric) bytes += rows * packedRowBytes(groups, s.bits);        // zeros
-  return bytes;
+  return integerBlockBytes(s.bits, rows, cols, groupsPerRow(s, cols), s.symmetric).total();
 }
 
 }  // namespace slmc

@@ -24,6 +24,8 @@
 #include <cstdint>
 #include <string>
 
+#include "runtime/weight_type.h"
+
 namespace slmc {
 
 struct QuantScheme {
@@ -37,7 +39,8 @@ struct QuantScheme {
 };
 
 inline int maxCode(int bits) { return (1 << bits) - 1; }
-// Throws Error unless bits is 2, 3, 4 or 8.
+// Throws Error unless an integer grid type of runtime/weight_type.h has `bits`-bit codes (2, 3,
+// 4 or 8: integerBitWidths(), the choices of every `bits` option).
 void validateBits(int bits);
 // "int4-g128-sym", "int8-channel-asym".
 std::string schemeName(const QuantScheme& scheme);

@@ -158,7 +158,7 @@ void importQuantizedTensors(const json& qc, std::vector<std::pair<std::string, T
     } catch (const json::exception& e) {
       throw Error(origin + ": quantization_config activation entry for '" + name + "' is malformed (" + e.what() + ")");
     }
-    require(a.bits >= 2 && a.bits <= 8 && (a.dynamic || a.scale > 0),
+    require(ActivationQuant::validBits(a.bits) && (a.dynamic || a.scale > 0),
             origin + ": activation quantizer of '" + name + "' is invalid (bits 2..8, a positive static scale)");
     model.activation_quant[name] = a;
   }

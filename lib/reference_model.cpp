@@ -30,8 +30,10 @@ at::Tensor asTorch(const Tensor& t) {
 }
 
 void validateActivationQuant(const ActivationQuant& q, const std::string& linear) {
-  require(q.bits >= 2 && q.bits <= 16, "activation quantizer of '" + linear + "' has " + std::to_string(q.bits) +
-                                           " bits (use 2 to 16, e.g. 8 for W8A8)");
+  require(q.bits >= ActivationQuant::kMinBits && q.bits <= ActivationQuant::kMaxSimulatedBits,
+          "activation quantizer of '" + linear + "' has " + std::to_string(q.bits) + " bits (use " +
+              std::to_string(ActivationQuant::kMinBits) + " to " + std::to_string(ActivationQuant::kMaxSimulatedBits) +
+              ", e.g. 8 for W8A8)");
   require(q.dynamic || (std::isfinite(q.scale) && q.scale > 0),
           "activation quantizer of '" + linear + "' is static with scale " + std::to_string(q.scale) +
               " (calibrate a positive scale or make it dynamic)");

@@ -104,14 +104,14 @@ WeightSet makeWeights(rt::WeightType type, int64_t rows, int64_t cols, int64_t g
     s.f16.resize(static_cast<size_t>(count * copies));
     for (auto& v : s.f16) v = randomHalf();  // as bfloat16: a normal value of magnitude ~2^-80
   } else {
-    const int bits = rt::traits(type).bits;
+    const int bits = slmc::weightTypeTraits(type).bits;
     const int64_t groups = shape.groups();
-    s.codes.resize(static_cast<size_t>(rows * rt::codeRowBytes(cols, bits) * copies));
+    s.codes.resize(static_cast<size_t>(rows * slmc::codeRowBytes(cols, bits) * copies));
     for (auto& b : s.codes) b = static_cast<uint8_t>(rng.next() >> 24);
     s.scales.resize(static_cast<size_t>(rows * groups * copies));
     for (auto& v : s.scales) v = static_cast<uint16_t>(randomHalf() & 0x7fffu);
     if (!symmetric) {
-      s.zeros.resize(static_cast<size_t>(rows * rt::codeRowBytes(groups, bits) * copies));
+      s.zeros.resize(static_cast<size_t>(rows * slmc::codeRowBytes(groups, bits) * copies));
       for (auto& b : s.zeros) b = static_cast<uint8_t>(rng.next() >> 24);
     }
   }
@@ -124,10 +124,10 @@ WeightSet makeWeights(rt::WeightType type, int64_t rows, int64_t cols, int64_t g
     } else if (type == rt::WeightType::BF16) {
       v.bf16 = s.f16.data() + k * count;
     } else {
-      const int bits = rt::traits(type).bits;
-      v.codes = s.codes.data() + k * rows * rt::codeRowBytes(cols, bits);
+      const int bits = slmc::weightTypeTraits(type).bits;
+      v.codes = s.codes.data() + k * rows * slmc::codeRowBytes(cols, bits);
       v.scales = s.scales.data() + k * rows * shape.groups();
-      if (!symmetric) v.zeros = s.zeros.data() + k * rows * rt::codeRowBytes(shape.groups(), bits);
+      if (!symmetric) v.zeros = s.zeros.data() + k * rows * slmc::codeRowBytes(shape.groups(), bits);
     }
     s.views.push_back(v);
   }
@@ -243,8 +243,8 @@ int main(int argc, char** argv) {
       // 128/64/32 that does, as a quantizer would have to.
       while (probe.group_size > 32 && shape.cols % probe.group_size != 0) probe.group_size /= 2;
       if (probe.group_size > 0 && shape.cols % probe.group_size != 0) continue;
-      std::string label = rt::traits(tc.type).name;
-      if (rt::traits(tc.type).quantized)
+      std::string label = slmc::weightTypeTraits(tc.type).name;
+      if (slmc::weightTypeTraits(tc.type).quantized)
         label += " g" + std::to_string(probe.group_size) + (tc.symmetric ? " sym" : " asym");
       const int64_t bytes = probe.weightBytes();
       const int copies = static_cast<int>(std::max<int64_t>(2, (4 * cache_bytes + bytes - 1) / bytes));

@@ -18,13 +18,6 @@ namespace slmc::runtime {
 
 namespace {
 
-const WeightTypeTraits kWeightTypes[] = {
-    {WeightType::F32, "f32", 32, false}, {WeightType::F16, "f16", 16, false}, {WeightType::BF16, "bf16", 16, false},
-    {WeightType::Q2, "q2", 2, true},     {WeightType::Q3, "q3", 3, true},     {WeightType::Q4, "q4", 4, true},
-    {WeightType::Q8, "q8", 8, true},
-};
-static_assert(std::size(kWeightTypes) == static_cast<size_t>(WeightType::Q8) + 1, "one row per WeightType, in order");
-
 detail::MatmulRowsFn rowsFunction(Isa isa) {
   switch (isa) {
     case Isa::Avx512:
@@ -83,19 +76,9 @@ constexpr int64_t kSerialWork = 64 * 1024;
 
 }  // namespace
 
-const WeightTypeTraits& traits(WeightType type) { return kWeightTypes[static_cast<size_t>(type)]; }
-
-std::optional<WeightType> quantizedType(int bits) {
-  for (const auto& row : kWeightTypes)
-    if (row.quantized && row.bits == bits) return row.type;
-  return std::nullopt;
-}
-
 int64_t QuantMatrix::weightBytes() const {
-  if (!traits(type).quantized) return rows * cols * (bits() / 8);
-  int64_t bytes = rows * codeRowBytes(cols, bits()) + rows * groups() * 2;
-  if (!symmetric) bytes += rows * codeRowBytes(groups(), bits());
-  return bytes;
+  if (!weightTypeTraits(type).quantized) return floatWeightBytes(type, rows, cols);
+  return integerBlockBytes(bits(), rows, cols, groups(), symmetric).total();
 }
 
 QuantMatrix QuantMatrix::float32(int64_t rows, int64_t cols, const float* values) {
@@ -142,7 +125,7 @@ QuantMatrix QuantMatrix::quantized(WeightType type, int64_t rows, int64_t cols, 
 std::string checkMatrix(const QuantMatrix& w) {
   if (w.rows <= 0 || w.cols <= 0)
     return "weight matrix has an empty shape [" + std::to_string(w.rows) + ", " + std::to_string(w.cols) + "]";
-  if (static_cast<size_t>(w.type) >= std::size(kWeightTypes)) return "weight matrix has an unknown type";
+  if (!isWeightType(w.type)) return "weight matrix has an unknown type";
   switch (w.type) {
     case WeightType::F32:
       return w.f32 ? "" : "f32 weight matrix has no values";
@@ -153,7 +136,7 @@ std::string checkMatrix(const QuantMatrix& w) {
     default:
       break;
   }
-  const std::string name = traits(w.type).name;
+  const std::string name = weightTypeTraits(w.type).name;
   if (w.group_size < 0 || (w.group_size > 0 && w.cols % w.group_size != 0))
     return name + " weight matrix: group size " + std::to_string(w.group_size) + " does not divide its " +
            std::to_string(w.cols) + " columns";

@@ -23,25 +23,13 @@
 #include <string>
 
 #include "runtime/cpu_features.h"
+#include "runtime/weight_type.h"
 
 namespace slmc::runtime {
 
-// ---------------------------------------------------------------------------------------------
-// Weight types: one row per type (ggml's type_traits idea); sizes are computed from here.
-enum class WeightType : uint8_t { F32, F16, BF16, Q2, Q3, Q4, Q8 };
-
-struct WeightTypeTraits {
-  WeightType type;
-  const char* name;  // "f32", "f16", "bf16", "q2", "q3", "q4", "q8"
-  int bits;          // bits per stored weight (32, 16, 16, 2, 3, 4, 8)
-  bool quantized;    // integer codes + per-group scales (and zeros)
-};
-
-const WeightTypeTraits& traits(WeightType type);
-// Q2/Q3/Q4/Q8 for bits 2/3/4/8; nothing for any other width.
-std::optional<WeightType> quantizedType(int bits);
-// Bytes of one row of `cols` packed `bits`-bit codes (equals lib's packedRowBytes).
-inline int64_t codeRowBytes(int64_t cols, int bits) { return (cols * bits + 7) / 8; }
+// Weight types (their names, bits and sizes) are rows of the one type table the pack and the
+// quantizers read too: runtime/weight_type.h.
+using slmc::WeightType;
 
 // ---------------------------------------------------------------------------------------------
 // A read-only view of a [rows, cols] weight ([out_features, in_features], row-major). It owns
@@ -61,7 +49,7 @@ struct QuantMatrix {
   const uint16_t* scales = nullptr;  // [rows, groups] float16 bit patterns
   const uint8_t* zeros = nullptr;    // asymmetric: rows * codeRowBytes(groups, bits)
 
-  int bits() const { return traits(type).bits; }
+  int bits() const { return weightTypeTraits(type).bits; }
   int64_t groupSize() const { return group_size > 0 ? group_size : cols; }
   int64_t groups() const { return cols / groupSize(); }
   // Bytes of weight data a matmul reads: codes + scales + zeros (or the float values).
@@ -70,7 +58,7 @@ struct QuantMatrix {
   static QuantMatrix float32(int64_t rows, int64_t cols, const float* values);
   static QuantMatrix float16(int64_t rows, int64_t cols, const uint16_t* values);
   static QuantMatrix bfloat16(int64_t rows, int64_t cols, const uint16_t* values);
-  // type: Q2/Q3/Q4/Q8 (quantizedType(bits)).
+  // type: an integer grid type (integerType(bits)).
   static QuantMatrix quantized(WeightType type, int64_t rows, int64_t cols, int64_t group_size, bool symmetric,
                                const uint8_t* codes, const uint16_t* scales, const uint8_t* zeros);
 };

@@ -163,8 +163,11 @@ inline void unpackCodes(const uint8_t* packed, int64_t count, int bits, T* codes
       return unpackCodes<3>(packed, count, codes);
     case 4:
       return unpackCodes<4>(packed, count, codes);
-    default:
+    case 8:
       return unpackCodes<8>(packed, count, codes);
+    default:
+      // A width without a fast path (a new row of weight_type.h): correct, one code at a time.
+      for (int64_t k = 0; k < count; ++k) codes[k] = static_cast<T>(codeAt(packed, k, bits));
   }
 }
 
@@ -187,7 +190,7 @@ struct RowGrids {
 };
 
 // Columns per group as the kernels walk a row: float matrices are one group.
-inline int64_t kernelGroupSize(const QuantMatrix& w) { return traits(w.type).quantized ? w.groupSize() : w.cols; }
+inline int64_t kernelGroupSize(const QuantMatrix& w) { return weightTypeTraits(w.type).quantized ? w.groupSize() : w.cols; }
 
 // SIMD code loads read at most this many bytes past the last code byte they use. Inside the
 // matrix that lands in the next row (every row is at least one SIMD chunk long when a chunk is

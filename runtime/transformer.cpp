@@ -63,14 +63,11 @@ QuantMatrix viewOf(const PackTensor& t, int64_t rows, int64_t cols, const std::s
     case pack::Storage::BF16:
       m = QuantMatrix::bfloat16(rows, cols, reinterpret_cast<const uint16_t*>(t.data.data));
       break;
-    default: {
-      const std::optional<WeightType> type = quantizedType(t.scheme.bits);
-      require(type.has_value(), "tensor '" + t.name + "' of pack '" + origin + "' has " +
-                                    std::to_string(t.scheme.bits) + "-bit codes, which the runtime does not run");
+    default:
+      // The pack's storage is the runtime's type: one table (runtime/weight_type.h).
       m = QuantMatrix::quantized(
-          *type, rows, cols, t.scheme.group_size, t.scheme.symmetric, reinterpret_cast<const uint8_t*>(t.codes.data),
+          t.storage, rows, cols, t.scheme.group_size, t.scheme.symmetric, reinterpret_cast<const uint8_t*>(t.codes.data),
           reinterpret_cast<const uint16_t*>(t.scales.data), reinterpret_cast<const uint8_t*>(t.zeros.data));
-    }
   }
   const std::string problem = checkMatrix(m);
   require(problem.empty(), "tensor '" + t.name + "' of pack '" + origin + "' cannot run: " + problem);

@@ -38,7 +38,7 @@ Model bf16Model() {
 
 std::string storageOf(const PackFile& pack, const std::string& name) {
   for (const PackTensor& t : pack.tensors())
-    if (t.name == name) return pack::storageTraits(t.storage).name;
+    if (t.name == name) return weightTypeTraits(t.storage).storage_name;
   return "missing";
 }
 

@@ -137,14 +137,14 @@ TEST_CASE("pack: the storage table sizes quantized blocks exactly as quant_schem
         const pack::QuantizedBlockBytes b = pack::quantizedBlockBytes(s, rows, cols);
         CHECK(b.total() == quantizedBytes(s, rows, cols));
         CHECK(b.codes == rows * packedRowBytes(cols, s.bits));
-        REQUIRE(pack::quantizedStorage(s.bits) != nullptr);
-        CHECK(pack::findStorage(pack::quantizedStorage(s.bits)->name)->bits == s.bits);
+        REQUIRE(integerType(s.bits).has_value());
+        CHECK(findStorage(weightTypeTraits(*integerType(s.bits)).storage_name)->bits == s.bits);
       }
-  CHECK(pack::findStorage("float16")->dtype == DType::F16);
-  CHECK(pack::findStorage("bfloat16")->dtype == DType::BF16);
-  CHECK(pack::floatStorage(DType::BF16)->storage == pack::Storage::BF16);
+  CHECK(pack::storageDType(findStorage("float16")->type) == DType::F16);
+  CHECK(pack::storageDType(findStorage("bfloat16")->type) == DType::BF16);
+  CHECK(pack::floatStorage(DType::BF16) == pack::Storage::BF16);
   CHECK(static_cast<int>(pack::Storage::BF16) == 6);  // appended: older storages keep their index
-  CHECK(pack::findStorage("int5") == nullptr);
+  CHECK(findStorage("int5") == nullptr);
 }
 
 TEST_CASE("pack: float models round trip bit for bit (F32, F16 and BF16 kept)") {
@@ -170,7 +170,7 @@ TEST_CASE("pack: float models round trip bit for bit (F32, F16 and BF16 kept)") 
     CHECK(back.tensors.at(norm).dtype() == DType::BF16);
     const PackFile pack = PackFile::open(dir / "m.slmc");
     for (const PackTensor& t : pack.tensors())
-      if (t.name == norm) CHECK(std::string(pack::storageTraits(t.storage).name) == "bfloat16");
+      if (t.name == norm) CHECK(std::string(weightTypeTraits(t.storage).storage_name) == "bfloat16");
   }
 }
 
@@ -211,7 +211,7 @@ TEST_CASE("pack: quantized models give back the same codes, scales, zeros and ac
       ++quantized;
       const QuantizedTensor& q = *m.quantized.at(t.name);
       CHECK(t.scheme == q.scheme);
-      CHECK(t.storage == pack::quantizedStorage(q.scheme.bits)->storage);
+      CHECK(t.storage == integerType(q.scheme.bits));
       const std::vector<uint8_t> codes = packCodes(q.codes.data(), q.rows, q.cols, q.scheme.bits);
       REQUIRE(t.codes.bytes == codes.size());
       CHECK(std::memcmp(t.codes.data, codes.data(), codes.size()) == 0);

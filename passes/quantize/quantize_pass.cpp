@@ -7,7 +7,7 @@ namespace slmc {
 
 QuantizePass::QuantizePass() : Pass("quantize", "post-training quantization: RTN, GPTQ, AWQ weights; SmoothQuant W8A8") {
   method.choices({"rtn", "gptq", "awq", "smoothquant"});
-  bits.choices({2, 3, 4, 8});
+  bits.choices(integerBitWidths());  // the type table's integer grids
   group_size.range(0, 1 << 20);
   observer.choices({"minmax", "percentile", "mse", "kl"});
   act_observer.choices({"minmax", "percentile", "mse", "kl"});

@@ -53,7 +53,7 @@ PackedWeights pack(const slmc::QuantizedTensor& q) {
   p.codes = slmc::packCodes(q.codes.data(), q.rows, q.cols, bits);
   for (float s : q.scales) p.scales.push_back(slmc::floatToHalf(s));
   if (!q.scheme.symmetric) p.zeros = slmc::packCodes(q.zeros.data(), q.rows, q.groups(), bits);
-  p.view = rt::QuantMatrix::quantized(*rt::quantizedType(bits), q.rows, q.cols, q.scheme.group_size, q.scheme.symmetric,
+  p.view = rt::QuantMatrix::quantized(*slmc::integerType(bits), q.rows, q.cols, q.scheme.group_size, q.scheme.symmetric,
                                       p.codes.data(), p.scales.data(), q.scheme.symmetric ? nullptr : p.zeros.data());
   return p;
 }
@@ -153,21 +153,21 @@ std::vector<Case> quantizedCases() {
 
 TEST_CASE("runtime: weight type table, row sizes and weight bytes agree with lib") {
   for (int bits : {2, 3, 4, 8}) {
-    REQUIRE(rt::quantizedType(bits).has_value());
-    CHECK(rt::traits(*rt::quantizedType(bits)).bits == bits);
-    CHECK(rt::traits(*rt::quantizedType(bits)).quantized);
+    REQUIRE(slmc::integerType(bits).has_value());
+    CHECK(slmc::weightTypeTraits(*slmc::integerType(bits)).bits == bits);
+    CHECK(slmc::weightTypeTraits(*slmc::integerType(bits)).quantized);
     for (int64_t cols : {1, 7, 8, 12, 33, 172, 4096})
-      CHECK(rt::codeRowBytes(cols, bits) == slmc::packedRowBytes(cols, bits));
+      CHECK(slmc::codeRowBytes(cols, bits) == slmc::packedRowBytes(cols, bits));
     for (bool symmetric : {true, false})
       for (int64_t group : {0, 32, 128}) {
         const slmc::QuantScheme scheme{bits, group, symmetric};
         rt::QuantMatrix m =
-            rt::QuantMatrix::quantized(*rt::quantizedType(bits), 11, 256, group, symmetric, nullptr, nullptr, nullptr);
+            rt::QuantMatrix::quantized(*slmc::integerType(bits), 11, 256, group, symmetric, nullptr, nullptr, nullptr);
         CHECK(m.weightBytes() == slmc::quantizedBytes(scheme, 11, 256));
       }
   }
-  CHECK_FALSE(rt::quantizedType(5).has_value());
-  CHECK_FALSE(rt::quantizedType(16).has_value());
+  CHECK_FALSE(slmc::integerType(5).has_value());
+  CHECK_FALSE(slmc::integerType(16).has_value());
   CHECK(rt::QuantMatrix::float32(3, 5, nullptr).weightBytes() == 60);
   CHECK(rt::QuantMatrix::float16(3, 5, nullptr).weightBytes() == 30);
 }
@@ -237,8 +237,8 @@ TEST_CASE("runtime: bfloat16 conversion equals lib's bf16ToFloat for every bit p
     const float a = rt::detail::bf16ToF32(static_cast<uint16_t>(h)), b = slmc::bf16ToFloat(static_cast<uint16_t>(h));
     REQUIRE(std::memcmp(&a, &b, sizeof a) == 0);
   }
-  CHECK(rt::traits(rt::WeightType::BF16).bits == 16);
-  CHECK_FALSE(rt::traits(rt::WeightType::BF16).quantized);
+  CHECK(slmc::weightTypeTraits(rt::WeightType::BF16).bits == 16);
+  CHECK_FALSE(slmc::weightTypeTraits(rt::WeightType::BF16).quantized);
   CHECK(rt::QuantMatrix::bfloat16(3, 5, nullptr).weightBytes() == 30);
   CHECK(rt::checkMatrix(rt::QuantMatrix::bfloat16(3, 5, nullptr)) == "bf16 weight matrix has no values");
 }
@@ -486,7 +486,7 @@ TEST_CASE("runtime: activationCode routes matmul() to matmulInt8 where it runs, 
   for (rt::ActivationCode code : {rt::ActivationCode::Int8x2, rt::ActivationCode::Int8})
     for (const rt::QuantMatrix& m : {q4.view, q3.view})
       for (int64_t n : {1, 4, 5}) {
-        INFO(std::string(rt::traits(m.type).name) << " n=" << n << " " << rt::activationCodeName(code));
+        INFO(std::string(slmc::weightTypeTraits(m.type).name) << " n=" << n << " " << rt::activationCodeName(code));
         const std::vector<float> x = randomValues(static_cast<size_t>(n * cols), rng);
         std::vector<float> routed(static_cast<size_t>(n * rows)), int8(routed.size()), exact(routed.size()),
             float_code(routed.size());

@@ -1,0 +1,62 @@
+// The one weight type table (runtime/weight_type.h) that the pack, the runtime, the quantizers
+// and the CLI read: its rows are consistent, and every reader agrees with it.
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "lib/bit_packing.h"
+#include "lib/error.h"
+#include "lib/pack_format.h"
+#include "lib/quant_scheme.h"
+#include "passes/quantize/quantize_pass.h"
+#include "runtime/kernels.h"
+
+using namespace slmc;
+
+TEST_CASE("weight types: one row per type with unique names, and bit widths lead to one integer grid each") {
+  std::set<std::string> names, storage_names;
+  for (const WeightTypeTraits& t : kWeightTypes) {
+    CAPTURE(t.name);
+    CHECK(&weightTypeTraits(t.type) == &t);
+    CHECK(names.insert(t.name).second);
+    CHECK(storage_names.insert(t.storage_name).second);
+    CHECK(findStorage(t.storage_name) == &t);
+    if (t.quantized) {
+      CHECK(integerType(t.bits) == t.type);
+      CHECK_NOTHROW(validateBits(t.bits));
+    } else {
+      CHECK(pack::floatStorage(pack::storageDType(t.type)) == t.type);
+    }
+  }
+  CHECK(integerBitWidths() == std::vector<int64_t>{2, 3, 4, 8});
+  CHECK(integerBitsText() == "2, 3, 4 or 8");
+  CHECK_FALSE(integerType(5).has_value());
+  CHECK_THROWS_WITH_AS(validateBits(5), "unsupported bit width 5 (use 2, 3, 4 or 8)", Error);
+  CHECK(findStorage("int5") == nullptr);
+  CHECK(storageNames() == "float32, float16, int8, int4, int3, int2, bfloat16");
+}
+
+TEST_CASE("weight types: the pack, the scheme and the runtime count a weight's bytes alike") {
+  for (const int64_t bits : integerBitWidths())
+    for (const int64_t group : {0, 16, 32})
+      for (const bool symmetric : {true, false}) {
+        const QuantScheme s{static_cast<int>(bits), group, symmetric};
+        CAPTURE(schemeName(s));
+        const int64_t rows = 5, cols = 96;
+        const uint8_t codes = 0;
+        const uint16_t scale = 0;
+        const runtime::QuantMatrix m = runtime::QuantMatrix::quantized(*integerType(static_cast<int>(bits)), rows, cols,
+                                                                       group, symmetric, &codes, &scale, &codes);
+        CHECK(m.weightBytes() == quantizedBytes(s, rows, cols));
+        CHECK(pack::quantizedBlockBytes(s, rows, cols).total() == quantizedBytes(s, rows, cols));
+        CHECK(packedRowBytes(cols, static_cast<int>(bits)) == codeRowBytes(cols, static_cast<int>(bits)));
+      }
+  CHECK(runtime::QuantMatrix::bfloat16(3, 8, nullptr).weightBytes() == 48);
+}
+
+TEST_CASE("weight types: the quantize pass offers exactly the table's integer widths") {
+  const QuantizePass pass;
+  const OptionBase* bits = pass.findOption("bits");
+  REQUIRE(bits != nullptr);
+  CHECK(bits->choiceTexts() == std::vector<std::string>{"2", "3", "4", "8"});
+}
