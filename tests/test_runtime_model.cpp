@@ -130,7 +130,7 @@ TEST_CASE("runtime model: float stories260K pack gives the reference's logits, s
   const std::vector<float> got = runtimeLogits(t, ids);
   const double diff = maxDiff(expected.floats(), got.data(), 64 * vocab);
   MESSAGE("stories260K float pack: max |logit diff| vs reference " << diff);
-  CHECK(diff < 1e-4);
+  CHECK(diff < kReferenceLogitTolerance);
   CHECK(t.position() == 64);
 
   // Against the exact logits (transformers in float64, fixture): the runtime's own float32
@@ -147,7 +147,7 @@ TEST_CASE("runtime model: float stories260K pack gives the reference's logits, s
     }
     REQUIRE(offset == golden["logits"].size());
     MESSAGE("stories260K float pack: max |logit diff| vs transformers in float64 " << worst);
-    CHECK(worst < 1e-4);
+    CHECK(worst < kReferenceLogitTolerance);
   }
 
   // One token at a time, and a prefill split unevenly, give the same logits.
@@ -206,8 +206,9 @@ TEST_CASE("runtime model: quantized packs (int4 g32, int8 channel asym, int3 asy
     // Weight-only packs agree to float rounding (~1e-6). Activation rounding is discontinuous:
     // the last-bit differences between the runtime's kernels and LibTorch's BLAS put a few
     // inputs one integer step apart, which moves this tiny (64-wide) model's perplexity by
-    // 0.01-0.5% depending on the kernel path (measured: AVX-512 0.055%, AVX2 0.085%, scalar 0.45%).
-    CHECK(rel < (c.model.activation_quant.empty() ? 1e-3 : 1e-2));
+    // 0.01-0.5% depending on the kernel path (measured: AVX-512 0.055%, AVX2 0.085%, scalar 0.45%),
+    // and by 1.7% when the reference's OpenBLAS runs its Cooperlake kernel instead of SkylakeX's.
+    CHECK(rel < (c.model.activation_quant.empty() ? 1e-3 : 3e-2));
     PerplexityOptions strided;
     strided.ctx = 64;
     strided.stride = 32;
@@ -219,7 +220,7 @@ TEST_CASE("runtime model: quantized packs (int4 g32, int8 channel asym, int3 asy
       // Weight-only: the dequantized weights are exact, so the logits agree as closely as float.
       const std::vector<int32_t> head(ids.begin(), ids.begin() + 48);
       const std::vector<float> l = runtimeLogits(t, head);
-      CHECK(maxDiff(ref.logits(head, 1, 48).floats(), l.data(), 48 * c.model.config.vocab_size) < 1e-4);
+      CHECK(maxDiff(ref.logits(head, 1, 48).floats(), l.data(), 48 * c.model.config.vocab_size) < kReferenceLogitTolerance);
     }
   }
 }
@@ -243,7 +244,7 @@ TEST_CASE("runtime model: random GPT-2 and biased grouped-query Llama packs matc
     const std::vector<float> got = runtimeLogits(t, ids);
     const double diff = maxDiff(ref.logits(ids, 1, n).floats(), got.data(), n * c.vocab_size);
     MESSAGE(c.architecture << ": max |logit diff| " << diff);
-    CHECK(diff < 1e-4);
+    CHECK(diff < kReferenceLogitTolerance);
     t.reset();
     double step_diff = 0;
     for (int64_t i = 0; i < n; ++i)
@@ -372,7 +373,7 @@ TEST_CASE("cli runtime: run, eval, validate and bench on a stories260K pack, bad
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(r.out.find("top-1 agreement") != std::string::npos);
   const nlohmann::json v = readJson(dir / "v.json");
-  CHECK(v["max_abs_logit_diff"].get<double>() < 1e-4);
+  CHECK(v["max_abs_logit_diff"].get<double>() < kReferenceLogitTolerance);
   CHECK(v["top1_agreement"].get<double>() > 0.99);
   CHECK(v["perplexity_relative_diff"].get<double>() < 1e-4);
   CHECK(v["tokens_scored"] == 252);
@@ -384,7 +385,7 @@ TEST_CASE("cli runtime: run, eval, validate and bench on a stories260K pack, bad
   CHECK(r.out.find("(float64)") != std::string::npos);
   const nlohmann::json v64 = readJson(dir / "v64.json");
   CHECK(v64["reference_dtype"] == "float64");
-  CHECK(v64["max_abs_logit_diff"].get<double>() < 1e-4);
+  CHECK(v64["max_abs_logit_diff"].get<double>() < kReferenceLogitTolerance);
   CHECK(v64["top1_agreement"].get<double>() > 0.99);
   expectError(runSlmc("-q validate " + pack + " --reference-dtype float16 --tokens " + ids), "--reference-dtype");
 

@@ -61,7 +61,7 @@ TEST_CASE("runtime weight types: a bfloat16 stories260K pack gives the reference
   for (const PackTensor& t : pack.tensors()) CHECK(t.storage == pack::Storage::BF16);
   const double diff = maxLogitDiff(m, dir / "b.slmc", someIds(40, m.config.vocab_size));
   MESSAGE("stories260K bf16 pack: max |logit diff| vs reference " << diff);
-  CHECK(diff < 1e-4);
+  CHECK(diff < kReferenceLogitTolerance);
 }
 
 TEST_CASE("runtime weight types: int8 and int4 embeddings (tied head) and lm_heads run and equal the reference") {
@@ -75,7 +75,7 @@ TEST_CASE("runtime weight types: int8 and int4 embeddings (tied head) and lm_hea
     quantizeTensor(tied, names::kEmbedTokens, s);
     const double tied_diff = maxLogitDiff(tied, dir / "tied.slmc", someIds(40, tied.config.vocab_size));
     MESSAGE(schemeName(s) << " embedding (tied head), stories260K: max |logit diff| " << tied_diff);
-    CHECK(tied_diff < 1e-4);
+    CHECK(tied_diff < kReferenceLogitTolerance);
 
     // An untied model with a quantized embedding and a quantized lm_head of another scheme.
     TinyShape shape;
@@ -84,6 +84,6 @@ TEST_CASE("runtime weight types: int8 and int4 embeddings (tied head) and lm_hea
     Model untied = randomModel(tinyLlamaConfig(shape), 17);
     quantizeTensor(untied, names::kEmbedTokens, s);
     quantizeTensor(untied, names::kLmHead, QuantScheme{8, 0, false});
-    CHECK(maxLogitDiff(untied, dir / "untied.slmc", someIds(24, 96)) < 1e-4);
+    CHECK(maxLogitDiff(untied, dir / "untied.slmc", someIds(24, 96)) < kReferenceLogitTolerance);
   }
 }
