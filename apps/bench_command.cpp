@@ -12,12 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
-#include "lib/atomic_file.h"
-#include "lib/error.h"
-#include "lib/pack_reader.h"
+#include "lib/format/pack_reader.h"
 #include "lib/report/report_figures.h"
 #include "lib/report/report_file.h"
-#include "lib/version.h"
+#include "lib/support/atomic_file.h"
+#include "lib/support/error.h"
+#include "lib/support/version.h"
 #include "runtime/generation_timing.h"
 #include "runtime/kernels.h"
 #include "runtime/memory_bandwidth.h"

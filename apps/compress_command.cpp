@@ -7,9 +7,9 @@
 
 #include "apps/commands.h"
 #include "apps/compress_runner.h"
-#include "lib/error.h"
-#include "lib/pass_registry.h"
-#include "lib/pipeline.h"
+#include "lib/pipeline/pass_registry.h"
+#include "lib/pipeline/pipeline.h"
+#include "lib/support/error.h"
 #include "passes/builtin_passes.h"
 
 namespace slmc {

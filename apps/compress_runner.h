@@ -10,7 +10,7 @@
 
 #include "apps/commands.h"
 #include "datasets/token_source.h"
-#include "lib/pipeline.h"
+#include "lib/pipeline/pipeline.h"
 
 namespace slmc {
 
@@ -28,7 +28,7 @@ struct CompressJob {
   TokenSourceOptions eval;
   int64_t eval_ctx = 256;
   int64_t eval_batch = 4;
-  std::string float_dtype;  // --float-dtype / recipe float_dtype: f32, f16, bf16; "": defaults (lib/float_dtype.h)
+  std::string float_dtype;  // --float-dtype / recipe float_dtype: f32, f16, bf16; "": defaults (lib/format/float_dtype.h)
   std::string output;  // Hugging Face-style directory
   std::string report;  // JSON path; default <output>/slmc_report.json
   bool force = false;  // replace an existing output directory (or the input itself)

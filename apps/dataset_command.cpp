@@ -24,12 +24,12 @@
 #include "datasets/text_source.h"
 #include "datasets/token_dataset_h5.h"
 #include "datasets/tokenizer.h"
-#include "lib/atomic_file.h"
-#include "lib/checkpoint.h"
-#include "lib/error.h"
-#include "lib/progress.h"
-#include "lib/reference_model.h"
-#include "lib/version.h"
+#include "lib/format/checkpoint.h"
+#include "lib/reference/reference_model.h"
+#include "lib/support/atomic_file.h"
+#include "lib/support/error.h"
+#include "lib/support/progress.h"
+#include "lib/support/version.h"
 
 namespace slmc {
 

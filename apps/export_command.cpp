@@ -2,24 +2,24 @@
 //                          [--exact] [--force] [--report FILE]
 // The `export` pass (passes/export/export_pass.h) run on its own:
 //   hf:   a Hugging Face directory (config.json + model.safetensors) that transformers loads as is.
-//   pack: one .slmc file (lib/pack_format.h, docs/pack-format.md) with the tokenizer inside;
+//   pack: one .slmc file (lib/format/pack_format.h, docs/pack-format.md) with the tokenizer inside;
 //         chosen by --format pack or an output name ending in .slmc.
-//   gguf: one llama.cpp GGUF (lib/gguf/gguf_export.h); chosen by --format gguf or a name ending
+//   gguf: one llama.cpp GGUF (lib/format/gguf/gguf_export.h); chosen by --format gguf or a name ending
 //         in .gguf. Writes a JSON report (default OUT.report.json): per tensor the ggml type,
 //         whether it is exact, and the error a re-encoding added.
-// Float tensors are written at --float-dtype, or each at its default (lib/float_dtype.h).
+// Float tensors are written at --float-dtype, or each at its default (lib/format/float_dtype.h).
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
-#include "lib/atomic_file.h"
-#include "lib/checkpoint.h"
-#include "lib/error.h"
-#include "lib/float_dtype.h"
-#include "lib/output_path.h"
-#include "lib/pass.h"
-#include "lib/version.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/float_dtype.h"
+#include "lib/pipeline/pass.h"
+#include "lib/support/atomic_file.h"
+#include "lib/support/error.h"
+#include "lib/support/output_path.h"
+#include "lib/support/version.h"
 #include "passes/export/export_pass.h"
 
 namespace slmc {

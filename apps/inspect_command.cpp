@@ -4,9 +4,9 @@
 #include "apps/commands.h"
 #include <nlohmann/json.hpp>
 
-#include "lib/checkpoint.h"
-#include "lib/gguf/gguf_export.h"
-#include "lib/model_summary.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/gguf/gguf_export.h"
+#include "lib/model/model_summary.h"
 
 namespace slmc {
 

@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "apps/commands.h"
-#include "lib/error.h"
-#include "lib/temp_paths.h"
 #include "lib/report/usage_error.h"
-#include "lib/version.h"
+#include "lib/support/error.h"
+#include "lib/support/temp_paths.h"
+#include "lib/support/version.h"
 
 int main(int argc, char** argv) {
   // Before any thread exists: an interrupted command removes its staging files.

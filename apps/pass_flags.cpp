@@ -1,7 +1,7 @@
 #include "apps/pass_flags.h"
 
-#include "lib/error.h"
-#include "lib/pipeline.h"
+#include "lib/pipeline/pipeline.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

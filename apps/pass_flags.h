@@ -1,4 +1,4 @@
-// One command-line flag per declared option of a pass (lib/pass_options.h), so a command's flags
+// One command-line flag per declared option of a pass (lib/pipeline/pass_options.h), so a command's flags
 // and the pass's options cannot drift: `group_size` becomes `--group-size` with the declaration's
 // help, constraint and default; a bool option becomes a switch that sets the opposite of its
 // default (`act_order` → `--act-order`, `scale_search` → `--no-scale-search`); a list option
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/pass.h"
+#include "lib/pipeline/pass.h"
 
 namespace slmc {
 

@@ -9,9 +9,9 @@
 #include "apps/commands.h"
 #include "apps/compress_runner.h"
 #include "apps/pass_flags.h"
-#include "lib/error.h"
-#include "lib/pass_options.h"
-#include "lib/pipeline.h"
+#include "lib/pipeline/pass_options.h"
+#include "lib/pipeline/pipeline.h"
+#include "lib/support/error.h"
 #include "passes/prune/prune_pass.h"
 
 namespace slmc {

@@ -8,7 +8,7 @@
 #include "apps/commands.h"
 #include "apps/compress_runner.h"
 #include "apps/pass_flags.h"
-#include "lib/pipeline.h"
+#include "lib/pipeline/pipeline.h"
 #include "passes/quantize/quantize_pass.h"
 
 namespace slmc {

@@ -8,11 +8,11 @@
 #include <memory>
 
 #include "apps/commands.h"
-#include "lib/atomic_file.h"
-#include "lib/error.h"
 #include "lib/report/report_comparison.h"
 #include "lib/report/report_html.h"
 #include "lib/report/usage_error.h"
+#include "lib/support/atomic_file.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

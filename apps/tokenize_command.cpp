@@ -9,7 +9,7 @@
 #include "apps/commands.h"
 #include "datasets/hf_tokenizer.h"
 #include "datasets/tokenizer.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

@@ -1,7 +1,7 @@
 // slmc validate model.slmc [--reference MODEL] [--reference-dtype float32|float64]
 //               (--tokens FILE | --data|--eval-data FILE|DIR|data.h5)
 //               [--tokenizer PATH] [--ctx N] [--stride S] [--max-tokens K] [--json out.json]
-// Runs the same token windows (lib/perplexity.h's sliding windows) through the runtime
+// Runs the same token windows (lib/reference/perplexity.h's sliding windows) through the runtime
 // (runtime/transformer.h) and through the LibTorch reference forward of MODEL (default: the
 // pack itself, i.e. the very same quantized weights) and reports how far apart they are: the
 // largest |logit difference|, top-1 agreement, mean KL(reference ‖ runtime), and both
@@ -15,16 +15,16 @@
 #include "apps/commands.h"
 #include "apps/token_source_flags.h"
 #include "datasets/token_source.h"
-#include "lib/atomic_file.h"
-#include "lib/checkpoint.h"
-#include "lib/error.h"
-#include "lib/pack_reader.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/pack_reader.h"
+#include "lib/reference/perplexity.h"
+#include "lib/reference/reference_model.h"
 #include "lib/report/report_figures.h"
 #include "lib/report/report_file.h"
-#include "lib/perplexity.h"
-#include "lib/progress.h"
-#include "lib/reference_model.h"
-#include "lib/version.h"
+#include "lib/support/atomic_file.h"
+#include "lib/support/error.h"
+#include "lib/support/progress.h"
+#include "lib/support/version.h"
 #include "runtime/transformer.h"
 
 namespace slmc {

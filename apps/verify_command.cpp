@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
-#include "lib/atomic_file.h"
-#include "lib/model_config.h"
-#include "lib/pack_reader.h"
+#include "lib/format/pack_reader.h"
+#include "lib/model/model_config.h"
+#include "lib/support/atomic_file.h"
 
 namespace slmc {
 

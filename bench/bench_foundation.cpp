@@ -21,10 +21,10 @@
 #include <string>
 #include <vector>
 
-#include "lib/checkpoint.h"
-#include "lib/hf_checkpoint.h"
-#include "lib/random_model.h"
-#include "lib/reference_model.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/hf_checkpoint.h"
+#include "lib/model/random_model.h"
+#include "lib/reference/reference_model.h"
 
 using namespace slmc;
 namespace fs = std::filesystem;

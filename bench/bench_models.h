@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "lib/model.h"
-#include "lib/random_model.h"
+#include "lib/model/model.h"
+#include "lib/model/random_model.h"
 
 namespace slmc::bench {
 

@@ -12,15 +12,15 @@
 #include <string>
 #include <vector>
 
-#include "lib/checkpoint.h"
-#include "lib/memory_usage.h"
-#include "lib/model_comparison.h"
-#include "lib/model_size.h"
-#include "lib/reference_model.h"
+#include "bench/bench_models.h"
+#include "lib/format/checkpoint.h"
+#include "lib/model/model_size.h"
+#include "lib/reference/model_comparison.h"
+#include "lib/reference/reference_model.h"
+#include "lib/support/memory_usage.h"
 #include "passes/prune/prune_model.h"
 #include "passes/prune/structured_prune.h"
 #include "passes/quantize/quantize_model.h"
-#include "bench/bench_models.h"
 #include "tests/sampled_ids.h"
 
 using namespace slmc;

@@ -15,7 +15,7 @@
 #include <random>
 #include <vector>
 
-#include "lib/quantized_tensor.h"
+#include "lib/model/quantized_tensor.h"
 #include "passes/quantize/awq.h"
 #include "passes/quantize/gptq.h"
 #include "passes/quantize/second_order.h"

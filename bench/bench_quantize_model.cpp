@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "lib/checkpoint.h"
-#include "lib/memory_usage.h"
-#include "lib/model_comparison.h"
-#include "lib/reference_model.h"
-#include "passes/quantize/quantize_model.h"
 #include "bench/bench_models.h"
+#include "lib/format/checkpoint.h"
+#include "lib/reference/model_comparison.h"
+#include "lib/reference/reference_model.h"
+#include "lib/support/memory_usage.h"
+#include "passes/quantize/quantize_model.h"
 #include "tests/sampled_ids.h"
 
 using namespace slmc;

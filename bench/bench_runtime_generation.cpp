@@ -29,11 +29,11 @@
 #include <string>
 #include <vector>
 
-#include "lib/error.h"
-#include "lib/pack_reader.h"
-#include "lib/pack_writer.h"
-#include "lib/random_model.h"
-#include "lib/reference_model.h"
+#include "lib/format/pack_reader.h"
+#include "lib/format/pack_writer.h"
+#include "lib/model/random_model.h"
+#include "lib/reference/reference_model.h"
+#include "lib/support/error.h"
 #include "passes/quantize/quantize_model.h"
 #include "runtime/generation_timing.h"
 #include "runtime/kernels.h"

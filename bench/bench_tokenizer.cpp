@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "datasets/tokenizer.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace {
 std::string envOr(const char* name, const char* fallback) {

@@ -5,7 +5,7 @@
 
 #include "calibration/stats_cache.h"
 #include "datasets/sha256.h"
-#include "lib/model_config.h"
+#include "lib/model/model_config.h"
 
 namespace slmc {
 

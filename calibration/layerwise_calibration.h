@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "lib/activation_stats.h"
-#include "lib/layerwise_forward.h"
-#include "lib/model.h"
+#include "lib/model/model.h"
+#include "lib/reference/activation_stats.h"
+#include "lib/reference/layerwise_forward.h"
 
 namespace slmc {
 

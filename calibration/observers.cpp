@@ -4,9 +4,9 @@
 #include <cmath>
 #include <limits>
 
-#include "lib/error.h"
-#include "lib/quant_scheme.h"
-#include "lib/quantized_tensor.h"
+#include "lib/model/quant_scheme.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

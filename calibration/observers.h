@@ -1,6 +1,6 @@
 // Observers: choose the value range [lo, hi] a quantization grid covers, from the values it will
 // hold (weights of a group, or sampled activations). The range then goes through
-// gridForRange (lib/quantized_tensor.h), which widens it to contain 0 and rounds the scale to
+// gridForRange (lib/model/quantized_tensor.h), which widens it to contain 0 and rounds the scale to
 // float16, so every observer's objective is measured on exactly the grid that is stored.
 //
 //   MinMax      [min, max].

@@ -9,8 +9,8 @@
 #include <memory>
 
 #include "datasets/hdf5_handle.h"
-#include "lib/error.h"
-#include "lib/temp_paths.h"
+#include "lib/support/error.h"
+#include "lib/support/temp_paths.h"
 
 namespace slmc {
 

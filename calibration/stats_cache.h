@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "lib/activation_stats.h"
+#include "lib/reference/activation_stats.h"
 
 namespace slmc {
 

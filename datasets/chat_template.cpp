@@ -12,7 +12,7 @@
 #include <optional>
 #include <variant>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

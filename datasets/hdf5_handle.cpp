@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

@@ -4,8 +4,8 @@
 
 #include "datasets/byte_level.h"
 #include "datasets/utf8.h"
-#include "lib/error.h"
-#include "lib/file_util.h"
+#include "lib/support/error.h"
+#include "lib/support/file_util.h"
 
 namespace slmc {
 

@@ -10,8 +10,8 @@
 #include "datasets/byte_level.h"
 #include "datasets/hf_tokenizer.h"
 #include "datasets/utf8.h"
-#include "lib/error.h"
-#include "lib/mapped_file.h"
+#include "lib/support/error.h"
+#include "lib/support/mapped_file.h"
 
 namespace slmc {
 

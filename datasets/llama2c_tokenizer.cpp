@@ -6,8 +6,8 @@
 #include <unordered_map>
 
 #include "datasets/utf8.h"
-#include "lib/error.h"
-#include "lib/mapped_file.h"
+#include "lib/support/error.h"
+#include "lib/support/mapped_file.h"
 
 namespace slmc {
 

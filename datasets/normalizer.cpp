@@ -6,8 +6,8 @@
 #include "datasets/regex_splitter.h"
 #include "datasets/unicode_class.h"
 #include "datasets/utf8.h"
-#include "lib/error.h"
-#include "lib/file_util.h"
+#include "lib/support/error.h"
+#include "lib/support/file_util.h"
 
 namespace slmc {
 

@@ -4,7 +4,7 @@
 #include <pcre2.h>
 
 #include "datasets/utf8.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

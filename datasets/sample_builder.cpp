@@ -1,6 +1,6 @@
 #include "datasets/sample_builder.h"
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

@@ -4,7 +4,7 @@
 #include <numeric>
 
 #include "datasets/sample_builder.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "datasets/utf8.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "datasets/llama2c_tokenizer.h"
-#include "lib/error.h"
-#include "lib/mapped_file.h"
+#include "lib/support/error.h"
+#include "lib/support/mapped_file.h"
 
 namespace slmc {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "datasets/sha256.h"
-#include "lib/error.h"
-#include "lib/file_util.h"
+#include "lib/support/error.h"
+#include "lib/support/file_util.h"
 
 namespace slmc {
 

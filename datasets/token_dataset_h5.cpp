@@ -10,8 +10,8 @@
 #include <limits>
 
 #include "datasets/hdf5_handle.h"
-#include "lib/error.h"
-#include "lib/temp_paths.h"
+#include "lib/support/error.h"
+#include "lib/support/temp_paths.h"
 
 namespace slmc {
 

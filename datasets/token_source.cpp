@@ -6,10 +6,10 @@
 #include "datasets/sampler.h"
 #include "datasets/text_source.h"
 #include "datasets/token_dataset_h5.h"
+#include "datasets/token_file.h"
 #include "datasets/tokenizer.h"
-#include "lib/error.h"
-#include "lib/gguf/gguf_file.h"
-#include "lib/token_file.h"
+#include "lib/format/gguf/gguf_file.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/model.h"
+#include "lib/model/model.h"
 
 namespace slmc {
 

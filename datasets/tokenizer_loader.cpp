@@ -7,9 +7,9 @@
 #include "datasets/llama2c_tokenizer.h"
 #include "datasets/sentencepiece_model.h"
 #include "datasets/tokenizer.h"
-#include "lib/error.h"
-#include "lib/gguf/gguf_file.h"
-#include "lib/gguf/gguf_tokenizer.h"
+#include "lib/format/gguf/gguf_file.h"
+#include "lib/format/gguf/gguf_tokenizer.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

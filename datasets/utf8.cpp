@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <string>
 
-#include "lib/config_bounds.h"
-#include "lib/error.h"
-#include "lib/model.h"
-#include "lib/model_config.h"
+#include "lib/model/config_bounds.h"
+#include "lib/model/model.h"
+#include "lib/model/model_config.h"
+#include "lib/support/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace slmc;

@@ -7,11 +7,11 @@
 #include <memory>
 #include <string>
 
-#include "lib/error.h"
-#include "lib/gguf/gguf_dequantize.h"
-#include "lib/gguf/gguf_file.h"
-#include "lib/gguf/gguf_model.h"
-#include "lib/model.h"
+#include "lib/format/gguf/gguf_dequantize.h"
+#include "lib/format/gguf/gguf_file.h"
+#include "lib/format/gguf/gguf_model.h"
+#include "lib/model/model.h"
+#include "lib/support/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace slmc;

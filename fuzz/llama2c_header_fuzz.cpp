@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <string>
 
-#include "lib/error.h"
-#include "lib/llama2c.h"
-#include "lib/model.h"
+#include "lib/format/llama2c.h"
+#include "lib/model/model.h"
+#include "lib/support/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace slmc;

@@ -9,10 +9,10 @@
 #include <cstring>
 #include <string>
 
-#include "lib/crc32.h"
-#include "lib/error.h"
-#include "lib/pack_format.h"
-#include "lib/pack_reader.h"
+#include "lib/format/pack_format.h"
+#include "lib/format/pack_reader.h"
+#include "lib/support/crc32.h"
+#include "lib/support/error.h"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <string>
 
-#include "lib/error.h"
-#include "lib/safetensors.h"
+#include "lib/format/safetensors.h"
+#include "lib/support/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace slmc;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "datasets/hf_tokenizer.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string kText =

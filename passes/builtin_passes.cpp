@@ -1,6 +1,6 @@
 #include "passes/builtin_passes.h"
 
-#include "lib/pass_registry.h"
+#include "lib/pipeline/pass_registry.h"
 #include "passes/distill/distill_pass.h"
 #include "passes/export/export_pass.h"
 #include "passes/prune/prune_pass.h"

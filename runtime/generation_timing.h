@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "lib/model_config.h"
+#include "lib/model/model_config.h"
 #include "runtime/transformer.h"
 
 namespace slmc::runtime {

@@ -2,7 +2,7 @@
 // bfloat16 or 2/3/4/8-bit integer codes, on float32 activations. No LibTorch, no Eigen: this file, its
 // .cpp files and OpenMP are all a small app needs to run a linear layer.
 //
-// Quantized layout (the same as lib/quant_scheme.h + lib/bit_packing.h, so a pack's tensor
+// Quantized layout (the same as lib/model/quant_scheme.h + lib/model/bit_packing.h, so a pack's tensor
 // blocks are used in place, without a copy):
 //   value[r][c] = (q[r][c] - zero[r][g]) * scale[r][g],   g = c / group_size
 //   codes:  per row, an LSB-first little-endian bit stream of `bits`-bit codes, each row

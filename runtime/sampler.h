@@ -1,6 +1,6 @@
 // Picks the next token from a row of logits: greedy, temperature, top-k and top-p (nucleus),
 // seeded and identical on every platform. With top_p = 1 it draws exactly as the reference's
-// ReferenceModel::generate does (lib/reference_generate_torch.cpp), so the same logits and seed
+// ReferenceModel::generate does (lib/reference/reference_generate_torch.cpp), so the same logits and seed
 // give the same tokens in both:
 //   - temperature 0: the argmax, lowest id on ties; no draw.
 //   - candidates: the whole vocabulary, or the top_k largest logits (ties: lower id first);

@@ -11,7 +11,7 @@
 #include <initializer_list>
 #include <unordered_map>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "runtime/attention.h"
 
 namespace slmc::runtime {

@@ -3,7 +3,7 @@
 // activations and the KV cache), forward. Both families of slmc's generic decoder run here:
 // Llama (RMSNorm, rotary positions, SwiGLU, grouped-query attention, optional q/k/v biases) and
 // GPT-2 (LayerNorm, learned positions, GELU-tanh, biases), with the pack's activation fake
-// quantization applied before each linear that has one, exactly as lib/reference_model.cpp does.
+// quantization applied before each linear that has one, exactly as lib/reference/reference_model.cpp does.
 #pragma once
 
 #include <cstdint>
@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "lib/model.h"
-#include "lib/model_config.h"
-#include "lib/pack_reader.h"
+#include "lib/format/pack_reader.h"
+#include "lib/model/model.h"
+#include "lib/model/model_config.h"
 #include "runtime/kernels.h"
 
 namespace slmc::runtime {
@@ -118,7 +118,7 @@ class Transformer {
 double tokenNll(const float* logits, int64_t vocab, int32_t target);
 
 // Sum of the next-token NLLs of the window ids[begin, end) run from an empty cache, for targets
-// ids[score_from, end) (lib/perplexity.h's EvalWindow).
+// ids[score_from, end) (lib/reference/perplexity.h's EvalWindow).
 double windowNll(Transformer& model, const int32_t* ids, int64_t begin, int64_t end, int64_t score_from);
 
 // OpenMP threads for the runtime's compute; n <= 0 leaves the default (all cores).

@@ -28,7 +28,7 @@ struct WeightTypeTraits {
   int bits;                  // bits per stored element (float) or per code (quantized)
   // Integer grid: per row, `bits`-bit codes packed LSB-first from a byte boundary, a float16
   // scale per group of columns and, asymmetric only, a `bits`-bit zero per group packed the same
-  // way (lib/quant_scheme.h). Float: `bits`-bit elements, row-major.
+  // way (lib/model/quant_scheme.h). Float: `bits`-bit elements, row-major.
   bool quantized;
 };
 

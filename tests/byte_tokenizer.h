@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "datasets/tokenizer.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc::test {
 

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "lib/model.h"
-#include "lib/reference_model.h"
+#include "lib/model/model.h"
+#include "lib/reference/reference_model.h"
 
 namespace slmc::test {
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "datasets/chat_template.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

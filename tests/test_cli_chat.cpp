@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "datasets/byte_level.h"
-#include "lib/gguf/gguf_tokenizer.h"
+#include "lib/format/gguf/gguf_tokenizer.h"
 #include "tests/test_support.h"
 
 using namespace slmc::test;

@@ -5,10 +5,10 @@
 #include "datasets/sample_builder.h"
 #include "datasets/text_source.h"
 #include "datasets/token_dataset_h5.h"
+#include "datasets/token_file.h"
 #include "datasets/tokenizer.h"
-#include "lib/hf_checkpoint.h"
-#include "lib/random_model.h"
-#include "lib/token_file.h"
+#include "lib/format/hf_checkpoint.h"
+#include "lib/model/random_model.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

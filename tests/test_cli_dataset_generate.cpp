@@ -4,8 +4,8 @@
 
 #include "datasets/sha256.h"
 #include "datasets/token_dataset_h5.h"
-#include "lib/checkpoint.h"
-#include "lib/reference_model.h"
+#include "lib/format/checkpoint.h"
+#include "lib/reference/reference_model.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

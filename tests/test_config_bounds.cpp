@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "lib/checkpoint.h"
-#include "lib/config_bounds.h"
-#include "lib/error.h"
-#include "lib/model_config.h"
+#include "lib/format/checkpoint.h"
+#include "lib/model/config_bounds.h"
+#include "lib/model/model_config.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

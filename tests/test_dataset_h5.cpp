@@ -2,7 +2,7 @@
 #include <hdf5.h>
 
 #include "datasets/token_dataset_h5.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "datasets/sample_builder.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "tests/byte_tokenizer.h"
 #include "tests/test_support.h"
 

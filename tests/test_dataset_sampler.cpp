@@ -4,7 +4,7 @@
 
 #include "datasets/sample_builder.h"
 #include "datasets/sampler.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "tests/byte_tokenizer.h"
 #include "tests/test_support.h"
 

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "datasets/sha256.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

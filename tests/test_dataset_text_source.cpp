@@ -4,7 +4,7 @@
 
 #include "datasets/sha256.h"
 #include "datasets/text_source.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -8,12 +8,12 @@
 #include <cstring>
 #include <filesystem>
 
-#include "lib/pass_manager.h"
-#include "lib/pass_registry.h"
-#include "lib/perplexity.h"
-#include "lib/pipeline.h"
-#include "lib/random_model.h"
-#include "lib/reference_model.h"
+#include "lib/model/random_model.h"
+#include "lib/pipeline/pass_manager.h"
+#include "lib/pipeline/pass_registry.h"
+#include "lib/pipeline/pipeline.h"
+#include "lib/reference/perplexity.h"
+#include "lib/reference/reference_model.h"
 #include "passes/builtin_passes.h"
 #include "passes/distill/distill_trainer.h"
 #include "passes/distill/lr_schedule.h"

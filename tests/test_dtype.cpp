@@ -3,9 +3,9 @@
 #include <cmath>
 #include <ios>
 
-#include "lib/dtype.h"
-#include "lib/error.h"
-#include "lib/tensor.h"
+#include "lib/model/dtype.h"
+#include "lib/model/tensor.h"
+#include "lib/support/error.h"
 
 using namespace slmc;
 

@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "lib/pack_reader.h"
+#include "lib/format/pack_reader.h"
 #include "tests/test_support.h"
 
 using namespace slmc::test;

@@ -1,4 +1,4 @@
-// Floats kept at their size (lib/float_dtype.h): the dtype each float tensor is written at by
+// Floats kept at their size (lib/format/float_dtype.h): the dtype each float tensor is written at by
 // default and with --float-dtype, bfloat16 round trips through packs and Hugging Face
 // directories, and the flag's bad values.
 #include <doctest/doctest.h>
@@ -6,14 +6,15 @@
 #include <cstring>
 #include <filesystem>
 
-#include "lib/checkpoint.h"
-#include "lib/float_dtype.h"
-#include "lib/gguf/gguf_model.h"
-#include "lib/hf_checkpoint.h"
-#include "lib/pack_reader.h"
-#include "lib/quantized_tensor.h"
-#include "lib/random_model.h"
-#include "lib/safetensors.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/float_dtype.h"
+#include "lib/format/gguf/gguf_model.h"
+#include "lib/format/hf_checkpoint.h"
+#include "lib/format/pack_reader.h"
+#include "lib/format/pack_writer.h"
+#include "lib/format/safetensors.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/model/random_model.h"
 #include "tests/test_support.h"
 #include "tests/tiny_configs.h"
 

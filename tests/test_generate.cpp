@@ -6,9 +6,9 @@
 #include <numeric>
 #include <random>
 
-#include "lib/checkpoint.h"
-#include "lib/random_model.h"
-#include "lib/reference_model.h"
+#include "lib/format/checkpoint.h"
+#include "lib/model/random_model.h"
+#include "lib/reference/reference_model.h"
 #include "tests/test_support.h"
 #include "tests/tiny_configs.h"
 

@@ -7,10 +7,10 @@
 #include <cstring>
 #include <vector>
 
-#include "lib/error.h"
-#include "lib/gguf/gguf_dequantize.h"
-#include "lib/gguf/gguf_file.h"
-#include "lib/gguf/gguf_types.h"
+#include "lib/format/gguf/gguf_dequantize.h"
+#include "lib/format/gguf/gguf_file.h"
+#include "lib/format/gguf/gguf_types.h"
+#include "lib/support/error.h"
 #include "tests/gguf_builder.h"
 #include "tests/test_support.h"
 

@@ -12,17 +12,17 @@
 #include <nlohmann/json.hpp>
 
 #include "datasets/tokenizer.h"
-#include "lib/float_dtype.h"
-#include "lib/error.h"
-#include "lib/gguf/gguf_dequantize.h"
-#include "lib/gguf/gguf_encode.h"
-#include "lib/gguf/gguf_export.h"
-#include "lib/gguf/gguf_file.h"
-#include "lib/gguf/gguf_model.h"
-#include "lib/gguf/gguf_tokenizer_from_hf.h"
-#include "lib/gguf/gguf_types.h"
-#include "lib/gguf/gguf_writer.h"
-#include "lib/random_model.h"
+#include "lib/format/float_dtype.h"
+#include "lib/format/gguf/gguf_dequantize.h"
+#include "lib/format/gguf/gguf_encode.h"
+#include "lib/format/gguf/gguf_export.h"
+#include "lib/format/gguf/gguf_file.h"
+#include "lib/format/gguf/gguf_model.h"
+#include "lib/format/gguf/gguf_tokenizer_from_hf.h"
+#include "lib/format/gguf/gguf_types.h"
+#include "lib/format/gguf/gguf_writer.h"
+#include "lib/model/random_model.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 #include "tests/tiny_configs.h"
 
@@ -346,7 +346,7 @@ TEST_CASE("gguf export CLI: writes the file and its report, an existing output n
   CHECK(report.at("exact") == true);
   CHECK(report.at("tensors").size() == 12);
   // The fixture's quantized GGUF tensors are dequantized on load and written as bf16 by default
-  // (lib/float_dtype.h); its F16 tensor stays F16: the export holds the model as written.
+  // (lib/format/float_dtype.h); its F16 tensor stays F16: the export holds the model as written.
   checkSameWeights(withWrittenFloatDTypes(loadModel(tiny), std::nullopt), loadModel(dir / "t.gguf"));
 
   expectError(runSlmc("export " + tiny + " -o " + dir / "t.gguf"), "exists (pass --force to replace it");

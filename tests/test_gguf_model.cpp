@@ -6,12 +6,12 @@
 #include <cstring>
 #include <vector>
 
-#include "lib/checkpoint.h"
-#include "lib/error.h"
-#include "lib/gguf/gguf_dequantize.h"
-#include "lib/gguf/gguf_file.h"
-#include "lib/gguf/gguf_model.h"
-#include "lib/model_config.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/gguf/gguf_dequantize.h"
+#include "lib/format/gguf/gguf_file.h"
+#include "lib/format/gguf/gguf_model.h"
+#include "lib/model/model_config.h"
+#include "lib/support/error.h"
 #include "tests/gguf_builder.h"
 #include "tests/test_support.h"
 

@@ -8,8 +8,8 @@
 
 #include "datasets/byte_level.h"
 #include "datasets/hf_tokenizer.h"
-#include "lib/error.h"
-#include "lib/gguf/gguf_tokenizer.h"
+#include "lib/format/gguf/gguf_tokenizer.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -5,8 +5,8 @@
 #include <random>
 #include <vector>
 
-#include "lib/error.h"
-#include "lib/quantized_tensor.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/support/error.h"
 #include "passes/quantize/gptq.h"
 #include "tests/synthetic_layer.h"
 #include "tests/test_support.h"

@@ -1,4 +1,4 @@
-// The quantization grids (lib/quantized_tensor.h's plain grid, passes/quantize/grid_search.h's
+// The quantization grids (lib/model/quantized_tensor.h's plain grid, passes/quantize/grid_search.h's
 // search): the signed-extreme convention against hand-computed codes, every level used, negative
 // scales stored and validated, and the search never worse than the plain grid on the weighted
 // error it minimises.
@@ -10,10 +10,10 @@
 #include <set>
 #include <vector>
 
-#include "lib/dtype.h"
-#include "lib/error.h"
-#include "lib/quant_scheme.h"
-#include "lib/quantized_tensor.h"
+#include "lib/model/dtype.h"
+#include "lib/model/quant_scheme.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/support/error.h"
 #include "passes/quantize/grid_search.h"
 
 using namespace slmc;

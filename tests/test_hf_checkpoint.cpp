@@ -3,10 +3,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "lib/checkpoint.h"
-#include "lib/error.h"
-#include "lib/hf_checkpoint.h"
-#include "lib/safetensors.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/hf_checkpoint.h"
+#include "lib/format/safetensors.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -5,13 +5,13 @@
 #include <random>
 #include <set>
 
-#include "lib/checkpoint.h"
-#include "lib/layerwise_forward.h"
-#include "lib/random_model.h"
-#include "lib/reference_model.h"
-#include "lib/token_file.h"
-#include "tests/test_support.h"
+#include "datasets/token_file.h"
+#include "lib/format/checkpoint.h"
+#include "lib/model/random_model.h"
+#include "lib/reference/layerwise_forward.h"
+#include "lib/reference/reference_model.h"
 #include "tests/model_edits.h"
+#include "tests/test_support.h"
 #include "tests/tiny_configs.h"
 
 using namespace slmc;

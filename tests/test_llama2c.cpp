@@ -2,11 +2,11 @@
 
 #include <cstring>
 
-#include "lib/checkpoint.h"
-#include "lib/error.h"
-#include "lib/llama2c.h"
-#include "lib/mapped_file.h"
-#include "lib/tensor_ops.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/llama2c.h"
+#include "lib/model/tensor_ops.h"
+#include "lib/support/error.h"
+#include "lib/support/mapped_file.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

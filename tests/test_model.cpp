@@ -1,10 +1,10 @@
 #include <doctest/doctest.h>
 
-#include "lib/error.h"
-#include "lib/model.h"
-#include "lib/model_config.h"
-#include "lib/model_summary.h"
-#include "lib/checkpoint.h"
+#include "lib/format/checkpoint.h"
+#include "lib/model/model.h"
+#include "lib/model/model_config.h"
+#include "lib/model/model_summary.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -2,11 +2,11 @@
 
 #include <cmath>
 
-#include "lib/checkpoint.h"
-#include "lib/model_comparison.h"
-#include "lib/perplexity.h"
-#include "lib/random_model.h"
-#include "lib/token_file.h"
+#include "datasets/token_file.h"
+#include "lib/format/checkpoint.h"
+#include "lib/model/random_model.h"
+#include "lib/reference/model_comparison.h"
+#include "lib/reference/perplexity.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -1,4 +1,4 @@
-// Model surgery (lib/model_surgery.h) on tiny random models: the sliced tensors are exactly the
+// Model surgery (lib/model/model_surgery.h) on tiny random models: the sliced tensors are exactly the
 // kept rows/columns, config.json describes the result, removing parts that contribute nothing
 // leaves the reference logits unchanged, and bad requests are refused leaving the model intact.
 #include <doctest/doctest.h>
@@ -7,12 +7,12 @@
 #include <cmath>
 #include <cstring>
 
-#include "lib/model_surgery.h"
-#include "lib/quantized_tensor.h"
-#include "lib/random_model.h"
-#include "lib/reference_model.h"
-#include "tests/test_support.h"
+#include "lib/model/model_surgery.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/model/random_model.h"
+#include "lib/reference/reference_model.h"
 #include "tests/model_edits.h"
+#include "tests/test_support.h"
 #include "tests/tiny_configs.h"
 
 using namespace slmc;

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "calibration/observers.h"
-#include "lib/error.h"
-#include "lib/quantized_tensor.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

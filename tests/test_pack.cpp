@@ -7,16 +7,16 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "lib/bit_packing.h"
-#include "lib/checkpoint.h"
-#include "lib/crc32.h"
-#include "lib/error.h"
-#include "lib/model_config.h"
-#include "lib/pack_format.h"
-#include "lib/pack_reader.h"
-#include "lib/pack_writer.h"
-#include "lib/random_model.h"
-#include "lib/reference_model.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/pack_format.h"
+#include "lib/format/pack_reader.h"
+#include "lib/format/pack_writer.h"
+#include "lib/model/bit_packing.h"
+#include "lib/model/model_config.h"
+#include "lib/model/random_model.h"
+#include "lib/reference/reference_model.h"
+#include "lib/support/crc32.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -3,10 +3,10 @@
 #include <doctest/doctest.h>
 
 #include "datasets/sha256.h"
-#include "lib/model_config.h"
-#include "lib/pack_writer.h"
-#include "lib/random_model.h"
-#include "lib/quantized_tensor.h"
+#include "lib/format/pack_writer.h"
+#include "lib/model/model_config.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/model/random_model.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -2,13 +2,13 @@
 
 #include <stdexcept>
 
-#include "lib/error.h"
-#include "lib/pass.h"
-#include "lib/pass_manager.h"
-#include "lib/pass_registry.h"
-#include "lib/pipeline.h"
-#include "lib/quantized_tensor.h"
-#include "lib/random_model.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/model/random_model.h"
+#include "lib/pipeline/pass.h"
+#include "lib/pipeline/pass_manager.h"
+#include "lib/pipeline/pass_registry.h"
+#include "lib/pipeline/pipeline.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 #include "tests/tiny_configs.h"
 

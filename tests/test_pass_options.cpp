@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "lib/error.h"
-#include "lib/pass_options.h"
+#include "lib/pipeline/pass_options.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

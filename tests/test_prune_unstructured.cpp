@@ -6,8 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "lib/activation_stats.h"
-#include "lib/error.h"
+#include "lib/reference/activation_stats.h"
+#include "lib/support/error.h"
 #include "passes/prune/magnitude.h"
 #include "passes/prune/sparsegpt.h"
 #include "passes/prune/sparsity_target.h"

@@ -1,11 +1,11 @@
-// Bit packing of 2/3/4/8-bit codes (lib/bit_packing.h): exact round trips and the byte layout.
+// Bit packing of 2/3/4/8-bit codes (lib/model/bit_packing.h): exact round trips and the byte layout.
 #include <doctest/doctest.h>
 
 #include <random>
 #include <vector>
 
-#include "lib/bit_packing.h"
-#include "lib/error.h"
+#include "lib/model/bit_packing.h"
+#include "lib/support/error.h"
 
 using namespace slmc;
 

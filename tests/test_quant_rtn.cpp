@@ -1,4 +1,4 @@
-// Round-to-nearest quantization (lib/quantized_tensor.h, passes/quantize/rtn.h): the error bound
+// Round-to-nearest quantization (lib/model/quantized_tensor.h, passes/quantize/rtn.h): the error bound
 // of the grid, float16 scales, degenerate groups and the observer-driven variant.
 #include <doctest/doctest.h>
 
@@ -6,8 +6,8 @@
 #include <random>
 #include <vector>
 
-#include "lib/dtype.h"
-#include "lib/quantized_tensor.h"
+#include "lib/model/dtype.h"
+#include "lib/model/quantized_tensor.h"
 #include "passes/quantize/rtn.h"
 
 using namespace slmc;

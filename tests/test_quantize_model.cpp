@@ -6,13 +6,13 @@
 #include <algorithm>
 #include <numeric>
 
-#include "lib/checkpoint.h"
-#include "lib/error.h"
-#include "lib/model_comparison.h"
-#include "lib/pack_reader.h"
-#include "lib/pack_writer.h"
-#include "lib/random_model.h"
-#include "lib/reference_model.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/pack_reader.h"
+#include "lib/format/pack_writer.h"
+#include "lib/model/random_model.h"
+#include "lib/reference/model_comparison.h"
+#include "lib/reference/reference_model.h"
+#include "lib/support/error.h"
 #include "passes/quantize/quantize_model.h"
 #include "tests/sampled_ids.h"
 #include "tests/test_support.h"

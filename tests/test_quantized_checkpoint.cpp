@@ -5,13 +5,13 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "lib/checkpoint.h"
-#include "lib/error.h"
-#include "lib/hf_checkpoint.h"
-#include "lib/model_config.h"
-#include "lib/quantized_checkpoint.h"
-#include "lib/random_model.h"
-#include "lib/safetensors.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/hf_checkpoint.h"
+#include "lib/format/quantized_checkpoint.h"
+#include "lib/format/safetensors.h"
+#include "lib/model/model_config.h"
+#include "lib/model/random_model.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -2,10 +2,10 @@
 
 #include <cmath>
 
-#include "lib/checkpoint.h"
-#include "lib/error.h"
-#include "lib/reference_model.h"
-#include "lib/token_file.h"
+#include "datasets/token_file.h"
+#include "lib/format/checkpoint.h"
+#include "lib/reference/reference_model.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -1,10 +1,10 @@
 #include <doctest/doctest.h>
 
-#include "lib/model_size.h"
-#include "lib/quantized_tensor.h"
-#include "lib/random_model.h"
-#include "lib/report.h"
-#include "lib/version.h"
+#include "lib/model/model_size.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/model/random_model.h"
+#include "lib/report/report.h"
+#include "lib/support/version.h"
 #include "tests/test_support.h"
 #include "tests/tiny_configs.h"
 

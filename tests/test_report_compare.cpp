@@ -2,9 +2,9 @@
 // and checking, comparison tables, schema checks, Markdown tables and the Pareto front.
 #include <doctest/doctest.h>
 
-#include "lib/report.h"
 #include "lib/report/gate.h"
 #include "lib/report/markdown_table.h"
+#include "lib/report/report.h"
 #include "lib/report/report_comparison.h"
 #include "lib/report/report_figures.h"
 #include "lib/report/report_file.h"

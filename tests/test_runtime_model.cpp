@@ -10,13 +10,13 @@
 #include <memory>
 #include <sstream>
 
-#include "lib/checkpoint.h"
-#include "lib/pack_reader.h"
-#include "lib/pack_writer.h"
-#include "lib/perplexity.h"
-#include "lib/quantized_tensor.h"
-#include "lib/random_model.h"
-#include "lib/reference_model.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/pack_reader.h"
+#include "lib/format/pack_writer.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/model/random_model.h"
+#include "lib/reference/perplexity.h"
+#include "lib/reference/reference_model.h"
 #include "runtime/sampler.h"
 #include "runtime/transformer.h"
 #include "tests/test_support.h"

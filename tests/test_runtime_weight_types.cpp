@@ -6,12 +6,12 @@
 #include <algorithm>
 #include <cmath>
 
-#include "lib/float_dtype.h"
-#include "lib/pack_reader.h"
-#include "lib/pack_writer.h"
-#include "lib/quantized_tensor.h"
-#include "lib/random_model.h"
-#include "lib/reference_model.h"
+#include "lib/format/float_dtype.h"
+#include "lib/format/pack_reader.h"
+#include "lib/format/pack_writer.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/model/random_model.h"
+#include "lib/reference/reference_model.h"
 #include "runtime/transformer.h"
 #include "tests/test_support.h"
 #include "tests/tiny_configs.h"

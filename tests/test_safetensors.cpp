@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#include "lib/error.h"
-#include "lib/safetensors.h"
+#include "lib/format/safetensors.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -5,13 +5,13 @@
 // windows of 512 tokens of WikiText-2 test, every token but each window's first scored).
 #include <doctest/doctest.h>
 
-#include "datasets/tokenizer.h"
 #include "datasets/hf_tokenizer.h"
 #include "datasets/sample_builder.h"
-#include "lib/checkpoint.h"
-#include "lib/pack_writer.h"
-#include "lib/perplexity.h"
-#include "lib/reference_model.h"
+#include "datasets/tokenizer.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/pack_writer.h"
+#include "lib/reference/perplexity.h"
+#include "lib/reference/reference_model.h"
 #include "test_support.h"
 
 using namespace slmc;

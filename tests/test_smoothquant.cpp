@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "passes/quantize/smoothquant.h"
 #include "tests/test_support.h"
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "calibration/stats_cache.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -7,13 +7,13 @@
 #include <algorithm>
 #include <cmath>
 
-#include "lib/model_surgery.h"
-#include "lib/quantized_tensor.h"
-#include "lib/random_model.h"
-#include "lib/reference_model.h"
+#include "lib/model/model_surgery.h"
+#include "lib/model/quantized_tensor.h"
+#include "lib/model/random_model.h"
+#include "lib/reference/reference_model.h"
 #include "passes/prune/structured_prune.h"
-#include "tests/test_support.h"
 #include "tests/model_edits.h"
+#include "tests/test_support.h"
 #include "tests/tiny_configs.h"
 
 using namespace slmc;

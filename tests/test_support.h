@@ -13,8 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lib/checkpoint.h"
-#include "lib/error.h"
+#include "lib/format/checkpoint.h"
+#include "lib/support/error.h"
 
 namespace slmc::test {
 

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include "lib/error.h"
-#include "lib/token_file.h"
+#include "datasets/token_file.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

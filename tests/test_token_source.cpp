@@ -4,7 +4,7 @@
 #include <numeric>
 
 #include "datasets/token_source.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -11,7 +11,7 @@
 #include "datasets/llama2c_tokenizer.h"
 #include "datasets/sentencepiece_model.h"
 #include "datasets/tokenizer.h"
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "tests/test_support.h"
 
 using namespace slmc;

@@ -4,10 +4,10 @@
 
 #include <set>
 
-#include "lib/bit_packing.h"
-#include "lib/error.h"
-#include "lib/pack_format.h"
-#include "lib/quant_scheme.h"
+#include "lib/format/pack_format.h"
+#include "lib/model/bit_packing.h"
+#include "lib/model/quant_scheme.h"
+#include "lib/support/error.h"
 #include "passes/quantize/quantize_pass.h"
 #include "runtime/kernels.h"
 

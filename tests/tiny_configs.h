@@ -1,10 +1,10 @@
-// Architectures of the tiny random models unit tests build in memory (lib/random_model.h):
+// Architectures of the tiny random models unit tests build in memory (lib/model/random_model.h):
 // small enough for hand computation, with the switches a test needs to exercise.
 #pragma once
 
 #include <cstdint>
 
-#include "lib/model_config.h"
+#include "lib/model/model_config.h"
 
 namespace slmc::test {
 

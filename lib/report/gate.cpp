@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <map>
 
-#include "lib/pass_options.h"
 #include "lib/report/report_figures.h"
 #include "lib/report/usage_error.h"
+#include "lib/support/closest_match.h"
 
 namespace slmc {
 

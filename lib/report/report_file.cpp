@@ -2,8 +2,8 @@
 
 #include <filesystem>
 
-#include "lib/file_util.h"
 #include "lib/report/usage_error.h"
+#include "lib/support/file_util.h"
 
 namespace slmc {
 

@@ -3,7 +3,7 @@
 // CI job tells "the gate could not be evaluated" (2) from "the new artifact is worse" (1).
 #pragma once
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

@@ -2,10 +2,10 @@
 
 #include <filesystem>
 
-#include "lib/atomic_file.h"
-#include "lib/error.h"
-#include "lib/file_util.h"
-#include "lib/safetensors.h"
+#include "lib/format/safetensors.h"
+#include "lib/support/atomic_file.h"
+#include "lib/support/error.h"
+#include "lib/support/file_util.h"
 
 namespace slmc {
 

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "lib/tensor.h"
+#include "lib/model/tensor.h"
 
 namespace slmc {
 

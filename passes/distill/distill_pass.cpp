@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "lib/checkpoint.h"
-#include "lib/error.h"
+#include "lib/format/checkpoint.h"
+#include "lib/support/error.h"
 #include "passes/distill/distill_trainer.h"
 
 namespace slmc {

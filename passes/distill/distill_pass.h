@@ -4,7 +4,7 @@
 // wiring: options → DistillOptions → distillModel() (distill_trainer.h).
 #pragma once
 
-#include "lib/pass.h"
+#include "lib/pipeline/pass.h"
 #include "passes/distill/distill_options.h"
 
 namespace slmc {

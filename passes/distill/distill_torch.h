@@ -1,6 +1,6 @@
 // Internal: the LibTorch pieces of distillation, shared by passes/distill/*_torch.cpp only (it
 // pulls in ATen; the public interface is distill_trainer.h). The student is the reference
-// decoder itself (lib/reference_decoder_torch.h) over weights that are autograd leaves, so what
+// decoder itself (lib/reference/reference_decoder_torch.h) over weights that are autograd leaves, so what
 // is trained is exactly what every other command evaluates.
 #pragma once
 
@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "lib/model.h"
-#include "lib/reference_decoder_torch.h"
+#include "lib/model/model.h"
+#include "lib/reference/reference_decoder_torch.h"
 #include "passes/distill/distill_options.h"
 
 namespace slmc::distill {

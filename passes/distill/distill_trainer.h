@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/model.h"
+#include "lib/model/model.h"
 #include "passes/distill/distill_options.h"
 
 namespace slmc {

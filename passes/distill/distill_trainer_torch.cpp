@@ -13,8 +13,8 @@
 #include <random>
 #include <sstream>
 
-#include "lib/crc32.h"
-#include "lib/error.h"
+#include "lib/support/crc32.h"
+#include "lib/support/error.h"
 #include "passes/distill/distill_checkpoint.h"
 #include "passes/distill/distill_torch.h"
 #include "passes/distill/distill_trainer.h"

@@ -1,6 +1,6 @@
 #include <map>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "passes/distill/distill_torch.h"
 
 namespace slmc::distill {

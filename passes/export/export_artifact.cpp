@@ -11,16 +11,16 @@
 
 #include "datasets/sha256.h"
 #include "datasets/tokenizer.h"
-#include "lib/checkpoint.h"
-#include "lib/error.h"
-#include "lib/file_util.h"
-#include "lib/gguf/gguf_export.h"
-#include "lib/hf_checkpoint.h"
-#include "lib/output_path.h"
-#include "lib/pack_reader.h"
-#include "lib/pack_writer.h"
-#include "lib/temp_paths.h"
-#include "lib/version.h"
+#include "lib/format/checkpoint.h"
+#include "lib/format/gguf/gguf_export.h"
+#include "lib/format/hf_checkpoint.h"
+#include "lib/format/pack_reader.h"
+#include "lib/format/pack_writer.h"
+#include "lib/support/error.h"
+#include "lib/support/file_util.h"
+#include "lib/support/output_path.h"
+#include "lib/support/temp_paths.h"
+#include "lib/support/version.h"
 
 namespace slmc {
 

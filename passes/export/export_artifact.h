@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/model.h"
+#include "lib/model/model.h"
 
 namespace slmc {
 
@@ -38,7 +38,7 @@ struct ExportResult {
   std::vector<std::string> warnings;
 };
 
-// Writes `model` (float tensors at the dtypes they hold: see lib/float_dtype.h) as `s` says,
+// Writes `model` (float tensors at the dtypes they hold: see lib/format/float_dtype.h) as `s` says,
 // atomically. The caller has checked `s` with checkExportSettings.
 ExportResult exportModel(const Model& model, const ExportSettings& s);
 

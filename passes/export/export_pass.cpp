@@ -2,8 +2,8 @@
 
 #include <optional>
 
-#include "lib/error.h"
-#include "lib/float_dtype.h"
+#include "lib/format/float_dtype.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

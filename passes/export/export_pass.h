@@ -3,7 +3,7 @@
 // The path is the run's output (-o, PassContext::output); `slmc export` is this pass on its own.
 #pragma once
 
-#include "lib/pass.h"
+#include "lib/pipeline/pass.h"
 #include "passes/export/export_artifact.h"
 
 namespace slmc {
@@ -21,7 +21,7 @@ class ExportPass : public Pass {
   Option<bool> exact{*this, "exact", "gguf: fail instead of re-encoding a tensor no ggml type holds exactly", false};
   Option<std::string> float_dtype{*this, "float_dtype",
                                   "dtype of the float tensors: f32, f16, bf16; auto: the run's --float-dtype, else "
-                                  "each tensor's own (lib/float_dtype.h)",
+                                  "each tensor's own (lib/format/float_dtype.h)",
                                   "auto"};
 
   // What this pass will write to `output` (its format resolved), for checks before any work.

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

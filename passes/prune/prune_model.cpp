@@ -4,9 +4,9 @@
 #include <chrono>
 #include <cmath>
 
-#include "lib/error.h"
-#include "lib/quantized_checkpoint.h"
-#include "lib/sparsity_record.h"
+#include "lib/format/quantized_checkpoint.h"
+#include "lib/model/sparsity_record.h"
+#include "lib/support/error.h"
 #include "passes/prune/magnitude.h"
 #include "passes/prune/wanda.h"
 #include "passes/quantize/second_order.h"

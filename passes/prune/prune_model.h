@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "calibration/layerwise_calibration.h"
-#include "lib/model.h"
+#include "lib/model/model.h"
 #include "passes/prune/sparsegpt.h"
 #include "passes/prune/sparsity_target.h"
 

@@ -2,7 +2,7 @@
 // wiring: options → PruneOptions → pruneModel() (prune_model.h).
 #pragma once
 
-#include "lib/pass.h"
+#include "lib/pipeline/pass.h"
 
 namespace slmc {
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "passes/prune/structured_prune.h"
 
 namespace slmc {

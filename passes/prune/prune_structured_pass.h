@@ -3,7 +3,7 @@
 // structuredPrune() (structured_prune.h).
 #pragma once
 
-#include "lib/pass.h"
+#include "lib/pipeline/pass.h"
 
 namespace slmc {
 

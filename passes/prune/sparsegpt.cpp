@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "lib/error.h"
-#include "lib/number_format.h"
+#include "lib/support/error.h"
+#include "lib/support/number_format.h"
 #include "passes/quantize/second_order.h"
 
 namespace slmc {

@@ -7,7 +7,7 @@
 #include <numeric>
 #include <sstream>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

@@ -1,5 +1,5 @@
 // Structured pruning: removes whole attention heads (or KV groups), MLP channels and layers, and
-// physically shrinks the model (lib/model_surgery.h), so the result is a smaller model of the same
+// physically shrinks the model (lib/model/model_surgery.h), so the result is a smaller model of the same
 // architecture rather than a sparse one.
 //
 // Importance comes from one layer-wise walk over calibration data on the original model:
@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include "lib/activation_stats.h"
-#include "lib/layerwise_forward.h"
-#include "lib/model.h"
-#include "lib/model_surgery.h"
+#include "lib/model/model.h"
+#include "lib/model/model_surgery.h"
+#include "lib/reference/activation_stats.h"
+#include "lib/reference/layerwise_forward.h"
 
 namespace slmc {
 

@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "lib/activation_stats.h"
+#include "lib/reference/activation_stats.h"
 #include "passes/prune/sparsity_target.h"
 
 namespace slmc {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

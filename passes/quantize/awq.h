@@ -27,7 +27,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "lib/quantized_tensor.h"
+#include "lib/model/quantized_tensor.h"
 #include "passes/quantize/second_order.h"
 
 namespace slmc {

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <numeric>
 
-#include "lib/error.h"
-#include "lib/number_format.h"
+#include "lib/support/error.h"
+#include "lib/support/number_format.h"
 #include "passes/quantize/grid_search.h"
 #include "passes/quantize/rtn.h"
 #include "passes/quantize/second_order.h"

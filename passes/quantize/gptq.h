@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "calibration/observers.h"
-#include "lib/quantized_tensor.h"
+#include "lib/model/quantized_tensor.h"
 
 namespace slmc {
 

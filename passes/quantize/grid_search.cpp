@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "lib/dtype.h"
-#include "lib/error.h"
+#include "lib/model/dtype.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "lib/quantized_tensor.h"
+#include "lib/model/quantized_tensor.h"
 
 namespace slmc {
 

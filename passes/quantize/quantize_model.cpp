@@ -6,7 +6,7 @@
 #include <map>
 #include <regex>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "passes/quantize/grid_search.h"
 #include "passes/quantize/rtn.h"
 #include "passes/quantize/second_order.h"

@@ -13,7 +13,7 @@
 
 #include "calibration/layerwise_calibration.h"
 #include "calibration/observers.h"
-#include "lib/model.h"
+#include "lib/model/model.h"
 #include "passes/quantize/awq.h"
 #include "passes/quantize/gptq.h"
 #include "passes/weight_selection.h"

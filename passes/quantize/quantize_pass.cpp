@@ -1,6 +1,6 @@
 #include "passes/quantize/quantize_pass.h"
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 #include "passes/quantize/quantize_model.h"
 
 namespace slmc {

@@ -2,7 +2,7 @@
 // pass. Only wiring: options → QuantizeOptions → quantizeModel() (quantize_model.h).
 #pragma once
 
-#include "lib/pass.h"
+#include "lib/pipeline/pass.h"
 
 namespace slmc {
 

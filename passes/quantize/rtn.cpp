@@ -1,6 +1,6 @@
 #include "passes/quantize/rtn.h"
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

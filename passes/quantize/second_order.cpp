@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "lib/error.h"
-#include "lib/number_format.h"
+#include "lib/support/error.h"
+#include "lib/support/number_format.h"
 
 namespace slmc {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "lib/error.h"
+#include "lib/support/error.h"
 
 namespace slmc {
 

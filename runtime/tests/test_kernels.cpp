@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "lib/bit_packing.h"
-#include "lib/dtype.h"
-#include "lib/quant_scheme.h"
-#include "lib/quantized_tensor.h"
+#include "lib/model/bit_packing.h"
+#include "lib/model/dtype.h"
+#include "lib/model/quant_scheme.h"
+#include "lib/model/quantized_tensor.h"
 #include "runtime/kernels.h"
 #include "runtime/kernels_internal.h"
 

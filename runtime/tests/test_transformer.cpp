@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "lib/error.h"
-#include "lib/pack_writer.h"
-#include "lib/random_model.h"
+#include "lib/format/pack_writer.h"
+#include "lib/model/random_model.h"
+#include "lib/support/error.h"
 #include "runtime/sampler.h"
 #include "runtime/transformer.h"
 #include "tests/tiny_configs.h"

@@ -1,0 +1,14 @@
+// One entry point for every checkpoint format slmc reads: a Hugging Face directory, or a
+// llama2.c .bin file, a llama.cpp GGUF, or a .slmc pack. The format is detected from what is on disk, not from the name alone.
+#pragma once
+
+#include <string>
+
+#include "lib/model/model.h"
+
+namespace slmc {
+
+// Loads and validates a model; throws Error naming the path and the fix on any problem.
+Model loadModel(const std::string& path);
+
+}  // namespace slmc
