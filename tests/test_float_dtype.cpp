@@ -61,6 +61,13 @@ TEST_CASE("float dtype: GGUF tensors dequantized from a quantized type default t
   CHECK(quantized.count("model.layers.0.self_attn.k_proj.weight"));  // Q8_0
   CHECK_FALSE(quantized.count("model.layers.0.mlp.down_proj.weight"));  // F16
   CHECK_FALSE(quantized.count("model.norm.weight"));                    // F32
+  CHECK(m.dequantized_from_source == quantized);  // recorded by the loader: the file is not read again
+
+  // The default follows the model, not its path: a copy whose source is gone is written the same.
+  Model detached = m;
+  detached.source.clear();
+  const std::string q = "model.layers.0.self_attn.q_proj.weight";
+  CHECK(withWrittenFloatDTypes(detached, std::nullopt).tensors.at(q).dtype() == DType::BF16);
 
   const Model written = withWrittenFloatDTypes(m, std::nullopt);
   for (const auto& [name, t] : m.tensors) {

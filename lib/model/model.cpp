@@ -85,12 +85,8 @@ std::vector<TensorSpec> expectedTensors(const ModelConfig& c) {
 }
 
 Model inCanonicalOrder(const Model& model) {
-  Model ordered;
-  ordered.config = model.config;
-  ordered.source = model.source;
-  ordered.quantized = model.quantized;
-  ordered.activation_quant = model.activation_quant;
-  ordered.sparsity = model.sparsity;
+  Model ordered = model;  // every field but the tensors, whose order changes
+  ordered.tensors = TensorMap();
   for (const auto& spec : expectedTensors(model.config))
     if (const Tensor* t = model.tensors.find(spec.name)) ordered.tensors.set(spec.name, *t);
   for (const auto& [name, t] : model.tensors)

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -81,6 +82,9 @@ struct Model {
   std::map<std::string, ActivationQuant> activation_quant;
   // Linear weight name → the sparsity pruning left in it (absent: dense).
   std::map<std::string, SparsityInfo> sparsity;
+  // Float tensors that hold the exact dequantization of a quantized source type (a GGUF's Q4_1,
+  // Q8_0, ...), set by the loader: written at bfloat16 by default (lib/format/float_dtype.h).
+  std::set<std::string> dequantized_from_source;
 
   // Replaces a linear weight by its quantized form (and its dequantized float in `tensors`).
   void setQuantized(const std::string& name, QuantizedTensor q);

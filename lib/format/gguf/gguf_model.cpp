@@ -210,7 +210,10 @@ Model ggufToModel(const GgufFile& f) {
     jobs.push_back({&t, *name, q ? m.config.num_heads : k ? m.config.num_kv_heads : 0, Tensor()});
   }
   runJobs(jobs, p);
-  for (Job& j : jobs) m.tensors.set(j.name, std::move(j.result));
+  for (Job& j : jobs) {
+    m.tensors.set(j.name, std::move(j.result));
+    if (!isFloatGgmlType(j.info->type)) m.dequantized_from_source.insert(j.name);
+  }
   return inCanonicalOrder(m);
 }
 
@@ -218,7 +221,7 @@ std::set<std::string> quantizedTensorNames(const std::string& path) {
   const auto file = GgufFile::open(path);
   std::set<std::string> names;
   for (const TensorInfo& t : file->tensors())
-    if (t.type != kGgmlF32 && t.type != kGgmlF16 && t.type != kGgmlBF16)
+    if (!isFloatGgmlType(t.type))
       if (const auto name = hfTensorName(t.name)) names.insert(*name);
   return names;
 }

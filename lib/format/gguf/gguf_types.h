@@ -31,5 +31,7 @@ std::string supportedGgmlTypeNames();
 inline constexpr uint32_t kGgmlF32 = 0;
 inline constexpr uint32_t kGgmlF16 = 1;
 inline constexpr uint32_t kGgmlBF16 = 30;
+// F32, F16 and BF16: stored as floats, imported as they are; any other type is dequantized.
+inline constexpr bool isFloatGgmlType(uint32_t id) { return id == kGgmlF32 || id == kGgmlF16 || id == kGgmlBF16; }
 
 }  // namespace slmc::gguf
