@@ -9,6 +9,7 @@
 //         whether it is exact, and the error a re-encoding added.
 // Float tensors are written at --float-dtype, or each at its default (lib/format/float_dtype.h).
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -62,6 +63,11 @@ void runExport(const ExportOptions& o, const CommonOptions& common) {
     nlohmann::json report = {{"schema_version", 1},          {"slmc_version", kVersion}, {"command", "export"},
                              {"source_model", model.source}, {"warnings", result.warnings}};
     report.update(result.figures);
+    // The file keeps its object of tensors per ggml type (the figures hold it as text, for
+    // Markdown), counted from the per-tensor rows.
+    std::map<std::string, size_t> types;
+    for (const nlohmann::json& t : result.figures.at("tensors")) ++types[t.at("ggml_type").get<std::string>()];
+    report["tensor_types"] = types;
     writeFileAtomically(report_path, report.dump(2) + "\n");
   }
   if (common.quiet) return;

@@ -345,6 +345,11 @@ TEST_CASE("gguf export CLI: writes the file and its report, an existing output n
   CHECK(report.at("format") == "gguf");
   CHECK(report.at("exact") == true);
   CHECK(report.at("tensors").size() == 12);
+  // tensor_types stays an object of counts per ggml type, one count per tensor row.
+  REQUIRE(report.at("tensor_types").is_object());
+  size_t counted = 0;
+  for (const auto& [type, n] : report.at("tensor_types").items()) counted += n.get<size_t>();
+  CHECK(counted == 12);
   // The fixture's quantized GGUF tensors are dequantized on load and written as bf16 by default
   // (lib/format/float_dtype.h); its F16 tensor stays F16: the export holds the model as written.
   checkSameWeights(withWrittenFloatDTypes(loadModel(tiny), std::nullopt), loadModel(dir / "t.gguf"));
