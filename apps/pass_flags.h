@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lib/pipeline/pass.h"
+#include "lib/pipeline/pass_registry.h"
 
 namespace slmc {
 
@@ -31,6 +32,12 @@ class PassFlags {
   // command sets itself).
   PassFlags(CLI::App* sub, const Pass& declared, const std::vector<FlagSpelling>& spellings = {},
             const std::vector<std::string>& skip = {});
+  // The flags of a pass family (pass_registry.h): its selector (`--method`, one of the members)
+  // and every option of any member, once; an option only some members take says which in its
+  // help ("gptq: damping …"), a default that differs names the member ("default 4; smoothquant:
+  // default 8"). Whether the chosen member takes the options given is the family's to check.
+  PassFlags(CLI::App* sub, const PassRegistry& registry, const std::string& family,
+            const std::vector<FlagSpelling>& spellings = {});
 
   // The options whose flags were given, in declaration order, as pipeline option values.
   OptionAssignments given() const;
@@ -47,6 +54,10 @@ class PassFlags {
     bool list = false;
   };
   const Flag* find(const std::string& option) const;
+  // Adds the flags of `declared` (the members of a family, or one pass); `takers[k]` names the
+  // passes that declare option k when not all of them do.
+  void addFlags(CLI::App* sub, const std::vector<const Pass*>& declared, const std::vector<FlagSpelling>& spellings,
+                const std::vector<std::string>& skip);
   std::vector<Flag> flags_;
 };
 

@@ -12,7 +12,7 @@
 #include "lib/pipeline/pass_options.h"
 #include "lib/pipeline/pipeline.h"
 #include "lib/support/error.h"
-#include "passes/prune/prune_pass.h"
+#include "passes/builtin_passes.h"
 
 namespace slmc {
 
@@ -40,7 +40,9 @@ void setupPrune(CLI::App& app, const CommonOptions& common) {
                                               "(heads, MLP channels, layers)");
   sub->add_option("model", job->model, "Hugging Face model directory, GGUF, llama2.c .bin or .slmc pack")->required();
   // One flag per option of the prune pass (apps/pass_flags.h); only those given reach it.
-  auto flags = std::make_shared<PassFlags>(sub, PrunePass());
+  PassRegistry registry;
+  registerBuiltinPasses(registry);
+  auto flags = std::make_shared<PassFlags>(sub, registry, "prune");
   sub->get_option("--sparsity")->excludes(sub->get_option("--nm"));
   CLI::Option* structured_flag =
       sub->add_option("--structured", *structured, "structured pruning: heads=F,ffn=F,layers=K (any subset)")

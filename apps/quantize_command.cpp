@@ -1,6 +1,6 @@
 // slmc quantize MODEL --method rtn|gptq|awq|smoothquant --bits B --group-size G [--embedding S] --data CALIB
 //                --samples N --seq-len L -o OUT [--eval-data EVAL] [--report r.json]
-// A thin adapter: one flag per option of the quantize pass (apps/pass_flags.h), which become one
+// A thin adapter: one flag per option of the quantize family's passes (apps/pass_flags.h), which become one
 // `quantize(...)` pipeline item (the same text `slmc compress --passes` takes), run by the shared
 // compress runner.
 #include <memory>
@@ -9,7 +9,7 @@
 #include "apps/compress_runner.h"
 #include "apps/pass_flags.h"
 #include "lib/pipeline/pipeline.h"
-#include "passes/quantize/quantize_pass.h"
+#include "passes/builtin_passes.h"
 
 namespace slmc {
 
@@ -18,8 +18,10 @@ void setupQuantize(CLI::App& app, const CommonOptions& common) {
   CLI::App* sub = app.add_subcommand("quantize", "Post-training quantization (RTN, GPTQ, AWQ, SmoothQuant W8A8)");
   sub->add_option("model", job->model, "Hugging Face model directory, GGUF or llama2.c .bin")->required();
   // Only the flags given reach the pass: its own defaults (and their method-specific variants) apply.
+  PassRegistry registry;
+  registerBuiltinPasses(registry);
   auto flags = std::make_shared<PassFlags>(
-      sub, QuantizePass(),
+      sub, registry, "quantize",
       std::vector<FlagSpelling>{{"symmetric", "--asymmetric"}, {"schemes", "--scheme", /*split_commas=*/false}});
   addCompressFlags(sub, *job);
   sub->callback([job, flags, &common] {

@@ -4,8 +4,13 @@
 #include <doctest/doctest.h>
 
 #include "passes/distill/distill_pass.h"
-#include "passes/prune/prune_pass.h"
-#include "passes/quantize/quantize_pass.h"
+#include "passes/prune/magnitude_pass.h"
+#include "passes/prune/sparsegpt_pass.h"
+#include "passes/prune/wanda_pass.h"
+#include "passes/quantize/awq_pass.h"
+#include "passes/quantize/gptq_pass.h"
+#include "passes/quantize/rtn_pass.h"
+#include "passes/quantize/smoothquant_pass.h"
 #include "tests/test_support.h"
 
 using namespace slmc;
@@ -34,8 +39,9 @@ void checkEveryOptionHasAFlag(const std::string& command, const Pass& pass, cons
     const size_t at = help.out.find("  " + flag + " ");
     REQUIRE(at != std::string::npos);
     if (std::string(o->typeName()) != "bool") {
+      // The family's flag shows each member's default ("default 4; smoothquant: default 8").
       const std::string line = help.out.substr(at, help.out.find("\n  -", at + 1) - at);
-      CHECK(line.find("(default " + (o->defaultText().empty() ? std::string("\"\"") : o->defaultText())) !=
+      CHECK(line.find("default " + (o->defaultText().empty() ? std::string("\"\"") : o->defaultText())) !=
             std::string::npos);
     }
   }
@@ -43,8 +49,14 @@ void checkEveryOptionHasAFlag(const std::string& command, const Pass& pass, cons
 }  // namespace
 
 TEST_CASE("cli pass flags: every option of quantize, prune and distill has a flag with its declared default") {
-  checkEveryOptionHasAFlag("quantize", QuantizePass());
-  checkEveryOptionHasAFlag("prune", PrunePass());
+  // `slmc quantize` and `slmc prune` take the options of every pass of their family.
+  checkEveryOptionHasAFlag("quantize", RtnPass());
+  checkEveryOptionHasAFlag("quantize", GptqPass());
+  checkEveryOptionHasAFlag("quantize", AwqPass());
+  checkEveryOptionHasAFlag("quantize", SmoothQuantPass());
+  checkEveryOptionHasAFlag("prune", MagnitudePass());
+  checkEveryOptionHasAFlag("prune", WandaPass());
+  checkEveryOptionHasAFlag("prune", SparseGptPass());
   checkEveryOptionHasAFlag("distill", DistillPass(), "teacher");  // distill's --teacher is the command's own
 }
 
@@ -75,7 +87,7 @@ TEST_CASE("cli pass flags: a value the option rejects is its own one-line error,
   const std::string out = " -o " + dir / "out";
   expectError(runSlmc("-q quantize " + stories260K() + " --percentile 1e999" + out),
               "option 'percentile' of pass 'quantize'");
-  expectError(runSlmc("-q quantize " + stories260K() + " --block-size many" + out),
+  expectError(runSlmc("-q quantize " + stories260K() + " --method gptq --block-size many" + out),
               "option 'block_size' of pass 'quantize': 'many' is not an integer");
   CHECK(runSlmc("-q quantize " + stories260K() + " --observer median" + out).exit_code == 2);
   CHECK(runSlmc("-q prune " + stories260K() + " --method magnitude --sparsity 0.5 --nm 2:4" + out).exit_code == 2);

@@ -8,7 +8,7 @@
 #include "lib/model/bit_packing.h"
 #include "lib/model/quant_scheme.h"
 #include "lib/support/error.h"
-#include "passes/quantize/quantize_pass.h"
+#include "passes/quantize/rtn_pass.h"
 #include "runtime/kernels.h"
 
 using namespace slmc;
@@ -54,8 +54,8 @@ TEST_CASE("weight types: the pack, the scheme and the runtime count a weight's b
   CHECK(runtime::QuantMatrix::bfloat16(3, 8, nullptr).weightBytes() == 48);
 }
 
-TEST_CASE("weight types: the quantize pass offers exactly the table's integer widths") {
-  const QuantizePass pass;
+TEST_CASE("weight types: the weight-quantization passes offer exactly the table's integer widths") {
+  const RtnPass pass;
   const OptionBase* bits = pass.findOption("bits");
   REQUIRE(bits != nullptr);
   CHECK(bits->choiceTexts() == std::vector<std::string>{"2", "3", "4", "8"});

@@ -17,8 +17,10 @@ void PassManager::build(const std::vector<PassInvocation>& pipeline) {
   std::vector<std::unique_ptr<Pass>> passes;
   for (size_t i = 0; i < pipeline.size(); ++i) {
     try {
-      std::unique_ptr<Pass> pass = registry_.create(pipeline[i].name);
-      pass->parseOptions(pipeline[i].options);
+      const PassInvocation resolved = registry_.resolve(pipeline[i]);
+      std::unique_ptr<Pass> pass = registry_.create(resolved.name);
+      if (resolved.name != pipeline[i].name) pass->setSpelledName(pipeline[i].name);
+      pass->parseOptions(resolved.options);
       passes.push_back(std::move(pass));
     } catch (const Error& e) {
       throw Error("pass " + std::to_string(i + 1) + ": " + e.what());
@@ -53,7 +55,10 @@ void PassManager::validate(const Model& model, const PassContext& context) const
                     std::to_string(model.quantized.size()) + " quantized tensors: start from the float checkpoint");
     }
     if (traits.needs_calibration && !context.hasCalibration()) {
-      const std::string alternative = pass.withoutCalibration();
+      // Written as a family (quantize(method=gptq)): its data-free member, in the same spelling.
+      const PassFamily* family = registry_.family(invocations_[i].name);
+      const std::string alternative =
+          family ? "use " + family->selector + "=" + family->members.front() : pass.withoutCalibration();
       throw Error("pass " + std::to_string(i + 1) + " '" + invocationText(invocations_[i]) +
                   "' needs calibration data: pass --data FILE" +
                   (alternative.empty() ? "" : " (or " + alternative + ")"));
@@ -69,6 +74,7 @@ std::vector<PassRecord> PassManager::run(Model& model, PassContext& context) {
     Pass& pass = *passes_[i];
     PassRecord record;
     record.name = invocations_[i].name;
+    record.pass = pass.argument();
     record.invocation = invocationText(invocations_[i]);
     record.options = pass.optionsJson();
     const int64_t rss_before = currentRssBytes();

@@ -18,7 +18,8 @@ namespace slmc {
 
 // One pass as it ran, for the report.
 struct PassRecord {
-  std::string name;
+  std::string name;        // as written: a pass, or a family (pass_registry.h)
+  std::string pass;        // the pass that ran ("gptq" for quantize(method=gptq))
   std::string invocation;  // text form as written ("quantize(bits=4)")
   nlohmann::json options;  // every option's value, explicit and default
   double seconds = 0;

@@ -84,7 +84,7 @@ OptionBase::OptionBase(PassOptions& owner, std::string name, std::string help)
 }
 
 void OptionBase::fail(const std::string& problem) const {
-  throw Error("option '" + name_ + "' of pass '" + owner_->ownerName() + "': " + problem);
+  throw Error("option '" + name_ + "' of pass '" + owner_->spelledName() + "': " + problem);
 }
 
 void OptionBase::failInternal(const std::string& problem) const {
@@ -100,13 +100,14 @@ void PassOptions::parseOptions(const OptionAssignments& assignments) {
     for (OptionBase* o : options_)
       if (o->name() == name) option = o;
     if (option == nullptr) {
-      std::string message = "unknown option '" + name + "' for pass '" + owner_ + "' (";
+      std::string message = "unknown option '" + name + "' for pass '" + spelledName() + "' (";
       message += options_.empty() ? "it takes no options" : "options: " + joinNames(optionNames());
       const std::string guess = closestMatch(name, optionNames());
       if (!guess.empty()) message += "; did you mean '" + guess + "'?";
       throw Error(message + ")");
     }
-    require(seen.insert(name).second, "option '" + name + "' of pass '" + owner_ + "' is given twice: keep one value");
+    require(seen.insert(name).second,
+            "option '" + name + "' of pass '" + spelledName() + "' is given twice: keep one value");
     option->parseText(text);
   }
 }

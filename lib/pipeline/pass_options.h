@@ -2,8 +2,8 @@
 // text and default,
 //
 //   Option<int64_t> bits{*this, "bits", "weight bit width", 4};
-//   Option<std::string> method{*this, "method", "quantization algorithm", "gptq"};
-//   QuantizePass() : Pass("quantize", "…") { bits.choices({2, 3, 4, 8}); method.choices({"rtn", "gptq"}); }
+//   Option<std::string> observer{*this, "observer", "how weight grids are fit", "minmax"};
+//   RtnPass() : Pass("rtn", "…") { bits.choices({2, 3, 4, 8}); observer.choices({"minmax", "mse"}); }
 //
 // so parsing, validation, the `slmc passes` listing and the provenance JSON all read the same
 // declarations and cannot drift apart. Values arrive as text (key/value strings from the pipeline
@@ -177,6 +177,16 @@ class Option : public OptionBase {
     return *this;
   }
 
+  // A default of its own for a pass that shares the declaration with others (smoothquant's
+  // bits=8 where the weight-quantization block says 4). Before any value is set.
+  Option& defaultTo(T value) {
+    if (isSet()) failInternal("defaultTo after a value was set");
+    default_ = value;
+    value_ = std::move(value);
+    requireDefaultAccepted();
+    return *this;
+  }
+
   // Sets the value from code (as if written explicitly); throws Error when a constraint rejects it.
   void setValue(T value) {
     const std::string why = problemWith(value);
@@ -262,6 +272,10 @@ class PassOptions {
   virtual ~PassOptions() = default;
 
   const std::string& ownerName() const { return owner_; }
+  // The name errors call the pass by: its own, or the family name it was written as
+  // (quantize(method=gptq,damp=x) runs gptq, but the user wrote 'quantize').
+  const std::string& spelledName() const { return spelled_.empty() ? owner_ : spelled_; }
+  void setSpelledName(std::string name) { spelled_ = std::move(name); }
 
   // Applies `assignments` in order. Throws Error naming the option and the fix for an unknown
   // option, an option given twice or a value its type or constraints reject.
@@ -283,6 +297,7 @@ class PassOptions {
  private:
   friend class OptionBase;
   std::string owner_;
+  std::string spelled_;
   std::vector<OptionBase*> options_;
 };
 

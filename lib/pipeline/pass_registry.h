@@ -9,10 +9,21 @@
 #include <vector>
 
 #include "lib/pipeline/pass.h"
+#include "lib/pipeline/pipeline.h"
 
 namespace slmc {
 
 using PassFactory = std::function<std::unique_ptr<Pass>()>;
+
+// One pipeline name for a family of passes, chosen by an option: quantize(method=gptq,bits=4)
+// runs the pass gptq(bits=4). Each member declares exactly its own options; the family only
+// routes, so `slmc quantize --method M` and recipes written before the split keep working.
+struct PassFamily {
+  std::string name;                  // "quantize"
+  std::string description;           // for `slmc passes`
+  std::string selector;              // "method"
+  std::vector<std::string> members;  // registered passes, by their names; the first is the default
+};
 
 class PassRegistry {
  public:
@@ -26,12 +37,23 @@ class PassRegistry {
     add(probe.argument(), probe.description(), [] { return std::unique_ptr<Pass>(new P()); });
   }
 
+  // Registers a family over passes already registered. Throws Error for a name already taken or
+  // an unregistered member (bugs in the registration list).
+  void addFamily(PassFamily family);
+  const PassFamily* family(const std::string& name) const;  // null when `name` is no family
+
+  // What `invocation` runs: itself for a pass, or for a family the member its selector names,
+  // with the selector removed. Throws Error (naming the family as written) for an unknown member,
+  // an option only other members take ("option 'damp' of pass 'quantize' applies to
+  // method=gptq only (…)"), or one no member takes.
+  PassInvocation resolve(const PassInvocation& invocation) const;
+
   bool contains(const std::string& name) const { return find(name) != nullptr; }
   // A fresh pass with default options. Throws Error naming the known passes for an unknown name.
   std::unique_ptr<Pass> create(const std::string& name) const;
-  // In registration order.
+  // Passes in registration order, then families.
   std::vector<std::string> names() const;
-  // What `slmc passes` prints: each pass with its description and options.
+  // What `slmc passes` prints: each pass with its description and options, then the families.
   std::string describe() const;
 
  private:
@@ -42,6 +64,7 @@ class PassRegistry {
   };
   const Entry* find(const std::string& name) const;
   std::vector<Entry> entries_;
+  std::vector<PassFamily> families_;
 };
 
 }  // namespace slmc

@@ -42,7 +42,8 @@ std::string passesSection(const json& passes) {
       "|---:|---|---|---:|---:|---:|---|\n";
   for (size_t i = 0; i < passes.size(); ++i) {
     const json& p = passes[i];
-    md += "| " + std::to_string(i + 1) + " | " + cell(p["name"].get<std::string>()) + " | `" +
+    // The pass that ran; the invocation shows it as written (a family: quantize(method=gptq)).
+    md += "| " + std::to_string(i + 1) + " | " + cell(p.value("pass", p["name"].get<std::string>())) + " | `" +
           cell(p["invocation"].get<std::string>()) + "` | " + format("%.2f", p["seconds"].get<double>()) + " | " +
           mib(p["peak_rss_bytes"].get<int64_t>()) + " | " + signedMib(p["rss_growth_bytes"].get<int64_t>()) + " | " +
           cell(p["summary"].get<std::string>()) + " |\n";
@@ -52,7 +53,8 @@ std::string passesSection(const json& passes) {
     if (!figures.is_object() || figures.empty()) continue;
     // Scalars in one table; per-layer / per-tensor records and loss curves flattened into their
     // own tables (lib/report/markdown_table.h), long ones folded.
-    md += "\n### " + std::to_string(i + 1) + ". " + passes[i]["name"].get<std::string>() + "\n\n" +
+    md += "\n### " + std::to_string(i + 1) + ". " + passes[i].value("pass", passes[i]["name"].get<std::string>()) +
+          "\n\n" +
           passFiguresSection(figures);
   }
   return md + "\n";
@@ -181,6 +183,7 @@ void Report::setPasses(const std::vector<PassRecord>& records) {
   json passes = json::array();
   for (const PassRecord& r : records)
     passes.push_back({{"name", r.name},
+                      {"pass", r.pass.empty() ? r.name : r.pass},
                       {"invocation", r.invocation},
                       {"options", r.options},
                       {"seconds", r.seconds},
