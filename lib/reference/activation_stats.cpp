@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "lib/model/model.h"
-#include "lib/reference/layerwise_forward.h"
 #include "lib/support/error.h"
 
 namespace slmc {

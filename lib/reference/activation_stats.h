@@ -15,6 +15,8 @@
 
 namespace slmc {
 
+struct ModelConfig;
+
 struct SiteStats {
   std::string site;                  // "attn_in", "attn_out", "mlp_in", "mlp_out"
   std::vector<std::string> linears;  // full weight names that read this input
@@ -42,4 +44,6 @@ struct SiteSpec {
   std::string site;
   std::vector<std::string> linears;
 };
+std::vector<SiteSpec> layerSites(const ModelConfig& config, int64_t layer);
+
 }  // namespace slmc

@@ -52,7 +52,4 @@ class LayerwiseForward {
   std::unique_ptr<State> state_;
 };
 
-// Site layout of a layer for the model's family (see activation_stats.h).
-std::vector<SiteSpec> layerSites(const ModelConfig& config, int64_t layer);
-
 }  // namespace slmc

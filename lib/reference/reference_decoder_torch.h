@@ -1,7 +1,9 @@
 // Internal: the reference decoder's building blocks in LibTorch, shared by the full forward
 // (reference_model.cpp), the KV-cached generation (reference_generate_torch.cpp), the layer-wise
 // calibration forward (layerwise_forward_torch.cpp) and model comparison. One implementation of
-// a layer; only reference_model.cpp and lib/*_torch.cpp include this header (it pulls in ATen).
+// a layer; only lib/reference/*_torch.cpp, reference_model.cpp and passes/distill/*_torch.cpp
+// include this header (it pulls in ATen). It needs nothing of ReferenceModel, which holds its
+// Weights: the decoder is the lower layer (reference_decoder_torch.cpp).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -13,7 +15,6 @@
 #include <vector>
 
 #include "lib/model/model.h"
-#include "lib/reference/reference_model.h"
 
 namespace slmc {
 
@@ -100,17 +101,16 @@ at::Tensor selfAttention(const ModelConfig& c, const Layer& L, const at::Tensor&
 // One layer's MLP on norm(x): SwiGLU for the Llama family, GELU (tanh) for GPT-2.
 at::Tensor feedForward(const ModelConfig& c, const Layer& L, const at::Tensor& x, const SiteHook* hook = nullptr);
 
-}  // namespace decoder
-
-struct ReferenceModel::Weights {
+// A whole decoder's tensors, as ReferenceModel converts them once (and distillation's student
+// binds its trainable leaves).
+struct Weights {
   at::Tensor embed, positions, head;  // positions: learned only; head: the embedding when tied
-  decoder::Norm final_norm;
-  std::vector<decoder::Layer> layers;
+  Norm final_norm;
+  std::vector<Layer> layers;
 };
 
-namespace decoder {
 // The whole decoder over [batch, seq] ids, up to and including the final norm: [B, S, H].
-at::Tensor forwardHidden(const ModelConfig& c, const ReferenceModel::Weights& w, const std::vector<int32_t>& ids,
+at::Tensor forwardHidden(const ModelConfig& c, const Weights& w, const std::vector<int32_t>& ids,
                          int64_t batch, int64_t seq);
 }  // namespace decoder
 

@@ -9,8 +9,13 @@
 #include <vector>
 
 #include "lib/model/model.h"
+#include "lib/reference/attention_blocks.h"
 
 namespace slmc {
+
+namespace decoder {
+struct Weights;
+}
 
 // The arithmetic of the reference forward. Float32 is what every pass measures against (as
 // transformers runs a float32 checkpoint); Float64 copies the weights to float64 and runs the
@@ -53,7 +58,7 @@ class ReferenceModel {
   // Multiply-add FLOPs of one forward over [batch, seq] (linear layers, attention, head).
   double forwardFlops(int64_t batch, int64_t seq) const;
 
-  struct Weights;  // LibTorch tensors, defined in lib/reference/reference_decoder_torch.h (internal)
+  using Weights = decoder::Weights;  // LibTorch tensors (lib/reference/reference_decoder_torch.h, internal)
   const Weights& weights() const { return *weights_; }  // for lib/*_torch.cpp
 
  private:
@@ -61,14 +66,6 @@ class ReferenceModel {
   ReferencePrecision precision_;
   std::unique_ptr<Weights> weights_;
 };
-
-// The causal attention runs in blocks of query rows: rows [begin, begin + rows) attend to keys
-// [0, keys), skipping most of the masked half of the scores. Exposed so that FLOP counts and the
-// benchmark's matmul baseline use the same shapes the forward runs.
-struct AttentionBlock {
-  int64_t begin, rows, keys;
-};
-std::vector<AttentionBlock> causalAttentionBlocks(int64_t seq);
 
 // Sets the CPU threads LibTorch (and the BLAS under it) uses; n <= 0 means all cores.
 void setComputeThreads(int n);

@@ -19,7 +19,7 @@ namespace slmc::distill {
 
 struct TrainableStudent {
   ModelConfig config;
-  ReferenceModel::Weights weights;  // the leaves below, bound as the decoder reads them
+  decoder::Weights weights;  // the leaves below, bound as the decoder reads them
   // Every tensor of the model as a float32 leaf with requires_grad, by Hugging Face name, in the
   // model's tensor order (a tied head is the embedding: listed once).
   std::vector<std::pair<std::string, at::Tensor>> parameters;
@@ -35,7 +35,7 @@ void copyStudentInto(const TrainableStudent& student, Model& model);
 
 // Logits [batch, seq, vocab] of the decoder over row-major ids; recorded by autograd when the
 // weights require grad and grad mode is on.
-at::Tensor decoderLogits(const ModelConfig& config, const ReferenceModel::Weights& weights,
+at::Tensor decoderLogits(const ModelConfig& config, const decoder::Weights& weights,
                          const std::vector<int32_t>& ids, int64_t batch, int64_t seq);
 
 // The loss terms of distill_options.h for one micro-batch, as scalars. `total` is the weighted

@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 
+#include "lib/reference/reference_model.h"
 #include "lib/support/crc32.h"
 #include "lib/support/error.h"
 #include "passes/distill/distill_checkpoint.h"
@@ -72,7 +73,7 @@ std::vector<int32_t> rows(const DistillData& data, const std::vector<int64_t>& w
 }
 
 // exp(mean next-token NLL) over sequences [first, first + count) of `data`.
-double heldoutPerplexity(const ModelConfig& config, const ReferenceModel::Weights& weights, const DistillData& data,
+double heldoutPerplexity(const ModelConfig& config, const decoder::Weights& weights, const DistillData& data,
                          int64_t first, int64_t count, int64_t batch) {
   at::NoGradGuard no_grad;
   double nll = 0;

@@ -27,7 +27,7 @@ TrainableStudent makeTrainableStudent(const Model& model) {
   const auto norm = [&](const std::string& prefix) {
     return decoder::Norm{get(prefix + ".weight"), optional(prefix + ".bias")};
   };
-  ReferenceModel::Weights& w = s.weights;
+  decoder::Weights& w = s.weights;
   const ModelConfig& c = model.config;
   w.embed = get(names::kEmbedTokens);
   if (c.positions == PositionType::Learned) w.positions = get(names::kEmbedPositions);
@@ -61,7 +61,7 @@ void copyStudentInto(const TrainableStudent& student, Model& model) {
   }
 }
 
-at::Tensor decoderLogits(const ModelConfig& config, const ReferenceModel::Weights& weights,
+at::Tensor decoderLogits(const ModelConfig& config, const decoder::Weights& weights,
                          const std::vector<int32_t>& ids, int64_t batch, int64_t seq) {
   return at::matmul(decoder::forwardHidden(config, weights, ids, batch, seq), weights.head.t());
 }
