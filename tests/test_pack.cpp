@@ -136,9 +136,9 @@ TEST_CASE("pack: the storage table sizes quantized blocks exactly as quant_schem
         CAPTURE(cols);
         const pack::QuantizedBlockBytes b = pack::quantizedBlockBytes(s, rows, cols);
         CHECK(b.total() == quantizedBytes(s, rows, cols));
-        CHECK(b.codes == rows * packedRowBytes(cols, s.bits));
-        REQUIRE(integerType(s.bits).has_value());
-        CHECK(findStorage(weightTypeTraits(*integerType(s.bits)).storage_name)->bits == s.bits);
+        CHECK(b.codes == rows * packedRowBytes(cols, s.bits()));
+        REQUIRE(integerType(s.bits()).has_value());
+        CHECK(findStorage(weightTypeTraits(*integerType(s.bits())).storage_name)->bits == s.bits());
       }
   CHECK(pack::storageDType(findStorage("float16")->type) == DType::F16);
   CHECK(pack::storageDType(findStorage("bfloat16")->type) == DType::BF16);
@@ -211,8 +211,8 @@ TEST_CASE("pack: quantized models give back the same codes, scales, zeros and ac
       ++quantized;
       const QuantizedTensor& q = *m.quantized.at(t.name);
       CHECK(t.scheme == q.scheme);
-      CHECK(t.storage == integerType(q.scheme.bits));
-      const std::vector<uint8_t> codes = packCodes(q.codes.data(), q.rows, q.cols, q.scheme.bits);
+      CHECK(t.storage == integerType(q.scheme.bits()));
+      const std::vector<uint8_t> codes = packCodes(q.codes.data(), q.rows, q.cols, q.scheme.bits());
       REQUIRE(t.codes.bytes == codes.size());
       CHECK(std::memcmp(t.codes.data, codes.data(), codes.size()) == 0);
       REQUIRE(t.scales.bytes == q.scales.size() * 2);
@@ -221,7 +221,7 @@ TEST_CASE("pack: quantized models give back the same codes, scales, zeros and ac
       CHECK(halfToFloat(first) == q.scales[0]);
       CHECK(t.zeros.empty() == q.scheme.symmetric);
       if (!q.scheme.symmetric) {
-        const std::vector<uint8_t> zeros = packCodes(q.zeros.data(), q.rows, q.groups(), q.scheme.bits);
+        const std::vector<uint8_t> zeros = packCodes(q.zeros.data(), q.rows, q.groups(), q.scheme.bits());
         REQUIRE(t.zeros.bytes == zeros.size());
         CHECK(std::memcmp(t.zeros.data, zeros.data(), zeros.size()) == 0);
       }
@@ -434,7 +434,7 @@ TEST_CASE("pack: reader rejects metadata that contradicts the blocks") {
   checkError(openError(withMetadata(pack, bad)), "says tensor '" + qname + "' is");
 
   bad = meta;
-  bad["tensors"][q]["storage"] = pack.tensors()[q].scheme.bits == 8 ? "int4" : "int8";
+  bad["tensors"][q]["storage"] = pack.tensors()[q].scheme.bits() == 8 ? "int4" : "int8";
   checkError(openError(withMetadata(pack, bad)), "bytes of codes, but its block holds");
 
   bad = meta;

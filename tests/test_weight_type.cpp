@@ -60,3 +60,26 @@ TEST_CASE("weight types: the weight-quantization passes offer exactly the table'
   REQUIRE(bits != nullptr);
   CHECK(bits->choiceTexts() == std::vector<std::string>{"2", "3", "4", "8"});
 }
+
+TEST_CASE("weight types: a quantization scheme names its type, not a bit width") {
+  const QuantScheme by_width(4, 32, true), by_type(WeightType::Q4, 32, true);
+  CHECK(by_width == by_type);
+  CHECK(by_type.bits() == 4);
+  CHECK(schemeName(by_type) == "int4-g32-sym");  // the type's storage name
+  for (const WeightTypeTraits& t : kWeightTypes) {
+    if (!t.quantized) {
+      CHECK_THROWS_AS(QuantScheme(t.type, 32, true), Error);  // a float type is no grid
+      continue;
+    }
+    const QuantScheme s(t.type, 0, false);
+    CAPTURE(schemeName(s));
+    CHECK(parseSchemeName(schemeName(s)) == s);
+    CHECK(parseSchemeName(std::string(t.storage_name) + "-g64").type == t.type);
+  }
+  CHECK_THROWS_WITH_AS(QuantScheme(5, 32, true), "unsupported bit width 5 (use 2, 3, 4 or 8)", Error);
+  CHECK_THROWS_WITH_AS(parseSchemeName("int4"),
+                       "quantization scheme 'int4' is not of the form intB-gG[-sym|-asym] or intB-channel[-sym|-asym] "
+                       "(e.g. int8-channel, int4-g32)",
+                       Error);
+  CHECK_THROWS_WITH_AS(parseSchemeName("int44-g32"), "unsupported bit width 44 (use 2, 3, 4 or 8)", Error);
+}

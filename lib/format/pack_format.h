@@ -104,7 +104,7 @@ inline std::optional<Storage> floatStorage(DType dtype) {
 // quantizedBytes(): the size every report counts.
 using QuantizedBlockBytes = IntegerBlockBytes;
 inline QuantizedBlockBytes quantizedBlockBytes(const QuantScheme& scheme, int64_t rows, int64_t cols) {
-  return integerBlockBytes(scheme.bits, rows, cols, groupsPerRow(scheme, cols), scheme.symmetric);
+  return integerBlockBytes(scheme.bits(), rows, cols, groupsPerRow(scheme, cols), scheme.symmetric);
 }
 
 }  // namespace slmc::pack

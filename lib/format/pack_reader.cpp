@@ -145,7 +145,7 @@ QuantizedTensor quantizedOf(const PackTensor& t) {
   q.scheme = t.scheme;
   q.rows = t.shape[0];
   q.cols = t.shape[1];
-  const int bits = q.scheme.bits;
+  const int bits = q.scheme.bits();
   q.codes = unpackCodes(reinterpret_cast<const uint8_t*>(t.codes.data), q.rows, q.cols, bits);
   const size_t groups = static_cast<size_t>(q.rows * q.groups());
   q.scales.resize(groups);
@@ -381,7 +381,7 @@ void PackFile::parseMetadata(const std::vector<pack::BlockEntry>& table, uint64_
         require(t.shape.size() == 2 && t.shape[0] > 0 && t.shape[1] > 0,
                 m + " " + tw + " is quantized but its shape " + shapeString(t.shape) + " is not [rows, cols]");
         const int64_t rows = t.shape[0], cols = t.shape[1];
-        t.scheme.bits = traits->bits;
+        t.scheme.type = traits->type;
         t.scheme.group_size = integer(member(entry, "group_size", m + " " + tw), m + " " + tw + " group_size");
         t.scheme.symmetric = boolean(member(entry, "symmetric", m + " " + tw), m + " " + tw + " symmetric");
         require(t.scheme.group_size >= 0 && (t.scheme.group_size == 0 || cols % t.scheme.group_size == 0),

@@ -64,10 +64,7 @@ json floatTensorEntry(PackPlan& plan, const std::string& name, const Tensor& ten
 json quantizedTensorEntry(PackPlan& plan, const std::string& name, const QuantizedTensor& q) {
   q.validate(name);
   const QuantScheme& s = q.scheme;
-  const std::optional<WeightType> storage = integerType(s.bits);
-  require(storage.has_value(), "quantized tensor '" + name + "' has " + std::to_string(s.bits) +
-                                   "-bit codes, which the pack format does not store (use " + integerBitsText() +
-                                   " bits)");
+  const WeightTypeTraits& storage = weightTypeTraits(s.type);  // an integer grid: QuantScheme checks it
   const int64_t groups = q.groups();
   std::vector<uint16_t> scales(q.scales.size());
   for (size_t i = 0; i < scales.size(); ++i) {
@@ -75,10 +72,10 @@ json quantizedTensorEntry(PackPlan& plan, const std::string& name, const Quantiz
     require(halfToFloat(scales[i]) == q.scales[i],
             "internal: scale of quantized tensor '" + name + "' is not a float16 value (quantize it again)");
   }
-  json blocks = {{"codes", addOwnedBlock(plan, packCodes(q.codes.data(), q.rows, q.cols, s.bits))},
+  json blocks = {{"codes", addOwnedBlock(plan, packCodes(q.codes.data(), q.rows, q.cols, s.bits()))},
                  {"scales", addOwnedBlock(plan, std::move(scales))}};
-  if (!s.symmetric) blocks["zeros"] = addOwnedBlock(plan, packCodes(q.zeros.data(), q.rows, groups, s.bits));
-  return {{"name", name},         {"shape", {q.rows, q.cols}}, {"storage", weightTypeTraits(*storage).storage_name},
+  if (!s.symmetric) blocks["zeros"] = addOwnedBlock(plan, packCodes(q.zeros.data(), q.rows, groups, s.bits()));
+  return {{"name", name},         {"shape", {q.rows, q.cols}}, {"storage", storage.storage_name},
           {"group_size", s.group_size}, {"symmetric", s.symmetric}, {"blocks", blocks}};
 }
 

@@ -16,7 +16,7 @@ bool isQuantizedModel(const Model& model) { return !model.quantized.empty() || !
 json quantizationConfig(const Model& model) {
   json weights = json::object(), activations = json::object();
   for (const auto& [name, q] : model.quantized)
-    weights[name] = {{"bits", q->scheme.bits}, {"group_size", q->scheme.group_size}, {"symmetric", q->scheme.symmetric}};
+    weights[name] = {{"bits", q->scheme.bits()}, {"group_size", q->scheme.group_size}, {"symmetric", q->scheme.symmetric}};
   for (const auto& [name, a] : model.activation_quant)
     activations[name] = {{"bits", a.bits}, {"dynamic", a.dynamic}, {"scale", a.scale}};
   return {{"quant_method", kSlmcQuantMethod},
@@ -62,7 +62,7 @@ std::vector<std::pair<std::string, Tensor>> quantizedCheckpointTensors(const Mod
       continue;
     }
     const QuantizedTensor& q = *it->second;
-    const int bits = q.scheme.bits;
+    const int bits = q.scheme.bits();
     out.emplace_back(name + ".qcodes",
                      u8Tensor({q.rows, packedRowBytes(q.cols, bits)}, packCodes(q.codes.data(), q.rows, q.cols, bits)));
     out.emplace_back(name + ".scales", f16Tensor({q.rows, q.groups()}, q.scales));
@@ -93,14 +93,16 @@ void importQuantizedTensors(const json& qc, std::vector<std::pair<std::string, T
   std::map<std::string, QuantizedTensor> quantized;
   for (const auto& [name, spec] : weights.items()) {
     QuantizedTensor q;
+    int bits = 0;  // as the config says; the tensor keeps its grid type
     try {
-      q.scheme.bits = spec.at("bits").get<int>();
+      bits = spec.at("bits").get<int>();
       q.scheme.group_size = spec.at("group_size").get<int64_t>();
       q.scheme.symmetric = spec.at("symmetric").get<bool>();
     } catch (const json::exception& e) {
       throw Error(origin + ": quantization_config entry for '" + name + "' is malformed (" + e.what() + ")");
     }
-    validateBits(q.scheme.bits);
+    validateBits(bits);
+    q.scheme.type = *integerType(bits);
     auto codes_it = raw.find(name + ".qcodes");
     require(codes_it != raw.end(), origin + ": quantized checkpoint has no tensor '" + name + ".qcodes'");
     require(codes_it->second.shape().size() == 2 && codes_it->second.dtype() == DType::U8,
@@ -123,7 +125,6 @@ void importQuantizedTensors(const json& qc, std::vector<std::pair<std::string, T
     require(per_channel || q.scheme.group_size == cols / groups,
             origin + ": '" + name + "' declares group_size " + std::to_string(q.scheme.group_size) + " but stores " +
                 std::to_string(groups) + " groups per row of " + std::to_string(cols));
-    const int bits = q.scheme.bits;
     const Tensor codes = takeTensor(raw, name + ".qcodes", DType::U8, {q.rows, packedRowBytes(cols, bits)}, origin);
     const Tensor scales = takeTensor(raw, name + ".scales", DType::F16, {q.rows, groups}, origin);
     q.codes = unpackCodes(reinterpret_cast<const uint8_t*>(codes.bytes()), q.rows, cols, bits);

@@ -11,9 +11,19 @@ void validateBits(int bits) {
   require(integerType(bits).has_value(), "unsupported bit width " + std::to_string(bits) + " (use " + integerBitsText() + ")");
 }
 
+QuantScheme::QuantScheme(WeightType t, int64_t group, bool sym) : type(t), group_size(group), symmetric(sym) {
+  require(isWeightType(t) && weightTypeTraits(t).quantized,
+          "weight type is not an integer grid (use one of " + integerBitsText() + " bits)");
+}
+
+QuantScheme::QuantScheme(int bits, int64_t group, bool sym) : group_size(group), symmetric(sym) {
+  validateBits(bits);
+  type = *integerType(bits);
+}
+
 std::string schemeName(const QuantScheme& s) {
-  return "int" + std::to_string(s.bits) + "-" + (s.group_size > 0 ? "g" + std::to_string(s.group_size) : "channel") +
-         (s.symmetric ? "-sym" : "-asym");
+  return std::string(weightTypeTraits(s.type).storage_name) + "-" +
+         (s.group_size > 0 ? "g" + std::to_string(s.group_size) : "channel") + (s.symmetric ? "-sym" : "-asym");
 }
 
 QuantScheme parseSchemeName(const std::string& text) {
@@ -36,9 +46,22 @@ QuantScheme parseSchemeName(const std::string& text) {
     rest.erase(0, prefix.size());
     return true;
   };
-  require(eat("int"), expected);
-  s.bits = static_cast<int>(number());
-  validateBits(s.bits);
+  // The type's pack storage name ("int4"); an "intB" no type has is named by its width.
+  bool named = false;
+  for (const WeightTypeTraits& t : kWeightTypes) {
+    const std::string name = t.storage_name;
+    if (t.quantized && rest.rfind(name + "-", 0) == 0) {
+      rest.erase(0, name.size());
+      s.type = t.type;
+      named = true;
+      break;
+    }
+  }
+  if (!named) {
+    require(eat("int"), expected);
+    validateBits(static_cast<int>(number()));
+    require(false, expected);  // validateBits accepted a width, so its type's name would have matched
+  }
   if (eat("-channel")) {
     s.group_size = 0;
   } else {
@@ -64,7 +87,7 @@ int64_t groupsPerRow(const QuantScheme& s, int64_t cols) {
 }
 
 int64_t quantizedBytes(const QuantScheme& s, int64_t rows, int64_t cols) {
-  return integerBlockBytes(s.bits, rows, cols, groupsPerRow(s, cols), s.symmetric).total();
+  return integerBlockBytes(s.bits(), rows, cols, groupsPerRow(s, cols), s.symmetric).total();
 }
 
 }  // namespace slmc

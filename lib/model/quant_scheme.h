@@ -29,12 +29,24 @@
 namespace slmc {
 
 struct QuantScheme {
-  int bits = 4;              // 2, 3, 4 or 8
+  // The integer-grid row of runtime/weight_type.h the codes are stored as. The type names the
+  // grid, not its bit width, so that two types of one width (int4 and a K-quant-like or NF4
+  // type) can coexist; bits() is the type's.
+  WeightType type = WeightType::Q4;
   int64_t group_size = 128;  // columns per group; 0: per-channel (one group per row)
   bool symmetric = true;
 
+  QuantScheme() = default;
+  // Throws Error unless `type` is an integer-grid type.
+  QuantScheme(WeightType type, int64_t group_size, bool symmetric);
+  // The integer grid the quantizers write with `bits`-bit codes (integerType); throws Error
+  // (validateBits's) for a width no type has.
+  QuantScheme(int bits, int64_t group_size, bool symmetric);
+
+  int bits() const { return weightTypeTraits(type).bits; }
+
   bool operator==(const QuantScheme& o) const {
-    return bits == o.bits && group_size == o.group_size && symmetric == o.symmetric;
+    return type == o.type && group_size == o.group_size && symmetric == o.symmetric;
   }
 };
 
@@ -42,7 +54,7 @@ inline int maxCode(int bits) { return (1 << bits) - 1; }
 // Throws Error unless an integer grid type of runtime/weight_type.h has `bits`-bit codes (2, 3,
 // 4 or 8: integerBitWidths(), the choices of every `bits` option).
 void validateBits(int bits);
-// "int4-g128-sym", "int8-channel-asym".
+// "int4-g128-sym", "int8-channel-asym": the type's pack storage name, then the groups.
 std::string schemeName(const QuantScheme& scheme);
 // The inverse of schemeName; the "-sym" / "-asym" suffix may be left out (symmetric). Throws
 // Error naming the text and the expected form.

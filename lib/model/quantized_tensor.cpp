@@ -58,7 +58,7 @@ Tensor QuantizedTensor::dequantize() const {
 
 void QuantizedTensor::validate(const std::string& name) const {
   const std::string where = "quantized tensor '" + name + "'";
-  validateBits(scheme.bits);
+  validateBits(scheme.bits());
   require(rows > 0 && cols > 0, where + " has an empty shape");
   require(scheme.group_size >= 0 && (scheme.group_size == 0 || cols % scheme.group_size == 0),
           where + ": group size " + std::to_string(scheme.group_size) + " does not divide its " + std::to_string(cols) +
@@ -69,7 +69,7 @@ void QuantizedTensor::validate(const std::string& name) const {
   require(scales.size() == ng && zeros.size() == ng,
           where + " has " + std::to_string(scales.size()) + " scales and " + std::to_string(zeros.size()) +
               " zeros for " + std::to_string(ng) + " groups (corrupt checkpoint?)");
-  const uint8_t maxq = static_cast<uint8_t>(maxCode(scheme.bits));
+  const uint8_t maxq = static_cast<uint8_t>(maxCode(scheme.bits()));
   require(std::all_of(codes.begin(), codes.end(), [&](uint8_t q) { return q <= maxq; }),
           where + " has codes above " + std::to_string(maxq));
   require(std::all_of(zeros.begin(), zeros.end(), [&](uint8_t z) { return z <= maxq; }),
@@ -97,19 +97,19 @@ QuantizedTensor quantizeOnGrids(const float* w, int64_t rows, int64_t cols, cons
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
       q.codes[static_cast<size_t>(r * cols + c)] =
-          quantizeValue(w[r * cols + c], grids[static_cast<size_t>(r * groups + c / gs)], scheme.bits);
+          quantizeValue(w[r * cols + c], grids[static_cast<size_t>(r * groups + c / gs)], scheme.bits());
   return q;
 }
 
 QuantizedTensor quantizeRtn(const float* w, int64_t rows, int64_t cols, const QuantScheme& scheme) {
-  validateBits(scheme.bits);
+  validateBits(scheme.bits());
   const int64_t groups = groupsPerRow(scheme, cols), gs = cols / groups;
   std::vector<GroupGrid> grids(static_cast<size_t>(rows * groups));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t g = 0; g < groups; ++g) {
       const float* p = w + r * cols + g * gs;
       const auto [lo, hi] = std::minmax_element(p, p + gs);
-      grids[static_cast<size_t>(r * groups + g)] = gridForRange(*lo, *hi, scheme.bits, scheme.symmetric);
+      grids[static_cast<size_t>(r * groups + g)] = gridForRange(*lo, *hi, scheme.bits(), scheme.symmetric);
     }
   return quantizeOnGrids(w, rows, cols, scheme, grids);
 }

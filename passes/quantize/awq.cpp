@@ -11,7 +11,7 @@ namespace slmc {
 namespace {
 
 void validateAwq(const QuantScheme& scheme, const AwqOptions& o) {
-  validateBits(scheme.bits);
+  validateBits(scheme.bits());
   require(o.grid >= 1, "AWQ: grid must be at least 1 (got " + std::to_string(o.grid) + ")");
   require(o.clip_grid >= 1, "AWQ: clip_grid must be at least 1 (got " + std::to_string(o.clip_grid) + ")");
   require(o.max_shrink >= 0 && o.max_shrink < 1,
@@ -29,8 +29,8 @@ RowMatrixF fakeQuantRtn(const RowMatrixF& w, const QuantScheme& scheme) {
       const float* p = w.data() + r * cols + g * gs;
       float* o = out.data() + r * cols + g * gs;
       const auto [lo, hi] = std::minmax_element(p, p + gs);
-      const GroupGrid grid = gridForRange(*lo, *hi, scheme.bits, scheme.symmetric);
-      for (int64_t c = 0; c < gs; ++c) o[c] = dequantizeValue(quantizeValue(p[c], grid, scheme.bits), grid);
+      const GroupGrid grid = gridForRange(*lo, *hi, scheme.bits(), scheme.symmetric);
+      for (int64_t c = 0; c < gs; ++c) o[c] = dequantizeValue(quantizeValue(p[c], grid, scheme.bits()), grid);
     }
   return out;
 }
@@ -114,10 +114,10 @@ std::vector<GroupGrid> awqClipGrids(const float* w, int64_t rows, int64_t cols, 
         const auto [lo_it, hi_it] = std::minmax_element(p, p + gs);
         // Symmetric grids keep the sign of the shrunk extreme (gridForRange's signed extreme).
         const float lo = *lo_it * ratio, hi = *hi_it * ratio;
-        const GroupGrid grid = gridForRange(lo, hi, scheme.bits, scheme.symmetric);
+        const GroupGrid grid = gridForRange(lo, hi, scheme.bits(), scheme.symmetric);
         candidate[static_cast<size_t>(t)] = grid;
         float* et = e.data() + t * gs;
-        for (int64_t c = 0; c < gs; ++c) et[c] = dequantizeValue(quantizeValue(p[c], grid, scheme.bits), grid) - p[c];
+        for (int64_t c = 0; c < gs; ++c) et[c] = dequantizeValue(quantizeValue(p[c], grid, scheme.bits()), grid) - p[c];
       }
       const Eigen::VectorXd err = hessianErrorRows(e.topRows(n), h_gg);
       // In increasing k: the least error wins, the larger ratio on ties (ratio 1 first).

@@ -15,15 +15,15 @@ namespace slmc {
 
 GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<double> hessian,
                         const QuantScheme& scheme, const GptqOptions& options, const uint8_t* pruned) {
-  validateBits(scheme.bits);
-  validateObserverOptions(options.observer, scheme.bits);
+  validateBits(scheme.bits());
+  validateObserverOptions(options.observer, scheme.bits());
   require(w != nullptr && rows > 0 && cols > 0,
           "GPTQ: empty weight [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
   require(options.block_size > 0, "GPTQ: block_size must be positive (got " + std::to_string(options.block_size) + ")");
   require(std::isfinite(options.damp) && options.damp >= 0,
           "GPTQ: damp must be a non-negative number (got " + formatNumber(options.damp) + "; 0.01 is usual)");
   const int64_t groups = groupsPerRow(scheme, cols), gs = cols / groups;
-  const int bits = scheme.bits;
+  const int bits = scheme.bits();
   const bool act_order = options.act_order;
 
   Eigen::MatrixXd h = hessianMatrix(hessian, cols, "GPTQ");

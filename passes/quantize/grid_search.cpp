@@ -111,7 +111,7 @@ GroupGrid searchGroupGrid(const float* x, const float* importance, int64_t n, in
 
 std::vector<GroupGrid> searchedGrids(const float* w, int64_t rows, int64_t cols, const QuantScheme& scheme,
                                      const float* column_importance) {
-  validateBits(scheme.bits);
+  validateBits(scheme.bits());
   require(rows > 0 && cols > 0, "scale search: empty weight [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
   const int64_t groups = groupsPerRow(scheme, cols), gs = cols / groups;
   std::vector<GroupGrid> grids(static_cast<size_t>(rows * groups));
@@ -120,7 +120,7 @@ std::vector<GroupGrid> searchedGrids(const float* w, int64_t rows, int64_t cols,
     for (int64_t g = 0; g < groups; ++g)
       grids[static_cast<size_t>(r * groups + g)] =
           searchGroupGrid(w + r * cols + g * gs, column_importance ? column_importance + g * gs : nullptr, gs,
-                          scheme.bits, scheme.symmetric);
+                          scheme.bits(), scheme.symmetric);
   return grids;
 }
 

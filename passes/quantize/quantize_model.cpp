@@ -163,7 +163,7 @@ void quantizeRtnWeight(Model& m, Run& run, const std::string& name, json& entrie
       }
     return e;
   };
-  json entry = {{"tensor", name}, {"method", "rtn"}, {"scheme", schemeName(scheme)}, {"bits", scheme.bits},
+  json entry = {{"tensor", name}, {"method", "rtn"}, {"scheme", schemeName(scheme)}, {"bits", scheme.bits()},
                 {"error", error(q)},
                 {"rtn_error", error(quantizeRtn(w.values.data(), w.rows, w.cols, scheme))}};
   if (importance) entry["weighted"] = true;
@@ -265,7 +265,7 @@ void gptqLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
       entries.push_back({{"tensor", name},
                          {"method", "gptq"},
                          {"scheme", schemeName(scheme)},
-                         {"bits", scheme.bits},
+                         {"bits", scheme.bits()},
                          {"error", r.error},
                          {"rtn_error", r.rtn_error},
                          {"damp", r.damp_used}});
@@ -324,7 +324,7 @@ void awqLayer(Model& m, Run& run, const LayerStats& stats, json& entries) {
       setQuantizedKeepingZeros(m, name, awqQuantize(w.values.data(), w.rows, w.cols, hessian, scheme, run.options.awq),
                                prunedMask(m, name));
       ++run.outcome.quantized_tensors;
-      entries.push_back({{"tensor", name}, {"method", "awq"}, {"scheme", schemeName(scheme)}, {"bits", scheme.bits}});
+      entries.push_back({{"tensor", name}, {"method", "awq"}, {"scheme", schemeName(scheme)}, {"bits", scheme.bits()}});
     }
   }
 }
@@ -406,7 +406,7 @@ json optionsKey(const QuantizeOptions& o) {
 QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& options, const std::vector<int32_t>& ids,
                               int64_t num_samples, int64_t seq_len, const LayerwiseCalibrationOptions& calibration,
                               const std::function<void(int64_t, int64_t)>& progress) {
-  validateBits(options.scheme.bits);
+  validateBits(options.scheme.bits());
   QuantizeOutcome outcome;
   Run run{options, quantizationTargets(model, options), outcome};
   require(!run.targets.empty(), "nothing to quantize: every weight matches a keep pattern (check --keep)");

@@ -46,9 +46,7 @@ void WeightQuantizePass::setMethodOptions(QuantizeOptions&, LayerwiseCalibration
 PassResult WeightQuantizePass::run(Model& model, PassContext& context) {
   QuantizeOptions o;
   o.method = method_;
-  o.scheme.bits = static_cast<int>(bits.value());
-  o.scheme.group_size = group_size;
-  o.scheme.symmetric = symmetric;
+  o.scheme = QuantScheme(static_cast<int>(bits.value()), group_size, symmetric);
   o.strict_groups = strict_groups;
   o.keep = keep;
   o.observer.kind = parseObserverKind(observer);

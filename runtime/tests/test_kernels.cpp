@@ -49,7 +49,7 @@ struct PackedWeights {
 
 PackedWeights pack(const slmc::QuantizedTensor& q) {
   PackedWeights p;
-  const int bits = q.scheme.bits;
+  const int bits = q.scheme.bits();
   p.codes = slmc::packCodes(q.codes.data(), q.rows, q.cols, bits);
   for (float s : q.scales) p.scales.push_back(slmc::floatToHalf(s));
   if (!q.scheme.symmetric) p.zeros = slmc::packCodes(q.zeros.data(), q.rows, q.groups(), bits);

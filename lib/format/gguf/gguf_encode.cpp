@@ -148,7 +148,7 @@ GgmlEncoding encodeForGguf(const QuantizedTensor& q) {
       lo = std::min(lo, o);
       hi = std::max(hi, o);
     }
-  bool m_half = q.scheme.bits <= 4;
+  bool m_half = q.scheme.bits() <= 4;
   for (size_t i = 0; m_half && i < q.scales.size(); ++i) m_half = isHalf(-static_cast<float>(q.zeros[i]) * q.scales[i]);
 
   const Candidate candidates[] = {{kQ4_0, -8, 7}, {kQ4_1, 0, 0}, {kQ5_0, -16, 15}, {kQ8_0, -128, 127}};
@@ -178,7 +178,7 @@ GgmlEncoding encodeForGguf(const QuantizedTensor& q) {
       }
     e.reason = std::string(ggmlType(e.type).name) + " holds " + schemeName(q.scheme) + "'s grid exactly";
   } else {
-    e.type = q.scheme.bits <= 4 ? kQ4_1 : kQ8_0;
+    e.type = q.scheme.bits() <= 4 ? kQ4_1 : kQ8_0;
     e.bytes = e.type == kQ4_1 ? quantizeQ4_1(reference.data(), rows * cols) : quantizeQ8_0(reference.data(), rows * cols);
     e.reason = std::string("no ggml type holds ") + schemeName(q.scheme) + "'s grid (" +
                (!blocks_in_groups ? "groups of " + std::to_string(gs) + " split 32-value blocks"
