@@ -1,8 +1,16 @@
-// attendHead's AVX2 halves (attention_simd.h), for head_dim % 8 == 0. Compiled with -mavx2
-// -mfma; only called when the CPU has them.
+// attendHead's AVX2 halves (attention_simd.h), for head_dim % 8 == 0. AVX2 and FMA are
+// enabled by the `#pragma GCC target` after the includes (kernels_avx2.cpp says why); only
+// called when the CPU has them.
 #include <immintrin.h>
 
+#include <cstdint>
+#include <initializer_list>
+
 #include "runtime/attention.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
 #include "runtime/attention_simd.h"
 
 namespace slmc::runtime::detail {
@@ -49,3 +57,5 @@ float attentionExpAvx2(float* scores, int64_t count, float max_score) {
 }
 
 }  // namespace slmc::runtime::detail
+
+#pragma GCC pop_options

@@ -1,8 +1,16 @@
-// attendHead's AVX-512 halves (attention_simd.h), for head_dim % 16 == 0. Compiled with
-// -mavx512f -mfma; only called when the CPU has them.
+// attendHead's AVX-512 halves (attention_simd.h), for head_dim % 16 == 0. AVX-512 and FMA are
+// enabled by the `#pragma GCC target` after the includes (kernels_avx512.cpp says why); only
+// called when the CPU has them.
 #include "runtime/avx512_intrinsics.h"
 
+#include <cstdint>
+#include <initializer_list>
+
 #include "runtime/attention.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")
+
 #include "runtime/attention_simd.h"
 
 namespace slmc::runtime::detail {
@@ -44,3 +52,5 @@ float attentionExpAvx512(float* scores, int64_t count, float max_score) {
 }
 
 }  // namespace slmc::runtime::detail
+
+#pragma GCC pop_options

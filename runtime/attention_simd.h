@@ -1,8 +1,8 @@
 // attendHead's two SIMD halves, written once over a vector type V and instantiated by
-// attention_avx2.cpp and attention_avx512.cpp, each compiled for its own instruction set. Only
-// those files include this header; everything here has internal linkage, so each file keeps
-// its own copy compiled with its own flags (a shared out-of-line copy could run AVX-512 code on
-// an AVX2-only CPU).
+// attention_avx2.cpp and attention_avx512.cpp, each for its own instruction set. Only those
+// files include this header, inside their `#pragma GCC target` region; everything here has
+// internal linkage, so each file keeps its own copy compiled for its own ISA (a shared
+// out-of-line copy could run AVX-512 code on an AVX2-only CPU).
 //
 // V provides: kWidth (floats per vector), type `Reg`, zero(), load(p), broadcast(x),
 // fma(a, b, c) = a·b + c, add(a, b), mul(a, b), max(a, b), roundNearest(a), pow2(n) (2^n for

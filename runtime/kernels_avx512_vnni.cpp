@@ -1,6 +1,6 @@
-// matmulInt8's kernel: 4- and 8-bit codes times int8 activations with AVX-512 VNNI (compiled
-// with -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c; only called when the
-// CPU has them), and its preparation of the activations. For a group g of 32-column blocks b
+// matmulInt8's kernel: 4- and 8-bit codes times int8 activations with AVX-512 VNNI (F, BW, VL,
+// VNNI, with AVX2, FMA and F16C, enabled by the `#pragma GCC target` after the includes, as in
+// kernels_avx512.cpp; only called when the CPU has them), and its preparation of the activations. For a group g of 32-column blocks b
 // (codes q, zero z, scale s; activations xq = round(x / d_b), quantizeInt8Vnni below):
 //   Σ_c (q_c - z) s x_c  ≈  s Σ_b d_b Σ_{c in b} q_c xq_c  -  s z Σ_b d_b Σ_{c in b} xq_c
 // With two digits (ActivationCode::Int8x2: x ≈ d_b (xq + xq_lo / 256)) the first term's inner
@@ -41,6 +41,9 @@
 #include <vector>
 
 #include "runtime/kernels_internal.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")
 
 namespace slmc::runtime::detail {
 
@@ -120,9 +123,10 @@ inline __m256 blockDot(const uint8_t* row, int64_t c, const int8_t* xq, const in
   } else {
     codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c));
   }
-  const auto load = [](const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
-  __m256i sum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), codes, load(xq));
-  if constexpr (SPLIT) sum = _mm256_dpbusd_epi32(_mm256_slli_epi32(sum, 8), codes, load(lo));
+  // No lambda for the loads: one returning __m256 trips GCC 12's -Wpsabi under #pragma GCC target.
+  __m256i sum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), codes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq)));
+  if constexpr (SPLIT)
+    sum = _mm256_dpbusd_epi32(_mm256_slli_epi32(sum, 8), codes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo)));
   return _mm256_cvtepi32_ps(sum);
 }
 
@@ -499,3 +503,5 @@ void matmulRowsInt8Vnni(const QuantMatrix& m, const Activations& a, float* y, in
 }
 
 }  // namespace slmc::runtime::detail
+
+#pragma GCC pop_options
