@@ -18,6 +18,7 @@
 #include "lib/support/atomic_file.h"
 #include "lib/support/error.h"
 #include "lib/support/version.h"
+#include "lib/support/output_path.h"
 #include "runtime/generation_timing.h"
 #include "runtime/kernels.h"
 #include "runtime/memory_bandwidth.h"
@@ -41,6 +42,8 @@ constexpr double kBandwidthSeconds = 0.5;
 void runBench(const BenchOptions& o, const CommonOptions& common) {
   require(o.steps >= 1, "-n " + std::to_string(o.steps) + ": generate at least 1 token");
   require(o.prompt >= 1, "--prompt " + std::to_string(o.prompt) + ": use a prompt of at least 1 token");
+  // Checked before any work: a bad --json path fails in the first second, not after the run.
+  if (!o.json_out.empty()) checkOutputFile(o.json_out, o.model, false, "--json");
   runtime::setRuntimeThreads(common.threads);
   // Opening maps the pack and checks it (checksums, NaN/Inf, scales): what every run pays first.
   const auto load_start = std::chrono::steady_clock::now();

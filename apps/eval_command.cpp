@@ -24,6 +24,7 @@
 #include "lib/support/error.h"
 #include "lib/support/progress.h"
 #include "lib/support/version.h"
+#include "lib/support/output_path.h"
 #include "runtime/transformer.h"
 
 namespace slmc {
@@ -93,6 +94,8 @@ void runEvalRuntime(const EvalOptions& o, const CommonOptions& common) {
 void runEval(const EvalOptions& o, const CommonOptions& common) {
   if (o.source.tokens.empty() == o.source.data.empty())
     throw CLI::ValidationError("eval", "give exactly one of --tokens FILE or --data FILE|DIR|data.h5");
+  // Checked before any work: a bad --json path fails in the first second, not after the run.
+  if (!o.json_out.empty()) checkOutputFile(o.json_out, o.model, false, "--json");
   if (o.engine == "runtime" || (o.engine == "auto" && looksLikePack(o.model))) return runEvalRuntime(o, common);
   setComputeThreads(common.threads);
   const Model model = loadModel(o.model);

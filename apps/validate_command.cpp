@@ -25,6 +25,7 @@
 #include "lib/support/error.h"
 #include "lib/support/progress.h"
 #include "lib/support/version.h"
+#include "lib/support/output_path.h"
 #include "runtime/transformer.h"
 
 namespace slmc {
@@ -61,6 +62,8 @@ void runValidate(const ValidateOptions& o, const CommonOptions& common) {
           "--reference-dtype '" + o.reference_dtype + "' is not a reference arithmetic (use float32 or float64)");
   if (o.source.tokens.empty() == o.source.data.empty())
     throw Error("validate: give exactly one of --tokens FILE or --data FILE|DIR|data.h5");
+  // Checked before any work: a bad --json path fails in the first second, not after the run.
+  if (!o.json_out.empty()) checkOutputFile(o.json_out, o.model, false, "--json");
   setComputeThreads(common.threads);
   runtime::setRuntimeThreads(common.threads);
   runtime::Transformer model = openPackForRuntime(o.model);

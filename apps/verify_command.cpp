@@ -10,6 +10,7 @@
 #include "lib/format/pack_reader.h"
 #include "lib/model/model_config.h"
 #include "lib/support/atomic_file.h"
+#include "lib/support/output_path.h"
 
 namespace slmc {
 
@@ -24,6 +25,8 @@ std::string tensorKind(const PackTensor& t) {
 }
 
 void runVerify(const VerifyOptions& o) {
+  // Checked before any work: a bad --json path fails in the first second, not after the run.
+  if (!o.json_out.empty()) checkOutputFile(o.json_out, o.pack, false, "--json");
   const PackFile pack = PackFile::open(o.pack);
   pack.verify();
   // Loading also checks the recorded sparsity patterns against the (dequantized) weights.

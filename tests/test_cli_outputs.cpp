@@ -56,6 +56,26 @@ TEST_CASE("cli outputs: --report and -o are checked before the work starts") {
   CHECK(dir.entries() == 1);
 }
 
+TEST_CASE("cli outputs: --json of eval, bench, validate and verify is checked before the work starts") {
+  ScratchDir dir("out-json");
+  REQUIRE(runSlmc("-q export " + stories260K() + " --format pack -o " + dir / "m.slmc").exit_code == 0);
+  writeFile(dir / "ids.txt", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n");
+  const std::string pack = dir / "m.slmc", json = dir / "missing/figures.json";
+  const std::string missing = "--json '" + json + "': directory '" + dir / "missing" + "' does not exist";
+  for (const std::string& command :
+       {"eval " + pack + " --tokens " + dir / "ids.txt" + " --ctx 8", "eval " + stories260K() + " --tokens " +
+        dir / "ids.txt" + " --ctx 8", "bench " + pack + " -n 2 --prompt 2 --no-bandwidth",
+        "validate " + pack + " --tokens " + dir / "ids.txt" + " --ctx 8", "verify " + pack}) {
+    CAPTURE(command);
+    const CommandResult r = runSlmc("-q " + command + " --json " + json);
+    expectError(r, missing);
+    CHECK(r.out.empty());  // refused before any figure was computed
+  }
+  // The input itself is not a place for figures either.
+  expectError(runSlmc("-q verify " + pack + " --json " + pack), "is the input model");
+  CHECK(dir.entries() == 2);
+}
+
 TEST_CASE("cli outputs: an existing -o directory or the input itself is refused unless --force replaces it") {
   ScratchDir dir("out-force");
   const std::string quantize = "-q quantize " + stories260K() + " --method rtn --bits 4 --group-size 32 -o ";
@@ -81,6 +101,12 @@ TEST_CASE("cli outputs: an existing -o directory or the input itself is refused 
   expectError(runSlmc("-q prune " + dir / "hf" + " --method magnitude --sparsity 0.5 -o " + dir / "hf"),
               "is the input model");
   expectError(runSlmc("-q export " + dir / "hf" + " --format hf -o " + dir / "hf"), "is the input model");
+  // The input named by a file inside its directory is still that directory.
+  for (const char* file : {"config.json", "model.safetensors"}) {
+    expectError(runSlmc("-q quantize " + dir / "hf/" + file + " --method rtn --bits 8 -o " + dir / "hf"),
+                "is the input model");
+    expectError(runSlmc("-q export " + dir / "hf/" + file + " --format hf -o " + dir / "hf/"), "is the input model");
+  }
   REQUIRE(runSlmc("-q export " + stories260K() + " -o " + dir / "m.slmc").exit_code == 0);
   expectError(runSlmc("-q export " + dir / "m.slmc" + " -o " + dir / "m.slmc"), "is the input model");
   r = runSlmc("-q export " + dir / "hf" + " --format hf -o " + dir / "hf --force");

@@ -14,6 +14,19 @@ namespace slmc {
 
 namespace fs = std::filesystem;
 
+namespace {
+bool namesHfFile(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  return name == "config.json" || endsWith(name, ".safetensors");
+}
+}  // namespace
+
+std::string modelLocation(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec) || !namesHfFile(path)) return path;
+  return fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string();
+}
+
 Model loadModel(const std::string& path) {
   std::error_code ec;
   require(fs::exists(path, ec), "model '" + path + "' does not exist (check the path)");
@@ -21,8 +34,8 @@ Model loadModel(const std::string& path) {
   Model model;
   if (fs::is_directory(path, ec))
     model = loadHfDirectory(path);
-  else if (name == "config.json" || endsWith(name, ".safetensors"))
-    model = loadHfDirectory(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string());
+  else if (namesHfFile(path))
+    model = loadHfDirectory(modelLocation(path));
   else if (looksLikePack(path) || endsWith(name, ".slmc"))  // a .slmc without the magic gets the pack's error
     model = loadPackAsModel(path);
   else if (gguf::looksLikeGguf(path) || endsWith(name, ".gguf"))  // a .gguf without the magic gets GGUF's error

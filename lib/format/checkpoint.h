@@ -11,4 +11,8 @@ namespace slmc {
 // Loads and validates a model; throws Error naming the path and the fix on any problem.
 Model loadModel(const std::string& path);
 
+// Where a model given as `path` lives as a whole: the Hugging Face directory of a config.json or
+// .safetensors named inside it, else `path` itself. What an output must not replace.
+std::string modelLocation(const std::string& path);
+
 }  // namespace slmc

@@ -43,11 +43,13 @@ void checkExportSettings(const ExportSettings& s, const std::string& input, bool
             "--format hf writes a directory, but -o '" + s.output + "' is named like a " +
                 (ext == std::string(".slmc") ? "pack" : "GGUF") + " (drop --format hf to write one, or name the directory without " +
                 ext + ")");
+  // The input's whole model: -o DIR with the input given as DIR/config.json replaces it too.
+  const std::string model = modelLocation(input);
   if (s.format == "hf") {
-    checkOutputDirectory(s.output, input, force, "-o");
+    checkOutputDirectory(s.output, model, force, "-o");
     return;
   }
-  checkOutputFile(s.output, input, force, "-o");
+  checkOutputFile(s.output, model, force, "-o");
   std::error_code ec;
   require(s.format != "gguf" || force || !fs::exists(s.output, ec),
           "output '" + s.output + "' exists (pass --force to replace it, or choose another -o path)");
