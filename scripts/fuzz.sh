@@ -87,11 +87,13 @@ for target in config_json safetensors_header llama2c_header; do
   rm -rf "$t_seeds"
   mkdir -p "$t_seeds" "$t_corpus"
   case $target in
-    config_json) for d in tests/fixtures/reference/*/; do cp "$d/config.json" "$t_seeds/$(basename "$d").json"; done ;;
-    safetensors_header) for d in tests/fixtures/reference/*/; do
+    config_json) for d in tests/fixtures/reference/*/ tests/fixtures/damaged/*/; do
+        cp "$d/config.json" "$t_seeds/$(basename "$d").json"; done ;;
+    safetensors_header) for d in tests/fixtures/reference/*/ tests/fixtures/damaged/*/; do
         [ -f "$d/model.safetensors" ] && cp "$d/model.safetensors" "$t_seeds/$(basename "$d").safetensors"; done ;;
     llama2c_header) [ -f "$models/stories260K/stories260K.bin" ] && cp "$models/stories260K/stories260K.bin" "$t_seeds/"
-      printf 'ak42\001\000\000\000' >"$t_seeds/v1-header-only.bin" ;;
+      printf 'ak42\001\000\000\000' >"$t_seeds/v1-header-only.bin"
+      cp tests/fixtures/damaged/*.bin "$t_seeds/" ;;
   esac
   echo "fuzz: $(ls "$t_seeds" | wc -l) seeds; fuzzing the $target reader for ${seconds}s"
   "$fuzz_dir/fuzz/${target}_fuzz" "$t_corpus" "$t_seeds" \

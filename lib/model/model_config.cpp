@@ -116,6 +116,11 @@ ModelConfig parseLlamaFamily(const json& j, const std::string& arch, const std::
   c.num_layers = field<int64_t>(j, "num_hidden_layers", origin);
   c.num_heads = field<int64_t>(j, "num_attention_heads", origin);
   c.num_kv_heads = fieldOr<int64_t>(j, "num_key_value_heads", c.num_heads, origin);
+  // Without head_dim, heads split hidden_size evenly (Hugging Face's default): a remainder is a
+  // damaged config, not a smaller head.
+  require(j.contains("head_dim") || c.num_heads <= 0 || c.hidden_size % c.num_heads == 0,
+          origin + ": hidden_size " + std::to_string(c.hidden_size) + " is not a multiple of num_attention_heads " +
+              std::to_string(c.num_heads) + " and no head_dim is given (fix the config)");
   c.head_dim = fieldOr<int64_t>(j, "head_dim", c.num_heads > 0 ? c.hidden_size / c.num_heads : 0, origin);
   c.vocab_size = field<int64_t>(j, "vocab_size", origin);
   c.max_position_embeddings = fieldOr<int64_t>(j, "max_position_embeddings", 2048, origin);
@@ -146,6 +151,9 @@ ModelConfig parseGpt2(const json& j, const std::string& origin) {
   c.num_layers = field<int64_t>(j, "n_layer", origin);
   c.num_heads = field<int64_t>(j, "n_head", origin);
   c.num_kv_heads = c.num_heads;
+  require(c.num_heads <= 0 || c.hidden_size % c.num_heads == 0,
+          origin + ": n_embd " + std::to_string(c.hidden_size) + " is not a multiple of n_head " +
+              std::to_string(c.num_heads) + " (fix the config)");
   c.head_dim = c.num_heads > 0 ? c.hidden_size / c.num_heads : 0;
   c.intermediate_size = fieldOr<int64_t>(j, "n_inner", 4 * std::min<int64_t>(c.hidden_size, int64_t{1} << 40), origin);
   c.vocab_size = field<int64_t>(j, "vocab_size", origin);
