@@ -23,6 +23,7 @@
 #include "lib/report/report_file.h"
 #include "lib/report/usage_error.h"
 #include "lib/support/error.h"
+#include "lib/support/file_util.h"
 #include "lib/support/output_path.h"
 #include "lib/support/progress.h"
 #include "passes/builtin_passes.h"
@@ -155,9 +156,16 @@ void printSummary(const CompressJob& job, const json& report, const std::string&
 
 }  // namespace
 
-void runCompressJob(const std::string& command, const CompressJob& job, const CommonOptions& common) {
+void runCompressJob(const std::string& command, const CompressJob& given, const CommonOptions& common) {
   setComputeThreads(common.threads);
-  require(!job.pipeline.empty(), "the pipeline is empty (give --passes or a recipe with passes)");
+  require(!given.pipeline.empty(), "the pipeline is empty (give --passes or a recipe with passes)");
+  CompressJob job = given;
+  // `slmc quantize`, `prune` and `distill` cannot write export(...) themselves: an -o named like a
+  // pack or a GGUF ends their pipeline in export(format=auto), which goes by that name. (compress
+  // asks for the export to be written, so that a recipe says what it makes.)
+  if (command != "compress" && job.pipeline.back().name != "export" &&
+      (endsWith(job.output, ".slmc") || endsWith(job.output, ".gguf")))
+    job.pipeline.push_back({"export", {}});
   std::optional<DType> float_dtype;
   if (!job.float_dtype.empty()) float_dtype = parseFloatDType(job.float_dtype);
   PassRegistry registry;

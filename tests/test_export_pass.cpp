@@ -69,6 +69,23 @@ TEST_CASE("export pass: a recipe ending in export to GGUF writes a GGUF that loa
   REQUIRE_MESSAGE(i.exit_code == 0, i.err);
 }
 
+TEST_CASE("export pass: slmc quantize and prune with -o NAME.slmc or NAME.gguf end in an export by that name") {
+  ScratchDir dir("export-pass-implicit");
+  const std::string m = stories260K();
+  CommandResult r = runSlmc("-q quantize " + m + " --bits 4 --group-size 32 -o " + dir / "q.slmc");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  REQUIRE(runSlmc("-q verify " + dir / "q.slmc").exit_code == 0);
+  nlohmann::json report = readJson(dir / "q.slmc.report.json");
+  CHECK(report["pipeline"] == "quantize(method=rtn,bits=4,group_size=32),export");
+  CHECK(report["passes"][1]["figures"]["format"] == "pack");
+  r = runSlmc("-q prune " + m + " --method magnitude --sparsity 0.5 -o " + dir / "p.gguf");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  report = readJson(dir / "p.gguf.report.json");
+  CHECK(report["pipeline"] == "prune(method=magnitude,sparsity=0.5),export");
+  CHECK(report["passes"][1]["figures"]["format"] == "gguf");
+  REQUIRE(runSlmc("-q inspect " + dir / "p.gguf").exit_code == 0);
+}
+
 TEST_CASE("export pass: misplaced export, an output named for another format and bad options fail before any work") {
   ScratchDir dir("export-pass-bad");
   const std::string m = stories260K();
