@@ -33,7 +33,8 @@ std::vector<int32_t> readTokenFile(const std::string& path, const std::string& f
     for (size_t i = 0; i < ids.size(); ++i) {
       uint32_t v;
       std::memcpy(&v, file->data() + 4 * i, 4);
-      require(v <= 0x7fffffffu, path + ": id " + std::to_string(v) + " at position " + std::to_string(i) + " is too large");
+      if (v > 0x7fffffffu)  // not require(): its message would be built for every id
+        throw Error(path + ": id " + std::to_string(v) + " at position " + std::to_string(i) + " is too large");
       ids[i] = static_cast<int32_t>(v);
     }
   } else {

@@ -299,10 +299,10 @@ const float* Transformer::prefill(const int32_t* ids, int64_t n, float* all_logi
                                     std::to_string(context_) +
                                     " tokens (use a shorter prompt, fewer tokens or a "
                                     "smaller --ctx)");
-  for (int64_t i = 0; i < n; ++i)
-    require(ids[i] >= 0 && ids[i] < c.vocab_size, "token id " + std::to_string(ids[i]) +
-                                                      " is outside the vocabulary [0, " + std::to_string(c.vocab_size) +
-                                                      ") (wrong token file for this model?)");
+  for (int64_t i = 0; i < n; ++i)  // the message only when it is needed: this runs per token
+    if (ids[i] < 0 || ids[i] >= c.vocab_size)
+      throw Error("token id " + std::to_string(ids[i]) + " is outside the vocabulary [0, " +
+                  std::to_string(c.vocab_size) + ") (wrong token file for this model?)");
   int64_t last_rows = 0;
   for (int64_t done = 0; done < n; done += kChunk) {
     const int64_t m = std::min(kChunk, n - done);
