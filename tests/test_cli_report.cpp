@@ -116,6 +116,21 @@ TEST_CASE("cli report: the CI recipe gates an 8-bit quantization against its sto
   CHECK_MESSAGE(cmp.exit_code == 0, cmp.err);
 }
 
+TEST_CASE("cli report: the SmolLM2 CI gate's recipe, gate and stored baseline read and agree") {
+  // The run itself takes minutes (README); here: the recipe builds, the gate parses, and the
+  // baseline is a report of the same model that meets its own gate.
+  const std::string configs = std::string(SLMC_SOURCE_DIR) + "/configs/";
+  const auto parsed = runSlmc("report compare " + configs + "baselines/smollm2-w4-rtn.json " + configs +
+                              "baselines/smollm2-w4-rtn.json --gate \"perplexity<=+1%,bytes<=1.0x,ppl_increase<=30%,"
+                              "kl<=0.4,top1>=0.68\"");
+  CHECK_MESSAGE(parsed.exit_code == 0, parsed.err);
+  const nlohmann::json base = readJson(configs + "baselines/smollm2-w4-rtn.json");
+  CHECK(base["source_model"].get<std::string>().find("SmolLM2-135M-Instruct.Q4_1.gguf") != std::string::npos);
+  CHECK(base["pipeline"] == "quantize(method=rtn,bits=4,group_size=32,embedding=int8-channel),export(format=pack)");
+  const std::string recipe = readFile(configs + "ci-gate-smollm2-w4.yaml");
+  CHECK(recipe.find("gate: \"perplexity<=+1%,bytes<=1.0x,ppl_increase<=30%,kl<=0.4,top1>=0.68\"") != std::string::npos);
+}
+
 TEST_CASE("cli report: eval reports carry the shared figures") {
   ScratchDir dir("cli-report-eval");
   REQUIRE(runSlmc("-q eval " + stories260K() + " --tokens " + sample() + " --ctx 128 --json " + (dir / "e.json")).exit_code == 0);

@@ -163,12 +163,28 @@ std::string barChart(const std::string& title, const std::vector<std::string>& g
   plot.x0 = 0, plot.x1 = static_cast<double>(groups.size());
   plot.y0 = 0, plot.y1 = hi > 0 ? hi * 1.1 : 1;
   plot.width = std::max(360.0, std::min(1200.0, 80.0 + 40.0 * groups.size() * std::max<size_t>(1, series.size())));
-  std::string s = plot.open(title) + plot.axes("", ylabel, false);
   const double group_w = plot.px(1) - plot.px(0);
+  // Group labels wider than their group (30 layers, "run: pass") are turned 40° and anchored at
+  // their end under the group, and the plot grows down to hold them, so no two overlap.
+  size_t longest = 0;
+  for (const std::string& g : groups) longest = std::max(longest, g.size());
+  const double label_w = 6.5 * static_cast<double>(longest);  // ~px per character at the page's 11px
+  const bool turned = label_w > 0.95 * group_w;
+  if (turned) {
+    const double drop = label_w * std::sin(40.0 * M_PI / 180.0);
+    plot.bottom += drop;
+    plot.height += drop;
+    // The first label reaches left of its group by label_w·cos 40°: widen the left margin for it.
+    const double overhang = label_w * std::cos(40.0 * M_PI / 180.0) - plot.px(0.5) + 4;
+    if (overhang > 0) plot.left += overhang, plot.width += overhang;
+  }
+  std::string s = plot.open(title) + plot.axes("", ylabel, false);
   const double bar_w = group_w * 0.8 / static_cast<double>(std::max<size_t>(1, series.size()));
   for (size_t g = 0; g < groups.size(); ++g) {
-    s += "<text x=\"" + num(plot.px(g + 0.5)) + "\" y=\"" + num(plot.height - plot.bottom + 16) +
-         "\" text-anchor=\"middle\">" + escapeHtml(groups[g]) + "</text>\n";
+    const double lx = plot.px(g + 0.5), ly = plot.height - plot.bottom + 16;
+    s += turned ? "<text transform=\"translate(" + num(lx) + "," + num(ly - 4) + ") rotate(-40)\" text-anchor=\"end\">"
+                : "<text x=\"" + num(lx) + "\" y=\"" + num(ly) + "\" text-anchor=\"middle\">";
+    s += escapeHtml(groups[g]) + "</text>\n";
     for (size_t k = 0; k < series.size(); ++k) {
       const double v = g < series[k].values.size() ? series[k].values[g] : NAN;
       if (!std::isfinite(v)) continue;
