@@ -2,6 +2,7 @@
 
 #include "lib/pipeline/pipeline.h"
 #include "lib/support/error.h"
+#include "lib/support/join_text.h"
 
 namespace slmc {
 
@@ -69,11 +70,7 @@ void PassFlags::addFlags(CLI::App* sub, const std::vector<const Pass*>& declared
     f.option = o->name();
     const std::string type = o->typeName();
     std::string help = o->help();
-    if (takers.size() < declared.size()) {
-      std::string only;
-      for (size_t i = 0; i < takers.size(); ++i) only += (i ? ", " : "") + takers[i];
-      help = only + ": " + help;
-    }
+    if (takers.size() < declared.size()) help = joinText(takers) + ": " + help;
     if (type == "bool") {
       // A switch away from the default: the default needs no flag.
       const bool on = o->defaultText() != "true";

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "lib/pipeline/pipeline.h"
+#include "lib/support/join_text.h"
 
 namespace slmc {
 
@@ -18,12 +19,6 @@ bool isOptionName(const std::string& name) {
   return std::all_of(name.begin(), name.end(), [](char c) {
     return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
   });
-}
-
-std::string joinNames(const std::vector<std::string>& names) {
-  std::string out;
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
-  return out;
 }
 
 // How a value is shown in listings: exactly what one would type in a pipeline.
@@ -101,7 +96,7 @@ void PassOptions::parseOptions(const OptionAssignments& assignments) {
       if (o->name() == name) option = o;
     if (option == nullptr) {
       std::string message = "unknown option '" + name + "' for pass '" + spelledName() + "' (";
-      message += options_.empty() ? "it takes no options" : "options: " + joinNames(optionNames());
+      message += options_.empty() ? "it takes no options" : "options: " + joinText(optionNames());
       const std::string guess = closestMatch(name, optionNames());
       if (!guess.empty()) message += "; did you mean '" + guess + "'?";
       throw Error(message + ")");

@@ -3,16 +3,9 @@
 #include <algorithm>
 
 #include "lib/support/error.h"
+#include "lib/support/join_text.h"
 
 namespace slmc {
-
-namespace {
-std::string joined(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? separator : "") + items[i];
-  return out;
-}
-}  // namespace
 
 void PassRegistry::add(const std::string& name, const std::string& description, PassFactory factory) {
   require(!contains(name) && family(name) == nullptr, "internal: pass '" + name + "' is registered twice");
@@ -45,7 +38,7 @@ PassInvocation PassRegistry::resolve(const PassInvocation& invocation) const {
     if (key == f->selector) {
       require(std::find(f->members.begin(), f->members.end(), value) != f->members.end(),
               "option '" + key + "' of pass '" + f->name + "': '" + value + "' is not one of " +
-                  joined(f->members, ", "));
+                  joinText(f->members));
       out.name = value;
     }
   // Options by member, so that one another member takes is named as such instead of unknown.
@@ -66,9 +59,9 @@ PassInvocation PassRegistry::resolve(const PassInvocation& invocation) const {
       for (size_t i = 0; i < members.size(); ++i)
         if (members[i]->findOption(key) != nullptr) takers.push_back(f->selector + "=" + f->members[i]);
       if (!takers.empty())
-        throw Error("option '" + key + "' of pass '" + f->name + "' applies to " + joined(takers, " or ") +
+        throw Error("option '" + key + "' of pass '" + f->name + "' applies to " + joinText(takers, " or ") +
                     " only (remove it or change " + f->selector + ")");
-      std::string message = "unknown option '" + key + "' for pass '" + f->name + "' (options: " + joined(known, ", ");
+      std::string message = "unknown option '" + key + "' for pass '" + f->name + "' (options: " + joinText(known);
       const std::string guess = closestMatch(key, known);
       if (!guess.empty()) message += "; did you mean '" + guess + "'?";
       throw Error(message + ")");
@@ -90,7 +83,7 @@ std::unique_ptr<Pass> PassRegistry::create(const std::string& name) const {
   if (entry == nullptr) {
     std::string message = "unknown pass '" + name + "' (passes: ";
     const std::vector<std::string> known = names();
-    for (size_t i = 0; i < known.size(); ++i) message += (i ? ", " : "") + known[i];
+    message += joinText(known);
     if (known.empty()) message += "none registered";
     message += "; see `slmc passes`";
     const std::string guess = closestMatch(name, known);
@@ -119,7 +112,7 @@ std::string PassRegistry::describe() const {
     std::vector<std::string> members = f.members;
     members.front() += " (default)";
     out += "\n" + f.name + ": " + f.description + "\n    " + f.selector + "=<string>  the pass to run: " +
-           joined(members, ", ") + "; every other option is that pass's own\n";
+           joinText(members) + "; every other option is that pass's own\n";
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include "lib/support/closest_match.h"
 #include "lib/support/error.h"
 #include "lib/support/file_util.h"
+#include "lib/support/join_text.h"
 
 namespace slmc {
 
@@ -338,7 +339,7 @@ class RecipeReader {
         r.passes = passes(node);
       } else {
         std::string message = "unknown key '" + key + "' in recipe (keys: ";
-        for (size_t i = 0; i < kRecipeKeys.size(); ++i) message += (i ? ", " : "") + kRecipeKeys[i];
+        message += joinText(kRecipeKeys);
         const std::string guess = closestMatch(key, kRecipeKeys);
         if (!guess.empty()) message += "; did you mean '" + guess + "'?";
         fail(entry.first.Mark(), message + ")");
