@@ -93,16 +93,17 @@ void importQuantizedTensors(const json& qc, std::vector<std::pair<std::string, T
   std::map<std::string, QuantizedTensor> quantized;
   for (const auto& [name, spec] : weights.items()) {
     QuantizedTensor q;
-    int bits = 0;  // as the config says; the tensor keeps its grid type
+    int bits = 0;
+    int64_t group_size = 0;
+    bool symmetric = true;
     try {
       bits = spec.at("bits").get<int>();
-      q.scheme.group_size = spec.at("group_size").get<int64_t>();
-      q.scheme.symmetric = spec.at("symmetric").get<bool>();
+      group_size = spec.at("group_size").get<int64_t>();
+      symmetric = spec.at("symmetric").get<bool>();
     } catch (const json::exception& e) {
       throw Error(origin + ": quantization_config entry for '" + name + "' is malformed (" + e.what() + ")");
     }
-    validateBits(bits);
-    q.scheme.type = *integerType(bits);
+    q.scheme = QuantScheme(bits, group_size, symmetric);  // refuses a width no grid type has
     auto codes_it = raw.find(name + ".qcodes");
     require(codes_it != raw.end(), origin + ": quantized checkpoint has no tensor '" + name + ".qcodes'");
     require(codes_it->second.shape().size() == 2 && codes_it->second.dtype() == DType::U8,
