@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 
+#include "lib/format/compressed_tensors.h"
 #include "lib/format/gguf/gguf_file.h"
 #include "lib/format/gguf/gguf_tokenizer.h"
 #include "lib/format/quantized_checkpoint.h"
@@ -19,6 +21,7 @@
 #include "lib/support/atomic_file.h"
 #include "lib/support/error.h"
 #include "lib/support/file_util.h"
+#include "lib/support/join_text.h"
 #include "lib/support/temp_paths.h"
 
 namespace slmc {
@@ -126,6 +129,13 @@ std::vector<std::pair<std::string, Tensor>> exportGpt2(const Model& m) {
 
 }  // namespace
 
+HfQuantFormat parseHfQuantFormat(const std::string& text, const std::string& what) {
+  if (text == kHfQuantFormats[0]) return HfQuantFormat::Slmc;
+  if (text == kHfQuantFormats[1]) return HfQuantFormat::CompressedTensors;
+  throw Error(what + " '" + text + "' is not one of " +
+              joinText(std::vector<std::string>(std::begin(kHfQuantFormats), std::end(kHfQuantFormats))));
+}
+
 Model loadHfDirectory(const std::string& dir) {
   const std::string config_path = dir + "/config.json";
   require(isFile(config_path), "'" + dir + "' has no config.json (pass a Hugging Face model directory)");
@@ -168,8 +178,14 @@ Model loadHfDirectory(const std::string& dir) {
   return canonical;
 }
 
-void saveHfDirectory(const Model& model, const std::string& dir) {
+void saveHfDirectory(const Model& model, const std::string& dir, HfQuantFormat quant_format) {
   validateModel(model);
+  const bool quantized = isQuantizedModel(model);
+  const bool compressed_tensors = quantized && quant_format == HfQuantFormat::CompressedTensors;
+  if (compressed_tensors) {
+    const CompressedTensorsExportability exportability = compressedTensorsExportability(model);
+    require(exportability.possible, "cannot export '" + model.source + "' as compressed-tensors: " + exportability.detail);
+  }
   std::error_code ec;
   if (fs::exists(dir, ec))
     require(fs::is_directory(dir, ec), "'" + dir + "' exists and is not a directory (choose another output path)");
@@ -184,11 +200,12 @@ void saveHfDirectory(const Model& model, const std::string& dir) {
     throw Error("cannot create '" + staging + "': " + std::strerror(errno) +
                 " (check that the parent directory exists and is writable)");
   try {
-    // A quantized model keeps slmc's canonical names (quantized_checkpoint.h); a float one is
-    // written in the family's own Hugging Face layout.
-    const bool quantized = isQuantizedModel(model);
+    // A quantized model keeps slmc's canonical names (quantized_checkpoint.h, and Llama-family
+    // names are Hugging Face's for compressed_tensors.h); a float one is written in the family's
+    // own Hugging Face layout.
     const std::vector<std::pair<std::string, Tensor>> tensors =
-        quantized ? quantizedCheckpointTensors(model)
+        compressed_tensors ? compressedTensorsCheckpointTensors(model)
+        : quantized        ? quantizedCheckpointTensors(model)
         : model.config.family == ArchFamily::GPT2
             ? exportGpt2(model)
             : std::vector<std::pair<std::string, Tensor>>(model.tensors.begin(), model.tensors.end());
@@ -196,9 +213,14 @@ void saveHfDirectory(const Model& model, const std::string& dir) {
     std::string config_text = hfConfigJson(model.config);
     if (quantized || !model.sparsity.empty()) {
       nlohmann::json config_json = nlohmann::json::parse(config_text);
-      if (quantized) config_json["quantization_config"] = quantizationConfig(model);
-      // transformers keeps unknown config keys as attributes, so a sparse float export still loads there.
-      if (!model.sparsity.empty()) config_json["sparsity_config"] = sparsityRecord(model);
+      if (compressed_tensors) {
+        // Its own sparsity record is inside (compressed_tensors.h); slmc's would only be a second copy.
+        config_json["quantization_config"] = compressedTensorsQuantizationConfig(model);
+      } else {
+        if (quantized) config_json["quantization_config"] = quantizationConfig(model);
+        // transformers keeps unknown config keys as attributes, so a sparse float export still loads there.
+        if (!model.sparsity.empty()) config_json["sparsity_config"] = sparsityRecord(model);
+      }
       config_text = config_json.dump(2) + "\n";
     }
     writeFileAtomically(staging + "/config.json", config_text);

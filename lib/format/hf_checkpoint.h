@@ -9,11 +9,22 @@
 
 namespace slmc {
 
+// How a quantized model's weights are stored (a float model is written the same either way):
+//   Slmc:              slmc's own layout, which slmc loads back bit for bit (quantized_checkpoint.h)
+//   CompressedTensors: compressed-tensors' pack-quantized, which transformers and vLLM load
+//                      (compressed_tensors.h); refused for schemes it has no equivalent of
+enum class HfQuantFormat { Slmc, CompressedTensors };
+inline constexpr const char* kHfQuantFormats[] = {"slmc", "compressed-tensors"};  // in enum order
+inline const char* hfQuantFormatName(HfQuantFormat f) { return kHfQuantFormats[static_cast<int>(f)]; }
+// "slmc" or "compressed-tensors" as the format; throws Error naming `what` and the choices otherwise.
+HfQuantFormat parseHfQuantFormat(const std::string& text, const std::string& what = "--quant-format");
+
 // Reads the directory into canonical tensor order; loadModel() validates the result.
 Model loadHfDirectory(const std::string& dir);
 // Writes config.json + model.safetensors into `dir` (created if missing), plus the tokenizer and
 // generation files of the source directory when the model was loaded from one. Files are staged
-// in a temporary folder and moved in only when all of them are complete.
-void saveHfDirectory(const Model& model, const std::string& dir);
+// in a temporary folder and moved in only when all of them are complete; a model `quant_format`
+// cannot hold is refused before anything is written.
+void saveHfDirectory(const Model& model, const std::string& dir, HfQuantFormat quant_format = HfQuantFormat::Slmc);
 
 }  // namespace slmc
