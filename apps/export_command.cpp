@@ -1,7 +1,9 @@
-// slmc export MODEL -o OUT [--format hf|pack|gguf] [--tokenizer FILE] [--float-dtype f32|f16|bf16]
+// slmc export MODEL -o OUT [--format hf|pack|gguf] [--quant-format slmc|compressed-tensors] [--tokenizer FILE] [--float-dtype f32|f16|bf16]
 //                          [--exact] [--force] [--report FILE]
 // The `export` pass (passes/export/export_pass.h) run on its own:
-//   hf:   a Hugging Face directory (config.json + model.safetensors) that transformers loads as is.
+//   hf:   a Hugging Face directory (config.json + model.safetensors) that transformers loads as is;
+//         quantized weights in slmc's layout, or with --quant-format compressed-tensors in the
+//         pack-quantized layout transformers and vLLM load (lib/format/compressed_tensors.h).
 //   pack: one .slmc file (lib/format/pack_format.h, docs/pack-format.md) with the tokenizer inside;
 //         chosen by --format pack or an output name ending in .slmc.
 //   gguf: one llama.cpp GGUF (lib/format/gguf/gguf_export.h); chosen by --format gguf or a name ending
@@ -9,6 +11,7 @@
 //         whether it is exact, and the error a re-encoding added.
 // Float tensors are written at --float-dtype, or each at its default (lib/format/float_dtype.h).
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -29,6 +32,7 @@ namespace {
 struct ExportOptions {
   std::string model;
   std::string format;  // "" : from the output's name
+  std::string quant_format;  // hf: "" : slmc's layout
   std::string output;
   std::string tokenizer;
   std::string float_dtype;  // "": each tensor's default
@@ -41,6 +45,7 @@ void runExport(const ExportOptions& o, const CommonOptions& common) {
   ExportPass pass;
   OptionAssignments options;
   if (!o.format.empty()) options.emplace_back("format", o.format);
+  if (!o.quant_format.empty()) options.emplace_back("quant_format", o.quant_format);
   if (!o.tokenizer.empty()) options.emplace_back("tokenizer", o.tokenizer);
   if (o.exact) options.emplace_back("exact", "true");
   pass.parseOptions(options);
@@ -85,6 +90,10 @@ void setupExport(CLI::App& app, const CommonOptions& common) {
                   "output format: hf (directory), pack (.slmc file) or gguf (llama.cpp); default: pack when "
                   "the output ends in .slmc, gguf when it ends in .gguf, hf otherwise")
       ->check(CLI::IsMember({"hf", "pack", "gguf"}));
+  sub->add_option("--quant-format", opts->quant_format,
+                  "hf: how quantized weights are stored: slmc (default; slmc loads it back exactly) or "
+                  "compressed-tensors (pack-quantized int4/int8 weight-only, which transformers and vLLM load)")
+      ->check(CLI::IsMember(std::vector<std::string>(std::begin(kHfQuantFormats), std::end(kHfQuantFormats))));
   sub->add_option("-o,--output", opts->output, "output directory (hf) or file (pack, gguf)")->required();
   sub->add_option("--tokenizer", opts->tokenizer,
                   "pack: tokenizer file to embed; gguf: a tokenizer.json or .gguf whose vocabulary to write "

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/format/checkpoint.h"
+#include "lib/format/compressed_tensors.h"
 #include "lib/format/gguf/gguf_export.h"
 #include "lib/model/model_summary.h"
 
@@ -22,14 +23,18 @@ void runInspect(const InspectOptions& o) {
   const ModelSummary summary = summarize(model);
   // The formats `slmc export` writes this model to (hf and pack hold every model slmc reads).
   const gguf::GgufExportability gguf = gguf::ggufExportability(model);
+  // compressed-tensors copies codes and scales, so what it can hold it holds exactly.
+  const CompressedTensorsExportability ct = compressedTensorsExportability(model);
   if (o.json) {
     nlohmann::json j = nlohmann::json::parse(summaryJson(model, summary, o.tensors));
     j["exports"] = {{"hf", true}, {"pack", true},
-                    {"gguf", {{"possible", gguf.possible}, {"exact", gguf.exact}, {"detail", gguf.detail}}}};
+                    {"gguf", {{"possible", gguf.possible}, {"exact", gguf.exact}, {"detail", gguf.detail}}},
+                    {"compressed-tensors", {{"possible", ct.possible}, {"exact", ct.possible}, {"detail", ct.detail}}}};
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << summaryText(model, summary, o.tensors)
-              << "exports      hf, pack, " << (gguf.possible ? "gguf (" : "not gguf (") << gguf.detail << ")\n";
+              << "exports      hf, pack, " << (gguf.possible ? "gguf (" : "not gguf (") << gguf.detail << "), "
+              << (ct.possible ? "compressed-tensors (" : "not compressed-tensors (") << ct.detail << ")\n";
   }
 }
 }  // namespace

@@ -12,10 +12,11 @@
 #include "datasets/sha256.h"
 #include "datasets/tokenizer.h"
 #include "lib/format/checkpoint.h"
+#include "lib/format/compressed_tensors.h"
 #include "lib/format/gguf/gguf_export.h"
-#include "lib/format/hf_checkpoint.h"
 #include "lib/format/pack_reader.h"
 #include "lib/format/pack_writer.h"
+#include "lib/format/quantized_checkpoint.h"
 #include "lib/support/error.h"
 #include "lib/support/file_util.h"
 #include "lib/support/output_path.h"
@@ -38,6 +39,8 @@ void checkExportSettings(const ExportSettings& s, const std::string& input, bool
   require(s.format != "hf" || s.tokenizer.empty(),
           "--tokenizer applies to --format pack and gguf only (a Hugging Face export copies the source's tokenizer files)");
   require(s.format == "gguf" || !s.exact, "--exact and --report apply to --format gguf only");
+  require(s.format == "hf" || s.quant_format == HfQuantFormat::Slmc,
+          "--quant-format applies to --format hf only (a pack and a GGUF store quantized weights in their own types)");
   for (const char* ext : {".slmc", ".gguf"})
     require(s.format != "hf" || !endsWith(s.output, ext),
             "--format hf writes a directory, but -o '" + s.output + "' is named like a " +
@@ -207,10 +210,17 @@ ExportResult exportModel(const Model& model, const ExportSettings& s) {
   if (s.format == "gguf") return exportGguf(model, s);
   if (s.format == "pack") return exportPack(model, s);
   require(s.format == "hf", "export format '" + s.format + "' is not one of hf, pack, gguf");
-  saveHfDirectory(model, s.output);
+  saveHfDirectory(model, s.output, s.quant_format);
+  const bool compressed_tensors = s.quant_format == HfQuantFormat::CompressedTensors && isQuantizedModel(model);
   ExportResult result;
-  result.figures = {{"format", "hf"}, {"output", s.output}};
-  result.summary = "wrote " + s.output + " (Hugging Face: config.json + model.safetensors)";
+  result.figures = {{"format", "hf"},
+                    {"output", s.output},
+                    {"quant_format", hfQuantFormatName(s.quant_format)}};
+  result.summary = "wrote " + s.output + " (Hugging Face: config.json + model.safetensors" +
+                   (compressed_tensors ? "; compressed-tensors pack-quantized: " +
+                                             compressedTensorsExportability(model).detail
+                                       : std::string()) +
+                   ")";
   return result;
 }
 

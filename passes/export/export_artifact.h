@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/format/hf_checkpoint.h"
 #include "lib/model/model.h"
 
 namespace slmc {
@@ -20,6 +21,7 @@ std::string resolveExportFormat(const std::string& format, const std::string& ou
 struct ExportSettings {
   std::string format;     // resolved: hf, pack or gguf
   std::string output;     // directory (hf) or file (pack, gguf)
+  HfQuantFormat quant_format = HfQuantFormat::Slmc;  // hf: how quantized weights are stored
   std::string tokenizer;  // pack, gguf: tokenizer to carry ("": the source model's)
   bool exact = false;     // gguf: refuse re-encoding a tensor no ggml type holds exactly
   std::string recipe;     // the pipeline that made the weights, for a pack's provenance ("": none)

@@ -1,5 +1,6 @@
 #include "passes/export/export_pass.h"
 
+#include <iterator>
 #include <optional>
 
 #include "lib/format/float_dtype.h"
@@ -10,6 +11,7 @@ namespace slmc {
 ExportPass::ExportPass() : Pass("export", "write the model: Hugging Face directory, slmc pack or GGUF (ends a pipeline)") {
   format.choices({"auto", "hf", "pack", "gguf"});
   float_dtype.choices({"auto", "f32", "f16", "bf16"});
+  quant_format.choices(std::vector<std::string>(std::begin(kHfQuantFormats), std::end(kHfQuantFormats)));
 }
 
 PassTraits ExportPass::traits() const {
@@ -22,6 +24,7 @@ ExportSettings ExportPass::settingsFor(const std::string& output) const {
   ExportSettings s;
   s.format = resolveExportFormat(format == "auto" ? std::string() : *format, output);
   s.output = output;
+  s.quant_format = parseHfQuantFormat(*quant_format, "quant_format");
   s.tokenizer = tokenizer;
   s.exact = exact;
   return s;

@@ -16,6 +16,11 @@ class ExportPass : public Pass {
                              "hf (directory), pack (.slmc) or gguf (llama.cpp); auto: pack for an output ending in "
                              ".slmc, gguf for .gguf, hf otherwise",
                              "auto"};
+  Option<std::string> quant_format{*this, "quant_format",
+                                   "hf: how quantized weights are stored: slmc (slmc reads it back exactly) or "
+                                   "compressed-tensors (pack-quantized, loads in transformers and vLLM; int4/int8 "
+                                   "weight-only schemes)",
+                                   "slmc"};
   Option<std::string> tokenizer{*this, "tokenizer",
                                 "pack, gguf: tokenizer file to carry (default: the source model's)", ""};
   Option<bool> exact{*this, "exact", "gguf: fail instead of re-encoding a tensor no ggml type holds exactly", false};
