@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "lib/support/error.h"
+#include "passes/quantize/bit_budget.h"
 #include "passes/quantize/grid_search.h"
 #include "passes/quantize/rtn.h"
 #include "passes/quantize/second_order.h"
@@ -36,7 +37,9 @@ const char* quantMethodName(QuantMethod m) {
 
 bool methodNeedsCalibration(QuantMethod m) { return m != QuantMethod::Rtn; }
 
-bool usesCalibration(const QuantizeOptions& o) { return methodNeedsCalibration(o.method) || o.rtn_importance; }
+bool usesCalibration(const QuantizeOptions& o) {
+  return methodNeedsCalibration(o.method) || o.rtn_importance || o.budgeted();
+}
 
 namespace {
 bool isEmbeddingOrHead(const std::string& name) { return name == names::kEmbedTokens || name == names::kLmHead; }
@@ -61,11 +64,15 @@ std::pair<std::string, QuantScheme> parseSchemeRule(const std::string& text) {
 QuantScheme schemeForTensor(const std::string& name, int64_t cols, const QuantizeOptions& o,
                             std::vector<std::string>& warnings) {
   QuantScheme s = o.scheme;
-  for (const auto& [pattern, scheme] : o.scheme_rules)
-    if (matchesNamePattern(name, pattern)) {
-      s = scheme;
-      break;
-    }
+  if (const auto placed = o.tensor_schemes.find(name); placed != o.tensor_schemes.end()) {
+    s = placed->second;
+  } else {
+    for (const auto& [pattern, scheme] : o.scheme_rules)
+      if (matchesNamePattern(name, pattern)) {
+        s = scheme;
+        break;
+      }
+  }
   if (s.group_size > 0 && cols % s.group_size != 0) {
     require(!o.strict_groups, "tensor '" + name + "' has rows of " + std::to_string(cols) + " columns, which group size " +
                                   std::to_string(s.group_size) +
@@ -378,6 +385,12 @@ std::vector<std::string> schemeRulesText(const QuantizeOptions& o) {
   return out;
 }
 
+std::vector<std::string> budgetCandidatesText(const QuantizeOptions& o) {
+  std::vector<std::string> out;
+  for (const QuantScheme& s : o.budget_candidates) out.push_back(schemeName(s));
+  return out;
+}
+
 // The options with the embedding's scheme as the main one (for schemeForTensor's fallback).
 QuantizeOptions embeddingOptions(const QuantizeOptions& o) {
   QuantizeOptions e = o;
@@ -396,6 +409,7 @@ json optionsKey(const QuantizeOptions& o) {
           {"scale_search", o.scale_search},
           {"scheme_rules", schemeRulesText(o)},
           {"embedding", o.embedding ? schemeName(*o.embedding) : "keep"},
+          {"budget", {o.target_bytes, o.target_bpw, o.budget_samples, budgetCandidatesText(o)}},
           {"gptq", {o.gptq.damp, o.gptq.block_size, o.gptq.act_order}},
           {"awq", {o.awq.grid, o.awq.clip, o.awq.clip_grid, o.awq.max_shrink}},
           {"smoothquant", {o.smooth_alpha, o.act_bits, o.act_dynamic, observerKindName(o.act_observer.kind)}}};
@@ -403,18 +417,24 @@ json optionsKey(const QuantizeOptions& o) {
 
 }  // namespace
 
-QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& options, const std::vector<int32_t>& ids,
+QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& requested, const std::vector<int32_t>& ids,
                               int64_t num_samples, int64_t seq_len, const LayerwiseCalibrationOptions& calibration,
                               const std::function<void(int64_t, int64_t)>& progress) {
-  validateBits(options.scheme.bits());
+  validateBits(requested.scheme.bits());
   QuantizeOutcome outcome;
+  QuantizeOptions options = requested;  // a budget adds the placement it chooses
   Run run{options, quantizationTargets(model, options), outcome};
   require(!run.targets.empty(), "nothing to quantize: every weight matches a keep pattern (check --keep)");
   const auto t0 = std::chrono::steady_clock::now();
   // Weights outside the layers (embedding, head) have no calibration site: RTN.
-  std::vector<std::string> outside;
+  std::vector<std::string> outside, inside;
   for (const std::string& name : run.targets)
-    if (name.rfind("model.layers.", 0) != 0) outside.push_back(name);
+    (name.rfind("model.layers.", 0) != 0 ? outside : inside).push_back(name);
+  if (options.budgeted()) {
+    BitPlacement placement = placeBits(model, options, inside, outside, ids, num_samples, seq_len);
+    options.tensor_schemes = std::move(placement.schemes);
+    outcome.figures["bit_budget"] = std::move(placement.figures);
+  }
 
   if (!usesCalibration(options)) {
     for (int64_t i = 0; i < model.config.num_layers; ++i) {

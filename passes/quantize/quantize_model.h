@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -44,6 +45,16 @@ struct QuantizeOptions {
   // Per-tensor schemes: the first rule whose pattern (as in keep) matches a weight's name gives
   // its scheme instead of `scheme` (mixed precision by hand, e.g. {"mlp.down_proj", int8-g32}).
   std::vector<std::pair<std::string, QuantScheme>> scheme_rules;
+  // Mixed precision by measurement (bit_budget.h): with a target, each weight inside the layers
+  // gets the candidate scheme the budget plan chooses (before scheme_rules). target_bytes: the
+  // whole model as stored; target_bpw: the planned weights' mean bits per weight, scales included.
+  int64_t target_bytes = 0;
+  double target_bpw = 0;
+  std::vector<QuantScheme> budget_candidates;
+  int64_t budget_samples = 8;  // calibration sequences of the Fisher sensitivity
+  bool budgeted() const { return target_bytes > 0 || target_bpw > 0; }
+  // Exact tensor names → schemes, checked first (the plan's placement).
+  std::map<std::string, QuantScheme> tensor_schemes;
   GptqOptions gptq;
   AwqOptions awq;
   // SmoothQuant: migration strength and the activation quantizer.

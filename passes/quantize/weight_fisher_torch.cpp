@@ -1,0 +1,48 @@
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "lib/support/error.h"
+#include "passes/distill/distill_torch.h"
+#include "passes/quantize/weight_fisher.h"
+
+namespace slmc {
+
+std::map<std::string, std::vector<float>> weightFisher(const Model& model, const std::vector<std::string>& names,
+                                                       const std::vector<int32_t>& ids, int64_t num_samples,
+                                                       int64_t seq_len) {
+  require(seq_len >= 2, "weight sensitivity needs calibration sequences of at least 2 tokens");
+  require(static_cast<int64_t>(ids.size()) >= num_samples * seq_len, "weight sensitivity: fewer ids than samples");
+  distill::TrainableStudent student = distill::makeTrainableStudent(model);
+  // Gradients only where they are asked for: the embedding's alone would be vocab × hidden.
+  std::map<std::string, at::Tensor> leaves, fisher;
+  for (auto& [name, leaf] : student.parameters) {
+    const bool wanted = std::find(names.begin(), names.end(), name) != names.end();
+    leaf.requires_grad_(wanted);
+    if (wanted) leaves[name] = leaf, fisher[name] = at::zeros_like(leaf.detach());
+  }
+  for (const std::string& name : names)
+    require(leaves.count(name) != 0, "weight sensitivity: the model has no weight '" + name + "'");
+  for (int64_t s = 0; s < num_samples; ++s) {
+    const std::vector<int32_t> row(ids.begin() + s * seq_len, ids.begin() + (s + 1) * seq_len);
+    const at::Tensor logits = distill::decoderLogits(student.config, student.weights, row, 1, seq_len);
+    const int64_t vocab = logits.size(-1);
+    const at::Tensor targets =
+        at::tensor(std::vector<int64_t>(row.begin() + 1, row.end()), at::kLong);
+    const at::Tensor next = logits.narrow(1, 0, seq_len - 1).reshape({-1, vocab});
+    const at::Tensor loss = at::nll_loss(at::log_softmax(next, -1), targets);
+    require(std::isfinite(loss.item<double>()),
+            "weight sensitivity: the loss of calibration sample " + std::to_string(s) + " is not finite (check the weights for NaN)");
+    for (auto& [name, leaf] : leaves) leaf.mutable_grad() = at::Tensor();
+    loss.backward();
+    for (auto& [name, leaf] : leaves) fisher[name].add_(leaf.grad().square());
+  }
+  std::map<std::string, std::vector<float>> out;
+  for (auto& [name, f] : fisher) {
+    const at::Tensor c = f.contiguous();
+    out[name].assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  }
+  return out;
+}
+
+}  // namespace slmc

@@ -1,0 +1,141 @@
+// Mixed precision under a byte budget (passes/quantize/bit_budget.h): the knapsack is exact
+// against brute force, refuses budgets nothing fits, and on the real stories260K checkpoint the
+// placed mix stays within its target and beats a hand rule of the same size.
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include "lib/model/model_size.h"
+#include "lib/reference/model_comparison.h"
+#include "lib/reference/reference_model.h"
+#include "passes/quantize/bit_budget.h"
+#include "passes/quantize/quantize_model.h"
+#include "tests/sampled_ids.h"
+#include "tests/test_support.h"
+
+using namespace slmc;
+using namespace slmc::test;
+
+namespace {
+
+// The least total error of any choice within `budget` bytes, by enumeration.
+double bruteForce(const std::vector<BudgetItem>& items, int64_t budget) {
+  double best = 1e300;
+  std::vector<size_t> pick(items.size(), 0);
+  for (;;) {
+    int64_t bytes = 0;
+    double error = 0;
+    for (size_t i = 0; i < items.size(); ++i) bytes += items[i].bytes[pick[i]], error += items[i].error[pick[i]];
+    if (bytes <= budget) best = std::min(best, error);
+    size_t i = 0;
+    while (i < items.size() && ++pick[i] == items[i].bytes.size()) pick[i++] = 0;
+    if (i == items.size()) return best;
+  }
+}
+
+const std::vector<int32_t>& calibrationIds() {
+  static const std::vector<int32_t> ids = sampledFromBos(stories260KModel(), 32, 128, 11);
+  return ids;
+}
+
+double meanKl(const Model& m) {
+  static const std::vector<int32_t> eval = sampledFromBos(stories260KModel(), 16, 128, 12);
+  const ReferenceModel base(stories260KModel()), cand(m);
+  ComparisonOptions c;
+  c.ctx = 128;
+  return compareModels(base, cand, eval, c).mean_kl;
+}
+
+Model quantized(const QuantizeOptions& o, QuantizeOutcome* outcome = nullptr) {
+  Model m = stories260KModel();
+  QuantizeOutcome out = quantizeModel(m, o, calibrationIds(), 32, 128, LayerwiseCalibrationOptions{});
+  if (outcome) *outcome = out;
+  return m;
+}
+
+QuantizeOptions rtn() {
+  QuantizeOptions o;
+  o.scheme = QuantScheme(4, 32, true);
+  o.rtn_importance = true;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("bit budget: the plan is the least error within the budget, as brute force finds it") {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int64_t> size(100, 900);
+  std::uniform_real_distribution<double> err(0.0, 10.0);
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<BudgetItem> items(6);
+    int64_t smallest = 0, largest = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+      items[i].name = "w" + std::to_string(i);
+      for (int k = 0; k < 3; ++k) {
+        items[i].bytes.push_back(size(rng));
+        items[i].error.push_back(err(rng));
+      }
+      smallest += *std::min_element(items[i].bytes.begin(), items[i].bytes.end());
+      largest += *std::max_element(items[i].bytes.begin(), items[i].bytes.end());
+    }
+    const int64_t budget = smallest + (largest - smallest) * trial / 40;
+    const BudgetPlan plan = planBudget(items, budget);
+    CAPTURE(trial);
+    CHECK(plan.bytes <= budget);
+    CHECK(plan.error == doctest::Approx(bruteForce(items, budget)));
+  }
+  // Too small for anything: one line naming both sizes.
+  const std::vector<BudgetItem> one = {{"w", {500, 1000}, {2.0, 1.0}}};
+  checkError(errorOf([&] { planBudget(one, 499); }),
+             "the budget (499 bytes for the planned weights) is below their smallest candidates (500 bytes)");
+  CHECK(planBudget(one, 999).choice == std::vector<size_t>{0});
+  CHECK(planBudget(one, 1000).choice == std::vector<size_t>{1});
+}
+
+TEST_CASE("bit budget: on stories260K the placed mix fits its target and beats a hand rule of the same size") {
+  // The hand rule: attention at int8, the MLP at int4 (the kind of rule llama.cpp's mixes are).
+  QuantizeOptions rule = rtn();
+  rule.scheme_rules = {{"self_attn", QuantScheme(8, 32, true)}};
+  const Model by_rule = quantized(rule);
+  const int64_t rule_bytes = modelSize(by_rule).bytes;
+
+  QuantizeOptions budget = rtn();
+  budget.target_bytes = rule_bytes;
+  budget.budget_candidates = {QuantScheme(4, 32, true), QuantScheme(8, 32, true)};
+  QuantizeOutcome outcome;
+  const Model placed = quantized(budget, &outcome);
+  const nlohmann::json& figures = outcome.figures["bit_budget"];
+  const int64_t placed_bytes = modelSize(placed).bytes;
+  CHECK(placed_bytes <= rule_bytes);
+  CHECK(figures["model_bytes"].get<int64_t>() == placed_bytes);  // the plan's prediction is the model's size
+  CHECK(figures["tensors"].size() == 35);
+  int eight = 0;
+  for (const auto& t : figures["tensors"]) {
+    CAPTURE(t.dump());
+    const int bits = t["bits"].get<int>();
+    CHECK(placed.quantized.at(t["tensor"].get<std::string>())->scheme.bits() == bits);
+    eight += bits == 8;
+  }
+  CHECK(eight > 0);
+  CHECK(eight < 35);
+  const double kl_rule = meanKl(by_rule), kl_placed = meanKl(placed), kl_int4 = meanKl(quantized(rtn()));
+  MESSAGE("stories260K RTN KL: int4 " << kl_int4 << ", attention int8 " << kl_rule << ", placed " << kl_placed
+                                      << " (" << placed_bytes << " <= " << rule_bytes << " bytes)");
+  CHECK(kl_placed < kl_rule);
+  CHECK(kl_placed < kl_int4);
+
+  // A bits-per-weight target over the planned weights.
+  QuantizeOptions bpw = rtn();
+  bpw.target_bpw = 6.0;
+  bpw.budget_candidates = budget.budget_candidates;
+  QuantizeOutcome bpw_outcome;
+  quantized(bpw, &bpw_outcome);
+  CHECK(bpw_outcome.figures["bit_budget"]["planned_bits_per_weight"].get<double>() <= 6.0);
+  CHECK(bpw_outcome.figures["bit_budget"]["planned_bits_per_weight"].get<double>() > 5.5);
+
+  // A target below the tensors outside the plan (the float embedding) says what to do.
+  QuantizeOptions tiny = budget;
+  tiny.target_bytes = 1000;
+  checkError(errorOf([&] { quantized(tiny); }), "target_bytes 1000 is below the");
+  checkError(errorOf([&] { quantized(tiny); }), "quantize the embedding (embedding=int8-g32)");
+}
