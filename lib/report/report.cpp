@@ -24,15 +24,24 @@ std::string signedMib(int64_t bytes) { return (bytes >= 0 ? "+" : "") + mib(byte
 
 // A pass's figures: the single values in one figure/value table, then every list of rows (per
 // layer, per tensor) as its own table, folded when long.
+// A nested object (the calibration's figures, a bit budget's) is flattened into the same
+// tables under dotted names ("calibration.samples"), never shown as a JSON blob in one cell.
+void collectPassFigures(const json& figures, const std::string& prefix, MarkdownTable& scalars, std::string& tables) {
+  for (const auto& [key, value] : figures.items()) {
+    const std::string name = prefix + key;
+    if (isJsonRowArray(value))
+      tables += foldedMarkdownTable(name, tableFromJsonRows(value));
+    else if (value.is_object() && !value.empty())
+      collectPassFigures(value, name + ".", scalars, tables);
+    else
+      scalars.rows.push_back({name, jsonCell(value)});
+  }
+}
+
 std::string passFiguresSection(const json& figures) {
   MarkdownTable scalars{{{"figure"}, {"value", true}}, {}};
   std::string tables;
-  for (const auto& [key, value] : figures.items()) {
-    if (isJsonRowArray(value))
-      tables += foldedMarkdownTable(key, tableFromJsonRows(value));
-    else
-      scalars.rows.push_back({key, jsonCell(value)});
-  }
+  collectPassFigures(figures, "", scalars, tables);
   return (scalars.rows.empty() ? "" : renderMarkdownTable(scalars) + "\n") + tables;
 }
 
