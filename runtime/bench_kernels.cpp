@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
   };
   const std::vector<TypeCase> types = {
       {rt::WeightType::F32, 0, true},  {rt::WeightType::F16, 0, true},  {rt::WeightType::BF16, 0, true},
-      {rt::WeightType::Q8, 128, true},
+      {rt::WeightType::Q8, 128, true}, {rt::WeightType::Q6, 32, true},  {rt::WeightType::Q5, 32, true},
       {rt::WeightType::Q4, 128, true}, {rt::WeightType::Q4, 32, false}, {rt::WeightType::Q3, 128, true},
       {rt::WeightType::Q2, 64, false},
   };

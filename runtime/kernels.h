@@ -1,5 +1,5 @@
 // The runtime's compute kernels: y = x · Wᵀ for a weight matrix held as float32, float16,
-// bfloat16 or 2/3/4/8-bit integer codes, on float32 activations. No LibTorch, no Eigen: this file, its
+// bfloat16 or 2/3/4/5/6/8-bit integer codes, on float32 activations. No LibTorch, no Eigen: this file, its
 // .cpp files and OpenMP are all a small app needs to run a linear layer.
 //
 // Quantized layout (the same as lib/model/quant_scheme.h + lib/model/bit_packing.h, so a pack's tensor

@@ -9,7 +9,9 @@
 //          subtracted on bytes, widened 8 at a time; x was reordered to match
 //          (XOrder::Nibbles32);
 //   8-bit: 8 bytes widened;
-//   2/3-bit: the 32-bit word holding 8 codes broadcast, lane k shifted right by k*bits.
+//   2/3-bit: the 32-bit word holding 8 codes broadcast, lane k shifted right by k*bits;
+//   5/6-bit: the 8 bytes holding 8 codes broadcast, lane k gets the two bytes holding code k
+//            (vpshufb) and is shifted right by (k*bits) % 8.
 //   float16: vcvtph2ps; bfloat16: widened to 32 bits and shifted up.
 // n > 4: 3 activation rows per register block (4 x 3 accumulators + 4 loads = 16 registers);
 // the last cols % 8 columns one at a time.
@@ -54,7 +56,7 @@ struct Avx2Ops {
   }
 
   // Decoding codes into float lanes (unscaled). Loads may read past the codes they use, at
-  // most 2 bytes (kCodeOverRead, paddedCodeRow).
+  // most 3 bytes (kCodeOverRead, paddedCodeRow).
 
   // A group's zero code, as the decoders subtract it: int32 lanes, and int8 lanes for nibbles.
   struct Zero {
@@ -63,13 +65,35 @@ struct Avx2Ops {
     explicit Zero(int zero) : lanes32(_mm256_set1_epi32(zero)), lanes8(_mm_set1_epi8(static_cast<char>(zero))) {}
   };
 
+  // The vpshufb control for codes<B> with B > 4: 32-bit lane k = bytes k*B/8 and k*B/8 + 1 of
+  // the 8 loaded (the high two bytes zeroed), in each 128-bit half.
+  template <int B>
+  static __m256i bytePairs() {
+    const auto low = [](int k) { return static_cast<char>(k * B / 8); };
+    const auto high = [](int k) { return static_cast<char>(k * B / 8 + 1); };
+    constexpr char kNone = static_cast<char>(0x80);
+    return _mm256_setr_epi8(low(0), high(0), kNone, kNone, low(1), high(1), kNone, kNone, low(2), high(2), kNone, kNone,
+                            low(3), high(3), kNone, kNone,  // lanes 0-3: the lower 128-bit half
+                            low(4), high(4), kNone, kNone, low(5), high(5), kNone, kNone, low(6), high(6), kNone, kNone,
+                            low(7), high(7), kNone, kNone);  // lanes 4-7
+  }
+
   // 8 codes of B bits starting on byte p, in column order, as floats q - zero (exact). Reads 4
-  // bytes (B < 8) or 8 (B = 8).
+  // bytes (B <= 4) or 8 (B > 4).
   template <int B>
   static Reg codes(const uint8_t* p, const Zero& zero) {
     __m256i ints;
     if constexpr (B == 8) {
       ints = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    } else if constexpr (8 * B > 32) {
+      // 5/6-bit: 8 codes span B > 4 bytes, past one 32-bit word. Lane k takes the two bytes
+      // holding code k (bit k*B lies in byte k*B/8; (k*B)%8 + B <= 16) from the 8 bytes
+      // broadcast to both 128-bit halves, then shifts by (k*B)%8.
+      const __m256i bytes = _mm256_broadcastq_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+      const __m256i words = _mm256_shuffle_epi8(bytes, bytePairs<B>());
+      const __m256i shifts = _mm256_setr_epi32(0, B % 8, 2 * B % 8, 3 * B % 8, 4 * B % 8, 5 * B % 8, 6 * B % 8,
+                                               7 * B % 8);
+      ints = _mm256_and_si256(_mm256_srlv_epi32(words, shifts), _mm256_set1_epi32((1 << B) - 1));
     } else {
       uint32_t word;
       std::memcpy(&word, p, sizeof word);

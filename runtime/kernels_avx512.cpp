@@ -15,6 +15,8 @@
 //     8-bit: 16 bytes widened;
 //     2/3-bit: the 8 bytes holding 16 codes broadcast, codes 0-7's 32-bit word shuffled into
 //              lanes 0-7 and codes 8-15's into lanes 8-15, lane k shifted right by (k%8)*bits.
+//     5/6-bit: the 16 bytes holding 16 codes broadcast, lane k gets the two bytes holding code
+//              k (vpshufb) and is shifted right by (k*bits) % 8.
 //   float16: vcvtph2ps; bfloat16: widened to 32 bits and shifted up.
 // n > 4: 4 activation rows per register block (4 x 4 accumulators); masked loads for the last
 // cols % 16 columns.
@@ -62,7 +64,7 @@ struct Avx512Ops {
   static float sum(Reg a) { return _mm512_reduce_add_ps(a); }
 
   // Decoding codes into float lanes (unscaled). Loads may read past the codes they use, at
-  // most 4 bytes (kCodeOverRead, paddedCodeRow).
+  // most 6 bytes (kCodeOverRead, paddedCodeRow).
 
   // A group's zero code, as the decoders subtract it: int32 lanes, and int8 lanes for nibbles.
   struct Zero {
@@ -71,12 +73,33 @@ struct Avx512Ops {
     explicit Zero(int zero) : lanes32(_mm512_set1_epi32(zero)), lanes8(_mm_set1_epi8(static_cast<char>(zero))) {}
   };
 
-  // 16 codes of B bits starting on byte p, in column order, as floats q - zero (exact).
+  // The vpshufb control for codes<B> with B > 4: 32-bit lane k = bytes k*B/8 and k*B/8 + 1 of
+  // the 16 loaded (the high two bytes zeroed). Built as 32-bit lanes (vpshufb indexes within
+  // each 128-bit lane, which holds all 16 bytes).
+  template <int B>
+  static __m512i bytePairs() {
+    const auto pair = [](unsigned k) { return static_cast<int>(0x80800000u | (k * B / 8 + 1) << 8 | k * B / 8); };
+    return _mm512_setr_epi32(pair(0), pair(1), pair(2), pair(3), pair(4), pair(5), pair(6), pair(7), pair(8), pair(9),
+                             pair(10), pair(11), pair(12), pair(13), pair(14), pair(15));
+  }
+
+  // 16 codes of B bits starting on byte p, in column order, as floats q - zero (exact). Reads 8
+  // bytes (B <= 4) or 16 (B > 4).
   template <int B>
   static Reg codes(const uint8_t* p, const Zero& zero) {
     __m512i ints;
     if constexpr (B == 8) {
       ints = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    } else if constexpr (8 * B > 32) {
+      // 5/6-bit: 16 codes span 2B > 8 bytes. Lane k takes the two bytes holding code k (bit k*B
+      // lies in byte k*B/8 <= 11; (k*B)%8 + B <= 16) from the 16 bytes broadcast to every
+      // 128-bit lane, then shifts by (k*B)%8.
+      const __m512i bytes = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+      const __m512i words = _mm512_shuffle_epi8(bytes, bytePairs<B>());
+      const __m512i shifts = _mm512_setr_epi32(0, B % 8, 2 * B % 8, 3 * B % 8, 4 * B % 8, 5 * B % 8, 6 * B % 8,
+                                               7 * B % 8, 8 * B % 8, 9 * B % 8, 10 * B % 8, 11 * B % 8, 12 * B % 8,
+                                               13 * B % 8, 14 * B % 8, 15 * B % 8);
+      ints = _mm512_and_si512(_mm512_srlv_epi32(words, shifts), _mm512_set1_epi32((1 << B) - 1));
     } else {
       int64_t word;
       std::memcpy(&word, p, sizeof word);

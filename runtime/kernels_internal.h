@@ -163,6 +163,10 @@ inline void unpackCodes(const uint8_t* packed, int64_t count, int bits, T* codes
       return unpackCodes<3>(packed, count, codes);
     case 4:
       return unpackCodes<4>(packed, count, codes);
+    case 5:
+      return unpackCodes<5>(packed, count, codes);
+    case 6:
+      return unpackCodes<6>(packed, count, codes);
     case 8:
       return unpackCodes<8>(packed, count, codes);
     default:

@@ -370,6 +370,10 @@ void gemvRows(const QuantMatrix& m, const Activations& a, float* y, int64_t row_
       return gemvRowsQuant<V, NX, 3>(m, a, y, row_begin, row_end);
     case WeightType::Q4:
       return gemvRowsQuant<V, NX, 4>(m, a, y, row_begin, row_end);
+    case WeightType::Q5:
+      return gemvRowsQuant<V, NX, 5>(m, a, y, row_begin, row_end);
+    case WeightType::Q6:
+      return gemvRowsQuant<V, NX, 6>(m, a, y, row_begin, row_end);
     case WeightType::Q8:
       return gemvRowsQuant<V, NX, 8>(m, a, y, row_begin, row_end);
   }
@@ -398,6 +402,10 @@ void matmulRowsSimd(const QuantMatrix& m, const Activations& a, float* y, int64_
       return gemmRows<V, 3>(m, a, y, row_begin, row_end);
     case WeightType::Q4:
       return gemmRows<V, 4>(m, a, y, row_begin, row_end);
+    case WeightType::Q5:
+      return gemmRows<V, 5>(m, a, y, row_begin, row_end);
+    case WeightType::Q6:
+      return gemmRows<V, 6>(m, a, y, row_begin, row_end);
     case WeightType::Q8:
       return gemmRows<V, 8>(m, a, y, row_begin, row_end);
     default:

@@ -18,8 +18,9 @@
 
 namespace slmc {
 
-// The order is the pack's from format version 1 (BF16 was appended last); a new type is appended.
-enum class WeightType : uint8_t { F32, F16, Q8, Q4, Q3, Q2, BF16 };
+// The order is the pack's from format version 1 (BF16, then Q5 and Q6 were appended); a new type
+// is appended.
+enum class WeightType : uint8_t { F32, F16, Q8, Q4, Q3, Q2, BF16, Q5, Q6 };
 
 struct WeightTypeTraits {
   WeightType type;
@@ -37,6 +38,9 @@ inline constexpr WeightTypeTraits kWeightTypes[] = {
     {WeightType::Q8, "q8", "int8", 8, true},         {WeightType::Q4, "q4", "int4", 4, true},
     {WeightType::Q3, "q3", "int3", 3, true},         {WeightType::Q2, "q2", "int2", 2, true},
     {WeightType::BF16, "bf16", "bfloat16", 16, false},
+    // 5- and 6-bit grids: int5 g32 sym is GGUF's Q5_0 bit for bit (5.5 bits per weight), int6 g32
+    // sym a Q8_0 whose codes fit 6 bits (6.5 bits per weight in the pack).
+    {WeightType::Q5, "q5", "int5", 5, true},         {WeightType::Q6, "q6", "int6", 6, true},
 };
 inline constexpr size_t kWeightTypeCount = std::size(kWeightTypes);
 
@@ -74,7 +78,7 @@ inline std::string storageNames() {
   return out;
 }
 
-// The bit widths of the integer grids, ascending: {2, 3, 4, 8}.
+// The bit widths of the integer grids, ascending: {2, 3, 4, 5, 6, 8}.
 inline std::vector<int64_t> integerBitWidths() {
   std::vector<int64_t> widths;
   for (int b = 1; b <= 32; ++b)
@@ -82,7 +86,7 @@ inline std::vector<int64_t> integerBitWidths() {
   return widths;
 }
 
-// "2, 3, 4 or 8", for error messages and help.
+// "2, 3, 4, 5, 6 or 8", for error messages and help.
 inline std::string integerBitsText() {
   const std::vector<int64_t> widths = integerBitWidths();
   std::string out;

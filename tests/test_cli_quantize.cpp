@@ -105,7 +105,7 @@ TEST_CASE("cli quantize: bad input ends in one error line and leaves no output")
               "'model.layers.0.mlp.down_proj.weight' has rows of 172 columns");
   expectError(runSlmc("-q quantize " + m + " --method gptq --data " + data().calib + " --seq-len 1024" + out),
               "exceeds the model's context of 512");
-  expectError(runSlmc("-q quantize " + m + " --method rtn --bits 5" + out), "'5' is not one of 2, 3, 4, 8");
+  expectError(runSlmc("-q quantize " + m + " --method rtn --bits 7" + out), "'7' is not one of 2, 3, 4, 5, 6, 8");
   expectError(runSlmc("-q quantize " + m + " --method rtn --alpha 0.5" + out), "applies to method=smoothquant only");
   expectError(runSlmc("-q quantize " + m + " --method rtn --data " + dir / "missing.txt --eval-data " + dir / "nope.h5" +
                       out),

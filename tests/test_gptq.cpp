@@ -123,7 +123,7 @@ TEST_CASE("gptq: bad inputs are rejected with one clear line") {
              }),
              "group size 48 does not divide a row of 64 columns");
   checkError(errorOf([&] {
-               gptqQuantize(l.w.data(), l.rows, l.cols, l.hessian, QuantScheme{5, 32, true}, {});
+               gptqQuantize(l.w.data(), l.rows, l.cols, l.hessian, QuantScheme{7, 32, true}, {});
              }),
-             "unsupported bit width 5");
+             "unsupported bit width 7");
 }

@@ -39,7 +39,7 @@ TEST_CASE("grid: the symmetric grid puts the signed extreme on code 0") {
 }
 
 TEST_CASE("grid: the symmetric grid uses every level") {
-  for (int bits : {2, 3, 4, 8}) {
+  for (int bits : {2, 3, 4, 5, 6, 8}) {
     CAPTURE(bits);
     const int levels = 1 << bits, half = levels / 2;
     std::vector<float> x;  // exactly the levels -half..half-1, times 0.01
@@ -81,7 +81,7 @@ TEST_CASE("grid search: never worse than the plain grid on the weighted error, a
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 0.02f);
   std::uniform_real_distribution<float> uniform(0.0f, 4.0f);
-  for (int bits : {2, 3, 4, 8})
+  for (int bits : {2, 3, 4, 5, 6, 8})
     for (bool symmetric : {true, false})
       for (bool weighted : {false, true}) {
         CAPTURE(bits);
@@ -136,7 +136,9 @@ TEST_CASE("scheme names parse back, and bad ones are refused with the expected f
                        "quantization scheme 'int4-32' is not of the form intB-gG[-sym|-asym] or "
                        "intB-channel[-sym|-asym] (e.g. int8-channel, int4-g32)",
                        Error);
-  CHECK_THROWS_WITH_AS(parseSchemeName("int5-g32"), "unsupported bit width 5 (use 2, 3, 4 or 8)", Error);
+  CHECK(parseSchemeName("int5-g32") == QuantScheme{5, 32, true});
+  CHECK(parseSchemeName("int6-channel-asym") == QuantScheme{6, 0, false});
+  CHECK_THROWS_WITH_AS(parseSchemeName("int7-g32"), "unsupported bit width 7 (use 2, 3, 4, 5, 6 or 8)", Error);
   CHECK_THROWS_AS(parseSchemeName("int4-g99999999999"), Error);
   CHECK_THROWS_AS(parseSchemeName("int4-g32-symx"), Error);
 }

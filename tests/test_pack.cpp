@@ -37,7 +37,8 @@ ModelConfig tinyConfig(const std::string& arch) {
 
 // Every bit width, symmetric and asymmetric, grouped and per-channel.
 const QuantScheme kSchemes[] = {{2, 16, false}, {3, 0, true}, {4, 16, true}, {8, 0, false},
-                                {3, 16, false}, {2, 0, true}, {4, 0, false}, {8, 16, true}};
+                                {3, 16, false}, {2, 0, true}, {4, 0, false}, {8, 16, true},
+                                {5, 16, true},  {6, 0, false}, {5, 0, false}, {6, 16, true}};
 
 // Quantizes every layer weight with RTN, cycling through kSchemes.
 void quantizeAll(Model& m) {
@@ -144,7 +145,7 @@ TEST_CASE("pack: the storage table sizes quantized blocks exactly as quant_schem
   CHECK(pack::storageDType(findStorage("bfloat16")->type) == DType::BF16);
   CHECK(pack::floatStorage(DType::BF16) == pack::Storage::BF16);
   CHECK(static_cast<int>(pack::Storage::BF16) == 6);  // appended: older storages keep their index
-  CHECK(findStorage("int5") == nullptr);
+  CHECK(findStorage("int7") == nullptr);
 }
 
 TEST_CASE("pack: float models round trip bit for bit (F32, F16 and BF16 kept)") {
@@ -442,8 +443,8 @@ TEST_CASE("pack: reader rejects metadata that contradicts the blocks") {
   checkError(openError(withMetadata(pack, bad)), "group_size 5 does not divide");
 
   bad = meta;
-  bad["tensors"][f]["storage"] = "int5";
-  checkError(openError(withMetadata(pack, bad)), "storage \"int5\", which this slmc does not know");
+  bad["tensors"][f]["storage"] = "int7";
+  checkError(openError(withMetadata(pack, bad)), "storage \"int7\", which this slmc does not know");
 
   bad = meta;
   REQUIRE(!pack.tensors()[f + 1].quantized());

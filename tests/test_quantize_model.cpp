@@ -231,8 +231,8 @@ TEST_CASE("quantize: the statistics cache replays the same quantization, and ref
 
 TEST_CASE("quantize: options that cannot work are refused before any change") {
   Model m = stories260KModel();
-  checkError(errorOf([&] { quantizeModel(m, options(QuantMethod::Rtn, 5, 32), {}, 0, 0, {}); }),
-             "unsupported bit width 5");
+  checkError(errorOf([&] { quantizeModel(m, options(QuantMethod::Rtn, 7, 32), {}, 0, 0, {}); }),
+             "unsupported bit width 7");
   CHECK(m.quantized.empty());
   CHECK_THROWS_AS(parseQuantMethod("gtpq"), Error);
 }

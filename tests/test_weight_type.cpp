@@ -28,12 +28,18 @@ TEST_CASE("weight types: one row per type with unique names, and bit widths lead
       CHECK(pack::floatStorage(pack::storageDType(t.type)) == t.type);
     }
   }
-  CHECK(integerBitWidths() == std::vector<int64_t>{2, 3, 4, 8});
-  CHECK(integerBitsText() == "2, 3, 4 or 8");
-  CHECK_FALSE(integerType(5).has_value());
-  CHECK_THROWS_WITH_AS(validateBits(5), "unsupported bit width 5 (use 2, 3, 4 or 8)", Error);
-  CHECK(findStorage("int5") == nullptr);
-  CHECK(storageNames() == "float32, float16, int8, int4, int3, int2, bfloat16");
+  CHECK(integerBitWidths() == std::vector<int64_t>{2, 3, 4, 5, 6, 8});
+  CHECK(integerBitsText() == "2, 3, 4, 5, 6 or 8");
+  CHECK_FALSE(integerType(7).has_value());
+  CHECK_THROWS_WITH_AS(validateBits(7), "unsupported bit width 7 (use 2, 3, 4, 5, 6 or 8)", Error);
+  CHECK(findStorage("int7") == nullptr);
+  CHECK(storageNames() == "float32, float16, int8, int4, int3, int2, bfloat16, int5, int6");
+  // Appended rows: the pack stores a type's index, so the older ones keep theirs.
+  CHECK(static_cast<int>(WeightType::BF16) == 6);
+  CHECK(static_cast<int>(WeightType::Q5) == 7);
+  CHECK(static_cast<int>(WeightType::Q6) == 8);
+  CHECK(integerType(5) == WeightType::Q5);
+  CHECK(integerType(6) == WeightType::Q6);
 }
 
 TEST_CASE("weight types: the pack, the scheme and the runtime count a weight's bytes alike") {
@@ -58,7 +64,7 @@ TEST_CASE("weight types: the weight-quantization passes offer exactly the table'
   const RtnPass pass;
   const OptionBase* bits = pass.findOption("bits");
   REQUIRE(bits != nullptr);
-  CHECK(bits->choiceTexts() == std::vector<std::string>{"2", "3", "4", "8"});
+  CHECK(bits->choiceTexts() == std::vector<std::string>{"2", "3", "4", "5", "6", "8"});
 }
 
 TEST_CASE("weight types: a quantization scheme names its type, not a bit width") {
@@ -76,10 +82,14 @@ TEST_CASE("weight types: a quantization scheme names its type, not a bit width")
     CHECK(parseSchemeName(schemeName(s)) == s);
     CHECK(parseSchemeName(std::string(t.storage_name) + "-g64").type == t.type);
   }
-  CHECK_THROWS_WITH_AS(QuantScheme(5, 32, true), "unsupported bit width 5 (use 2, 3, 4 or 8)", Error);
+  CHECK(schemeName(QuantScheme(5, 32, true)) == "int5-g32-sym");
+  CHECK(parseSchemeName("int6-g32") == QuantScheme(WeightType::Q6, 32, true));
+  CHECK(quantizedBytes(QuantScheme(5, 32, true), 576, 576) * 8 == 576 * 576 * 11 / 2);  // Q5_0's 5.5 bits/weight
+  CHECK(quantizedBytes(QuantScheme(6, 32, true), 576, 576) * 8 == 576 * 576 * 13 / 2);  // 6.5 bits/weight
+  CHECK_THROWS_WITH_AS(QuantScheme(7, 32, true), "unsupported bit width 7 (use 2, 3, 4, 5, 6 or 8)", Error);
   CHECK_THROWS_WITH_AS(parseSchemeName("int4"),
                        "quantization scheme 'int4' is not of the form intB-gG[-sym|-asym] or intB-channel[-sym|-asym] "
                        "(e.g. int8-channel, int4-g32)",
                        Error);
-  CHECK_THROWS_WITH_AS(parseSchemeName("int44-g32"), "unsupported bit width 44 (use 2, 3, 4 or 8)", Error);
+  CHECK_THROWS_WITH_AS(parseSchemeName("int44-g32"), "unsupported bit width 44 (use 2, 3, 4, 5, 6 or 8)", Error);
 }

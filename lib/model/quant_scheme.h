@@ -52,7 +52,7 @@ struct QuantScheme {
 
 inline int maxCode(int bits) { return (1 << bits) - 1; }
 // Throws Error unless an integer grid type of runtime/weight_type.h has `bits`-bit codes (2, 3,
-// 4 or 8: integerBitWidths(), the choices of every `bits` option).
+// 4, 5, 6 or 8: integerBitWidths(), the choices of every `bits` option).
 void validateBits(int bits);
 // "int4-g128-sym", "int8-channel-asym": the type's pack storage name, then the groups.
 std::string schemeName(const QuantScheme& scheme);

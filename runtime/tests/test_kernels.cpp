@@ -152,7 +152,7 @@ std::vector<Case> quantizedCases() {
 }  // namespace
 
 TEST_CASE("runtime: weight type table, row sizes and weight bytes agree with lib") {
-  for (int bits : {2, 3, 4, 8}) {
+  for (int bits : {2, 3, 4, 5, 6, 8}) {
     REQUIRE(slmc::integerType(bits).has_value());
     CHECK(slmc::weightTypeTraits(*slmc::integerType(bits)).bits == bits);
     CHECK(slmc::weightTypeTraits(*slmc::integerType(bits)).quantized);
@@ -166,7 +166,7 @@ TEST_CASE("runtime: weight type table, row sizes and weight bytes agree with lib
         CHECK(m.weightBytes() == slmc::quantizedBytes(scheme, 11, 256));
       }
   }
-  CHECK_FALSE(slmc::integerType(5).has_value());
+  CHECK_FALSE(slmc::integerType(7).has_value());
   CHECK_FALSE(slmc::integerType(16).has_value());
   CHECK(rt::QuantMatrix::float32(3, 5, nullptr).weightBytes() == 60);
   CHECK(rt::QuantMatrix::float16(3, 5, nullptr).weightBytes() == 30);
@@ -214,7 +214,7 @@ TEST_CASE("runtime: quantized matmul, every bit width x grid x group x shape x b
   std::mt19937 rng(1234);
   int checked = 0;
   for (const Case& c : quantizedCases())
-    for (int bits : {2, 3, 4, 8})
+    for (int bits : {2, 3, 4, 5, 6, 8})
       for (bool symmetric : {true, false}) {
         const slmc::QuantScheme scheme{bits, c.group_size, symmetric};
         const std::vector<float> w = randomValues(static_cast<size_t>(c.rows * c.cols), rng, 37);
@@ -287,8 +287,8 @@ TEST_CASE("runtime: larger layers split over threads, every batch size from 1 to
   std::mt19937 rng(5);
   const int64_t rows = 300, cols = 1024;
   const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng, 101);
-  for (int bits : {3, 4, 8}) {
-    const slmc::QuantScheme scheme{bits, 128, bits != 4};
+  for (int bits : {3, 4, 5, 6, 8}) {
+    const slmc::QuantScheme scheme{bits, 128, bits != 4 && bits != 5};
     const slmc::QuantizedTensor q = slmc::quantizeRtn(w.data(), rows, cols, scheme);
     const std::vector<float> dequantized = q.dequantize().toFloats();
     const PackedWeights packed = pack(q);
@@ -299,7 +299,7 @@ TEST_CASE("runtime: larger layers split over threads, every batch size from 1 to
 
 TEST_CASE("runtime: dequantizeRow equals lib's dequantize") {
   std::mt19937 rng(8);
-  for (int bits : {2, 3, 4, 8})
+  for (int bits : {2, 3, 4, 5, 6, 8})
     for (bool symmetric : {true, false}) {
       const slmc::QuantScheme scheme{bits, 32, symmetric};
       const std::vector<float> w = randomValues(9 * 96, rng);
@@ -322,7 +322,7 @@ TEST_CASE("runtime: SIMD code loads never read past the end of the codes") {
   REQUIRE(region != MAP_FAILED);
   REQUIRE(mprotect(static_cast<char*>(region) + page, static_cast<size_t>(page), PROT_NONE) == 0);
   std::mt19937 rng(3);
-  for (int bits : {2, 3, 4, 8})
+  for (int bits : {2, 3, 4, 5, 6, 8})
     for (int64_t cols : {8, 16, 24, 40, 64, 72, 128, 160, 256})
       for (int64_t group : {8, 32, 128, 0}) {
         if (group > cols || cols % std::max<int64_t>(group, 1) != 0) continue;
@@ -469,6 +469,9 @@ TEST_CASE("runtime: int8 activations (matmulInt8, one and two digits) stay withi
   };
   const bool vnni = rt::cpuHasAvx512Vnni() && rt::activeIsa() == rt::Isa::Avx512;
   CHECK_FALSE(rt::int8MatmulRuns(q(rt::WeightType::Q3, 64, 32), 1));
+  // 5/6-bit codes have no int8 kernel: their products stay on the exact float path.
+  CHECK_FALSE(rt::int8MatmulRuns(q(rt::WeightType::Q5, 64, 32), 1));
+  CHECK_FALSE(rt::int8MatmulRuns(q(rt::WeightType::Q6, 64, 32), 1));
   CHECK_FALSE(rt::int8MatmulRuns(q(rt::WeightType::Q4, 64, 32), 5));
   CHECK_FALSE(rt::int8MatmulRuns(q(rt::WeightType::Q8, 48, 16), 1));
   CHECK_FALSE(rt::int8MatmulRuns(q(rt::WeightType::Q4, 192, 96), 1));  // 96-column groups straddle chunks
@@ -482,9 +485,11 @@ TEST_CASE("runtime: activationCode routes matmul() to matmulInt8 where it runs, 
   const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng);
   const PackedWeights q4 = pack(slmc::quantizeRtn(w.data(), rows, cols, {4, 128, true}));
   const PackedWeights q3 = pack(slmc::quantizeRtn(w.data(), rows, cols, {3, 128, true}));
+  const PackedWeights q5 = pack(slmc::quantizeRtn(w.data(), rows, cols, {5, 32, true}));
+  const PackedWeights q6 = pack(slmc::quantizeRtn(w.data(), rows, cols, {6, 32, true}));
   const rt::ActivationCode before = rt::activationCode();
   for (rt::ActivationCode code : {rt::ActivationCode::Int8x2, rt::ActivationCode::Int8})
-    for (const rt::QuantMatrix& m : {q4.view, q3.view})
+    for (const rt::QuantMatrix& m : {q4.view, q3.view, q5.view, q6.view})
       for (int64_t n : {1, 4, 5}) {
         INFO(std::string(slmc::weightTypeTraits(m.type).name) << " n=" << n << " " << rt::activationCodeName(code));
         const std::vector<float> x = randomValues(static_cast<size_t>(n * cols), rng);
