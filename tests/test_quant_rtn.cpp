@@ -28,7 +28,7 @@ TEST_CASE("rtn: every weight lies within half a step of its grid value (symmetri
   const int64_t rows = 6, cols = 256;
   std::vector<float> w = randomWeights(rows * cols, 1);
   w[3] = 0.5f;  // an outlier in row 0's first group
-  for (int bits : {2, 3, 4, 8})
+  for (int bits : {2, 3, 4, 5, 6, 8})
     for (bool symmetric : {true, false})
       for (int64_t group : {32, 64, 128, 0}) {
         const QuantScheme scheme{bits, group, symmetric};

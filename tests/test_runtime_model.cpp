@@ -172,7 +172,7 @@ TEST_CASE("runtime model: float stories260K pack gives the reference's logits, s
   checkError(errorOf([&] { t.step(bad); }), "outside the vocabulary");
 }
 
-TEST_CASE("runtime model: quantized packs (int4 g32, int8 channel asym, int3 asym, W8A8) match the reference perplexity") {
+TEST_CASE("runtime model: quantized packs (int4/int5/int6 g32, int8 channel asym, int3 asym, W8A8) match the reference perplexity") {
   ScratchDir dir("rt-quant");
   const Model base = loadModel(stories260K());
   const std::vector<int32_t> ids = sampleIds();
@@ -185,6 +185,9 @@ TEST_CASE("runtime model: quantized packs (int4 g32, int8 channel asym, int3 asy
   cases.push_back({"int4-g32-sym", quantized(base, {4, 32, true})});
   cases.push_back({"int8-channel-asym", quantized(base, {8, 0, false})});
   cases.push_back({"int3-g32-asym", quantized(base, {3, 32, false})});
+  cases.push_back({"int5-g32-sym", quantized(base, {5, 32, true})});
+  cases.push_back({"int5-g64-asym", quantized(base, {5, 64, false})});
+  cases.push_back({"int6-g32-sym", quantized(base, {6, 32, true})});
   Model w8a8 = quantized(base, {8, 0, true});
   for (const std::string& name : layerLinears(w8a8.config)) w8a8.activation_quant[name] = {8, true, 0};
   cases.push_back({"w8a8-dynamic", w8a8});

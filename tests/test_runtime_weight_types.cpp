@@ -64,9 +64,9 @@ TEST_CASE("runtime weight types: a bfloat16 stories260K pack gives the reference
   CHECK(diff < kReferenceLogitTolerance);
 }
 
-TEST_CASE("runtime weight types: int8 and int4 embeddings (tied head) and lm_heads run and equal the reference") {
+TEST_CASE("runtime weight types: int8, int6, int5 and int4 embeddings (tied head) and lm_heads run and equal the reference") {
   ScratchDir dir("rt-quant-embed");
-  const QuantScheme schemes[] = {{8, 32, true}, {4, 32, false}, {4, 0, true}};
+  const QuantScheme schemes[] = {{8, 32, true}, {6, 32, true}, {5, 32, true}, {4, 32, false}, {4, 0, true}};
   for (const QuantScheme& s : schemes) {
     CAPTURE(schemeName(s));
     // stories260K ties its head to the embedding: one quantized table is both.

@@ -1,7 +1,7 @@
-// Packing of 2/3/4/8-bit codes. Each row is a little-endian bit stream starting on a byte
+// Packing of 2- to 8-bit codes. Each row is a little-endian bit stream starting on a byte
 // boundary: code c of the row occupies bits [c*bits, c*bits + bits) of the row, least
-// significant bit first (so 4-bit code 0 is the low nibble of byte 0; 3-bit codes straddle
-// bytes). Unused high bits of a row's last byte are zero.
+// significant bit first (so 4-bit code 0 is the low nibble of byte 0; 3-, 5- and 6-bit codes
+// straddle bytes). Unused high bits of a row's last byte are zero.
 #pragma once
 
 #include <cstdint>
