@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "lib/format/checkpoint.h"
@@ -30,7 +31,8 @@ ModelConfig tinyConfig(const char* arch) {
 
 // Quantizes every layer weight of `m` with RTN, alternating schemes so every layout is covered.
 void quantizeAll(Model& m) {
-  const QuantScheme schemes[] = {{4, 16, true}, {3, 0, false}, {2, 16, false}, {8, 0, true}};
+  const QuantScheme schemes[] = {{4, 16, true}, {3, 0, false}, {2, 16, false}, {8, 0, true},
+                                 {5, 16, false}, {6, 0, true},  {5, 0, true},   {6, 16, false}};
   int k = 0;
   std::vector<std::string> targets;
   for (const auto& [name, t] : m.tensors)
@@ -38,7 +40,7 @@ void quantizeAll(Model& m) {
   for (const std::string& name : targets) {
     const Tensor& t = m.tensors.at(name);
     const std::vector<float> w = t.toFloats();
-    m.setQuantized(name, quantizeRtn(w.data(), t.dim(0), t.dim(1), schemes[k++ % 4]));
+    m.setQuantized(name, quantizeRtn(w.data(), t.dim(0), t.dim(1), schemes[k++ % std::size(schemes)]));
   }
 }
 
@@ -118,9 +120,9 @@ TEST_CASE("quantized checkpoint: damaged or foreign quantization is refused with
   checkError(errorOf([&] { loadModel(dir / "out"); }), "format version 99 is not supported");
 
   j = nlohmann::json::parse(good);
-  j["quantization_config"]["weights"][names::layer(0, "self_attn.q_proj.weight")]["bits"] = 5;
+  j["quantization_config"]["weights"][names::layer(0, "self_attn.q_proj.weight")]["bits"] = 7;
   writeFile(config_path, j.dump());
-  checkError(errorOf([&] { loadModel(dir / "out"); }), "unsupported bit width 5");
+  checkError(errorOf([&] { loadModel(dir / "out"); }), "unsupported bit width 7");
 
   j = nlohmann::json::parse(good);
   j["quantization_config"]["weights"][names::layer(0, "self_attn.q_proj.weight")]["group_size"] = 8;
