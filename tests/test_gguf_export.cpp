@@ -163,6 +163,10 @@ TEST_CASE("gguf encode: slmc grids become the smallest ggml type that holds them
       {{4, 32, true}, "Q4_0"},  {{4, 128, true}, "Q4_0"}, {{4, 0, true}, "Q4_0"},  {{3, 64, true}, "Q4_0"},
       {{2, 32, true}, "Q4_0"},  {{8, 32, true}, "Q8_0"},  {{8, 0, true}, "Q8_0"},  {{4, 32, false}, "Q5_0"},
       {{3, 32, false}, "Q4_0"},  // offsets q - zero of 3 bits lie in [-7, 7]
+      // int5 symmetric is Q5_0 bit for bit (zero 16: c - 16 = q - zero), int6 symmetric a Q8_0
+      // whose offsets lie in [-32, 31].
+      {{5, 32, true}, "Q5_0"},  {{5, 128, true}, "Q5_0"}, {{5, 0, true}, "Q5_0"},  {{6, 32, true}, "Q8_0"},
+      {{6, 64, true}, "Q8_0"},  {{6, 0, true}, "Q8_0"},
   };
   for (const Case& c : cases) {
     CAPTURE(schemeName(c.scheme));
@@ -205,6 +209,25 @@ TEST_CASE("gguf encode: Q4_1 where -zero * scale is a float16, otherwise re-enco
   CHECK_FALSE(e.exact);
   CHECK(e.reason.find("offsets q - zero span") != std::string::npos);
 
+  // Asymmetric int5 / int6 with zero 0 (all weights positive): offsets up to 31 / 63 leave
+  // Q5_0 but not int8, so Q8_0 holds them exactly.
+  for (int bits : {5, 6}) {
+    CAPTURE(bits);
+    const QuantizedTensor q = quantizeRtn(skewed.data(), rows, cols, {bits, 32, false});
+    e = encodeForGguf(q);
+    CHECK(std::string(ggmlType(e.type).name) == "Q8_0");
+    CHECK(e.exact);
+    std::vector<float> back(static_cast<size_t>(rows * cols));
+    ggmlType(e.type).to_float(reinterpret_cast<const std::byte*>(e.bytes.data()), back.data(), rows * cols);
+    CHECK(bitEqual(back, q.dequantize().toFloats()));
+    // Groups of 16 split the blocks: re-encoded as Q8_0 (above 4 bits), the error measured.
+    e = encodeForGguf(quantizeRtn(w.data(), rows, cols, {bits, 16, true}));
+    CHECK(std::string(ggmlType(e.type).name) == "Q8_0");
+    CHECK_FALSE(e.exact);
+    CHECK(e.max_abs_error > 0);
+    CHECK(e.max_abs_error < 0.01);  // half a Q8_0 step of a [-1, 1] block
+  }
+
   // Rows that are not whole blocks: F32, exact.
   const std::vector<float> odd = pseudoRandom(2 * 48, 5);
   e = encodeForGguf(quantizeRtn(odd.data(), 2, 48, {4, 16, true}));
@@ -218,6 +241,8 @@ TEST_CASE("gguf export: a quantized tiny llama reads back bit for bit: weights, 
   const std::pair<const char*, QuantScheme> schemes[] = {{"model.layers.0.self_attn.q_proj.weight", {4, 32, true}},
                                                           {"model.layers.0.self_attn.k_proj.weight", {4, 32, false}},
                                                           {"model.layers.0.self_attn.v_proj.weight", {8, 0, true}},
+                                                          {"model.layers.0.self_attn.o_proj.weight", {5, 32, true}},
+                                                          {"model.layers.0.mlp.gate_proj.weight", {6, 32, true}},
                                                           {"model.layers.0.mlp.up_proj.weight", {4, 16, true}}};
   for (const auto& [name, scheme] : schemes) {
     const Tensor& t = model.tensors.at(name);
@@ -239,6 +264,8 @@ TEST_CASE("gguf export: a quantized tiny llama reads back bit for bit: weights, 
   CHECK(types["model.layers.0.self_attn.q_proj.weight"] == "Q4_0");
   CHECK(types["model.layers.0.self_attn.k_proj.weight"] == "Q5_0");
   CHECK(types["model.layers.0.self_attn.v_proj.weight"] == "Q8_0");
+  CHECK(types["model.layers.0.self_attn.o_proj.weight"] == "Q5_0");  // int5 g32: exact
+  CHECK(types["model.layers.0.mlp.gate_proj.weight"] == "Q8_0");     // int6 g32: exact
   CHECK(types["model.layers.0.mlp.down_proj.weight"] == "F16");  // float tensors keep their dtype
   CHECK(types["model.layers.0.input_layernorm.weight"] == "F32");
   // Groups of 16 are re-encoded (the one non-exact tensor, so the weights above differ there).

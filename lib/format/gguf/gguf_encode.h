@@ -5,12 +5,14 @@
 //                                      (symmetric 2/3/4-bit always)
 //   Q4_1  value = c * d + m            c = q, d = scale, m = -zero * scale: exact when m is a
 //                                      float16 (4-bit and below; checked per group)
-//   Q5_0  value = (c - 16) * d         exact when q - zero is in [-16, 15] (asymmetric 4-bit always)
-//   Q8_0  value = c * d, c int8        exact when q - zero is in [-128, 127] (symmetric 8-bit always)
+//   Q5_0  value = (c - 16) * d         exact when q - zero is in [-16, 15] (symmetric 5-bit, whose
+//                                      zero is 16, and asymmetric 4-bit always)
+//   Q8_0  value = c * d, c int8        exact when q - zero is in [-128, 127] (symmetric 6/8-bit and
+//                                      asymmetric 5/6-bit always)
 // d is slmc's float16 scale, so the float products equal slmc's (q - zero) * scale bit for bit
 // (each is an exact small-integer multiple of the scale). The smallest exact type wins. Anything
 // else is re-encoded from slmc's dequantized values with ggml's reference quantizer (Q4_1 for
-// 4-bit and below, Q8_0 for 8-bit), and the added error is measured by reading the blocks back.
+// 4-bit and below, Q8_0 above), and the added error is measured by reading the blocks back.
 // Rows whose length is not a multiple of 32 fit no block type: they are written as F32, which
 // holds the dequantized values exactly.
 #pragma once
