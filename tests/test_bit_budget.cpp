@@ -6,6 +6,9 @@
 #include <random>
 
 #include "lib/model/model_size.h"
+#include "lib/pipeline/pass_registry.h"
+#include "lib/pipeline/pipeline.h"
+#include "passes/builtin_passes.h"
 #include "lib/reference/model_comparison.h"
 #include "lib/reference/reference_model.h"
 #include "passes/quantize/bit_budget.h"
@@ -133,9 +136,42 @@ TEST_CASE("bit budget: on stories260K the placed mix fits its target and beats a
   CHECK(bpw_outcome.figures["bit_budget"]["planned_bits_per_weight"].get<double>() <= 6.0);
   CHECK(bpw_outcome.figures["bit_budget"]["planned_bits_per_weight"].get<double>() > 5.5);
 
+  // A quantized embedding is planned with the rest: the tied embedding / head gets a candidate.
+  QuantizeOptions with_embedding = budget;
+  with_embedding.embedding = QuantScheme(8, 32, true);
+  with_embedding.target_bytes = rule_bytes / 2;
+  with_embedding.budget_candidates = {QuantScheme(2, 32, true), QuantScheme(4, 32, true), QuantScheme(8, 32, true)};
+  QuantizeOutcome embedding_outcome;
+  const Model embedded = quantized(with_embedding, &embedding_outcome);
+  CHECK(embedding_outcome.figures["bit_budget"]["tensors"].size() == 36);
+  CHECK(embedded.quantized.count(names::kEmbedTokens) == 1);
+  CHECK(modelSize(embedded).bytes <= rule_bytes / 2);
+
   // A target below the tensors outside the plan (the float embedding) says what to do.
   QuantizeOptions tiny = budget;
   tiny.target_bytes = 1000;
   checkError(errorOf([&] { quantized(tiny); }), "target_bytes 1000 is below the");
   checkError(errorOf([&] { quantized(tiny); }), "quantize the embedding (embedding=int8-g32)");
+}
+
+TEST_CASE("bit budget: options that cannot work are refused before any work") {
+  PassRegistry registry;
+  registerBuiltinPasses(registry);
+  const auto optionsError = [&](const std::string& text) {  // what PassManager::validate runs first
+    return errorOf([&] {
+      const PassInvocation written = parsePipeline(text).at(0);
+      const PassInvocation resolved = registry.resolve(written);
+      std::unique_ptr<Pass> pass = registry.create(resolved.name);
+      if (resolved.name != written.name) pass->setSpelledName(written.name);
+      pass->parseOptions(resolved.options);
+      pass->validateOptions();
+      CHECK(pass->traits().needs_calibration);  // a budget measures on data, even for rtn
+    });
+  };
+  checkError(optionsError("rtn(target_bytes=1000,target_bpw=4)"), "give target_bytes or target_bpw, not both");
+  checkError(optionsError("gptq(candidates={int4-g32,int8-g32})"),
+             "candidates are chosen among by a budget: give target_bytes or target_bpw too");
+  checkError(optionsError("quantize(method=gptq,target_bpw=5,candidates={int4-g32,int9-g32})"),
+             "option 'candidates' of pass 'quantize'");
+  CHECK(optionsError("rtn(target_bpw=5,candidates={int4-g32,int5-g64})") == "no error");
 }

@@ -68,8 +68,6 @@ BudgetPlan planBudget(const std::vector<BudgetItem>& items, int64_t budget_bytes
 
 namespace {
 
-bool isEmbeddingOrHead(const std::string& name) { return name == names::kEmbedTokens || name == names::kLmHead; }
-
 // The scheme a candidate gives a weight of `cols` columns: per-channel when its group size does
 // not divide them (as schemeForTensor falls back).
 QuantScheme candidateFor(QuantScheme s, int64_t cols) {
@@ -101,13 +99,8 @@ double weightError(const std::vector<float>& w, const std::vector<float>& fisher
   return total;
 }
 
-// Bytes a tensor not in the plan will have once the pass is done.
-int64_t unplannedBytes(const Model& model, const std::string& name, const Tensor& t, const QuantizeOptions& o,
-                       bool quantized_outside) {
-  if (quantized_outside) {
-    const QuantScheme s = candidateFor(o.embedding && isEmbeddingOrHead(name) ? *o.embedding : o.scheme, t.dim(1));
-    return quantizedBytes(s, t.dim(0), t.dim(1));
-  }
+// Bytes a tensor outside the plan keeps: its quantized size, or its float dtype's.
+int64_t storedBytes(const Model& model, const std::string& name, const Tensor& t) {
   const auto q = model.quantized.find(name);
   if (q != model.quantized.end()) return quantizedBytes(q->second->scheme, q->second->rows, q->second->cols);
   return static_cast<int64_t>(t.nbytes());
@@ -116,8 +109,7 @@ int64_t unplannedBytes(const Model& model, const std::string& name, const Tensor
 }  // namespace
 
 BitPlacement placeBits(const Model& model, const QuantizeOptions& o, const std::vector<std::string>& planned,
-                       const std::vector<std::string>& outside, const std::vector<int32_t>& ids, int64_t num_samples,
-                       int64_t seq_len) {
+                       const std::vector<int32_t>& ids, int64_t num_samples, int64_t seq_len) {
   require(!o.budget_candidates.empty(), "bit budget: no candidate schemes");
   require(!planned.empty(), "bit budget: no weights to place bits on (check keep)");
   const auto t0 = std::chrono::steady_clock::now();
@@ -150,13 +142,12 @@ BitPlacement placeBits(const Model& model, const QuantizeOptions& o, const std::
   if (o.target_bytes > 0) {
     for (const auto& [name, tensor] : model.tensors) {
       if (std::find(planned.begin(), planned.end(), name) != planned.end()) continue;
-      const bool quantized_outside = std::find(outside.begin(), outside.end(), name) != outside.end();
-      others += unplannedBytes(model, name, tensor, o, quantized_outside);
+      others += storedBytes(model, name, tensor);
     }
     budget = o.target_bytes - others;
     require(budget > 0, "target_bytes " + std::to_string(o.target_bytes) + " is below the " + std::to_string(others) +
-                            " bytes of the tensors outside the plan (embedding, norms): raise it, or quantize the "
-                            "embedding (embedding=int8-g32)");
+                            " bytes of the tensors outside the plan (norms, a float embedding): raise it, or quantize "
+                            "the embedding (embedding=int8-g32)");
   } else {
     budget = static_cast<int64_t>(std::floor(o.target_bpw * static_cast<double>(planned_parameters) / 8.0));
   }

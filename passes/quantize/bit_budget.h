@@ -48,13 +48,12 @@ struct BitPlacement {
   nlohmann::json figures;
 };
 
-// Plans the schemes of `planned` (2-D weights inside the layers) among options.budget_candidates
-// for options.target_bytes (the whole model as stored: every other tensor counted at the size it
-// will have, the embedding at its own scheme) or options.target_bpw (the planned weights' mean
-// bits per weight, scales included). `ids`: [num_samples, seq_len] calibration tokens, of which
-// the first options.budget_samples rows measure the Fisher information.
+// Plans the schemes of `planned` (every weight the pass quantizes, the embedding and head too
+// when they are quantized) among options.budget_candidates for options.target_bytes (the whole
+// model as stored: every other tensor counted at its size) or options.target_bpw (the planned
+// weights' mean bits per weight, scales included). `ids`: [num_samples, seq_len] calibration
+// tokens, of which the first options.budget_samples rows measure the Fisher information.
 BitPlacement placeBits(const Model& model, const QuantizeOptions& options, const std::vector<std::string>& planned,
-                       const std::vector<std::string>& outside, const std::vector<int32_t>& ids, int64_t num_samples,
-                       int64_t seq_len);
+                       const std::vector<int32_t>& ids, int64_t num_samples, int64_t seq_len);
 
 }  // namespace slmc

@@ -427,11 +427,11 @@ QuantizeOutcome quantizeModel(Model& model, const QuantizeOptions& requested, co
   require(!run.targets.empty(), "nothing to quantize: every weight matches a keep pattern (check --keep)");
   const auto t0 = std::chrono::steady_clock::now();
   // Weights outside the layers (embedding, head) have no calibration site: RTN.
-  std::vector<std::string> outside, inside;
+  std::vector<std::string> outside;
   for (const std::string& name : run.targets)
-    (name.rfind("model.layers.", 0) != 0 ? outside : inside).push_back(name);
-  if (options.budgeted()) {
-    BitPlacement placement = placeBits(model, options, inside, outside, ids, num_samples, seq_len);
+    if (name.rfind("model.layers.", 0) != 0) outside.push_back(name);
+  if (options.budgeted()) {  // every weight quantized here, the embedding too, gets a placed scheme
+    BitPlacement placement = placeBits(model, options, run.targets, ids, num_samples, seq_len);
     options.tensor_schemes = std::move(placement.schemes);
     outcome.figures["bit_budget"] = std::move(placement.figures);
   }

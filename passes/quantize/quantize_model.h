@@ -45,9 +45,10 @@ struct QuantizeOptions {
   // Per-tensor schemes: the first rule whose pattern (as in keep) matches a weight's name gives
   // its scheme instead of `scheme` (mixed precision by hand, e.g. {"mlp.down_proj", int8-g32}).
   std::vector<std::pair<std::string, QuantScheme>> scheme_rules;
-  // Mixed precision by measurement (bit_budget.h): with a target, each weight inside the layers
-  // gets the candidate scheme the budget plan chooses (before scheme_rules). target_bytes: the
-  // whole model as stored; target_bpw: the planned weights' mean bits per weight, scales included.
+  // Mixed precision by measurement (bit_budget.h): with a target, each weight quantized (the
+  // embedding too, when `embedding` quantizes it) gets the candidate scheme the budget plan
+  // chooses (before scheme_rules). target_bytes: the whole model as stored; target_bpw: the
+  // planned weights' mean bits per weight, scales included.
   int64_t target_bytes = 0;
   double target_bpw = 0;
   std::vector<QuantScheme> budget_candidates;

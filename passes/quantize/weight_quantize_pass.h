@@ -35,15 +35,16 @@ class WeightQuantizePass : public Pass {
                               "{mlp.down_proj=int8-g32}",
                               OptionList{}};
   Option<int64_t> target_bytes{*this, "target_bytes",
-                                "size of the whole model as stored: each weight of the layers gets the candidate scheme "
-                                "a knapsack over Fisher-weighted errors chooses (0: no budget)",
+                                "size of the whole model as stored: each quantized weight (the embedding too, when "
+                                "quantized) gets the candidate scheme a knapsack over Fisher-weighted errors chooses "
+                                "(0: no budget)",
                                 0};
   Option<double> target_bpw{*this, "target_bpw",
-                            "mean bits per weight of the layers' weights, scales included, placed as target_bytes "
-                            "does (0: no budget)",
+                            "mean bits per quantized weight, scales included, placed as target_bytes does (0: no "
+                            "budget)",
                             0.0};
   Option<OptionList> candidates{*this, "candidates", "the schemes a budget chooses among",
-                                OptionList{"int4-g32", "int8-g32"}};
+                                OptionList{"int4-g32", "int5-g32", "int6-g32", "int8-g32"}};
   Option<int64_t> budget_samples{*this, "budget_samples",
                                  "calibration sequences whose loss gradients (Fisher) weigh the budget's errors", 8};
   Option<bool> scale_search{*this, "scale_search",
