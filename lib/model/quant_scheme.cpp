@@ -26,6 +26,12 @@ std::string schemeName(const QuantScheme& s) {
          (s.group_size > 0 ? "g" + std::to_string(s.group_size) : "channel") + (s.symmetric ? "-sym" : "-asym");
 }
 
+std::vector<std::string> schemeNames(const std::vector<QuantScheme>& schemes) {
+  std::vector<std::string> names;
+  for (const QuantScheme& s : schemes) names.push_back(schemeName(s));
+  return names;
+}
+
 QuantScheme parseSchemeName(const std::string& text) {
   const std::string expected = "quantization scheme '" + text +
                                "' is not of the form intB-gG[-sym|-asym] or intB-channel[-sym|-asym] (e.g. int8-channel, "

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/weight_type.h"
 
@@ -56,6 +57,8 @@ inline int maxCode(int bits) { return (1 << bits) - 1; }
 void validateBits(int bits);
 // "int4-g128-sym", "int8-channel-asym": the type's pack storage name, then the groups.
 std::string schemeName(const QuantScheme& scheme);
+// schemeName of each, in order (a report's or a cache key's list of schemes).
+std::vector<std::string> schemeNames(const std::vector<QuantScheme>& schemes);
 // The inverse of schemeName; the "-sym" / "-asym" suffix may be left out (symmetric). Throws
 // Error naming the text and the expected form.
 QuantScheme parseSchemeName(const std::string& text);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "lib/model/model_size.h"
 #include "lib/support/error.h"
 #include "passes/quantize/grid_search.h"
 #include "passes/quantize/quantize_model.h"
@@ -99,13 +100,6 @@ double weightError(const std::vector<float>& w, const std::vector<float>& fisher
   return total;
 }
 
-// Bytes a tensor outside the plan keeps: its quantized size, or its float dtype's.
-int64_t storedBytes(const Model& model, const std::string& name, const Tensor& t) {
-  const auto q = model.quantized.find(name);
-  if (q != model.quantized.end()) return quantizedBytes(q->second->scheme, q->second->rows, q->second->cols);
-  return static_cast<int64_t>(t.nbytes());
-}
-
 }  // namespace
 
 BitPlacement placeBits(const Model& model, const QuantizeOptions& o, const std::vector<std::string>& planned,
@@ -115,7 +109,7 @@ BitPlacement placeBits(const Model& model, const QuantizeOptions& o, const std::
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t samples = std::min(o.budget_samples, num_samples);
   const std::map<std::string, std::vector<float>> fisher = weightFisher(model, planned, ids, samples, seq_len);
-  const double forward_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double sensitivity_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::vector<BudgetItem> items;
   std::vector<std::vector<QuantScheme>> schemes;
@@ -140,10 +134,10 @@ BitPlacement placeBits(const Model& model, const QuantizeOptions& o, const std::
 
   int64_t budget = 0, others = 0;
   if (o.target_bytes > 0) {
-    for (const auto& [name, tensor] : model.tensors) {
-      if (std::find(planned.begin(), planned.end(), name) != planned.end()) continue;
-      others += storedBytes(model, name, tensor);
-    }
+    // Everything but the planned weights, at the size modelSize counts (the planned ones are
+    // float here: their bytes are their dtype's).
+    others = modelSize(model).bytes;
+    for (const std::string& name : planned) others -= static_cast<int64_t>(model.tensors.at(name).nbytes());
     budget = o.target_bytes - others;
     require(budget > 0, "target_bytes " + std::to_string(o.target_bytes) + " is below the " + std::to_string(others) +
                             " bytes of the tensors outside the plan (norms, a float embedding): raise it, or quantize "
@@ -164,9 +158,7 @@ BitPlacement placeBits(const Model& model, const QuantizeOptions& o, const std::
       row["error " + schemeName(o.budget_candidates[k])] = items[i].error[k];
     rows.push_back(std::move(row));
   }
-  std::vector<std::string> candidate_names;
-  for (const QuantScheme& s : o.budget_candidates) candidate_names.push_back(schemeName(s));
-  placement.figures = {{"candidates", candidate_names},
+  placement.figures = {{"candidates", schemeNames(o.budget_candidates)},
                        {"samples", samples},
                        {"planned_tensors", static_cast<int64_t>(items.size())},
                        {"budget_bytes", budget},
@@ -174,7 +166,7 @@ BitPlacement placeBits(const Model& model, const QuantizeOptions& o, const std::
                        {"planned_bits_per_weight", 8.0 * static_cast<double>(plan.bytes) /
                                                        static_cast<double>(std::max<int64_t>(planned_parameters, 1))},
                        {"error", plan.error},
-                       {"sensitivity_seconds", forward_seconds},
+                       {"sensitivity_seconds", sensitivity_seconds},
                        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
                        {"tensors", rows}};
   if (o.target_bytes > 0) {

@@ -385,12 +385,6 @@ std::vector<std::string> schemeRulesText(const QuantizeOptions& o) {
   return out;
 }
 
-std::vector<std::string> budgetCandidatesText(const QuantizeOptions& o) {
-  std::vector<std::string> out;
-  for (const QuantScheme& s : o.budget_candidates) out.push_back(schemeName(s));
-  return out;
-}
-
 // The options with the embedding's scheme as the main one (for schemeForTensor's fallback).
 QuantizeOptions embeddingOptions(const QuantizeOptions& o) {
   QuantizeOptions e = o;
@@ -409,7 +403,7 @@ json optionsKey(const QuantizeOptions& o) {
           {"scale_search", o.scale_search},
           {"scheme_rules", schemeRulesText(o)},
           {"embedding", o.embedding ? schemeName(*o.embedding) : "keep"},
-          {"budget", {o.target_bytes, o.target_bpw, o.budget_samples, budgetCandidatesText(o)}},
+          {"budget", {o.target_bytes, o.target_bpw, o.budget_samples, schemeNames(o.budget_candidates)}},
           {"gptq", {o.gptq.damp, o.gptq.block_size, o.gptq.act_order}},
           {"awq", {o.awq.grid, o.awq.clip, o.awq.clip_grid, o.awq.max_shrink}},
           {"smoothquant", {o.smooth_alpha, o.act_bits, o.act_dynamic, observerKindName(o.act_observer.kind)}}};
