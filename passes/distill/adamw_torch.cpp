@@ -1,15 +1,18 @@
 #include <cmath>
 
+#include "lib/support/error.h"
 #include "passes/distill/distill_torch.h"
 
 namespace slmc::distill {
 
-AdamW::AdamW(std::vector<at::Tensor> parameters, const DistillOptions& options)
+AdamW::AdamW(std::vector<at::Tensor> parameters, std::vector<bool> decayed, const DistillOptions& options)
     : parameters_(std::move(parameters)),
+      decayed_(std::move(decayed)),
       beta1_(options.beta1),
       beta2_(options.beta2),
       epsilon_(options.epsilon),
       weight_decay_(options.weight_decay) {
+  require(decayed_.size() == parameters_.size(), "AdamW: one decay flag per parameter");
   for (const at::Tensor& p : parameters_) {
     exp_avg_.push_back(at::zeros_like(p.detach()));
     exp_avg_sq_.push_back(at::zeros_like(p.detach()));
@@ -25,7 +28,7 @@ void AdamW::step(double lr) {
     at::Tensor p = parameters_[i];
     const at::Tensor& g = p.grad();
     if (!g.defined()) continue;
-    if (weight_decay_ != 0 && p.dim() >= 2) p.mul_(1 - lr * weight_decay_);
+    if (weight_decay_ != 0 && decayed_[i]) p.mul_(1 - lr * weight_decay_);
     exp_avg_[i].mul_(beta1_).add_(g, 1 - beta1_);
     exp_avg_sq_[i].mul_(beta2_).addcmul_(g, g, 1 - beta2_);
     const at::Tensor denom = (exp_avg_sq_[i].sqrt() / std::sqrt(correction2)).add_(epsilon_);

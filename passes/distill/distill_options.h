@@ -49,6 +49,11 @@ struct DistillOptions {
   std::string resume;
   int64_t stop_after = 0;
   uint64_t seed = 0;  // data order
+  // Quantization-aware training: a quantized student is trained through its grids (latent
+  // weights and per-group scales, straight-through rounding; distill_torch.h's FakeQuantWeight)
+  // and comes out quantized on the same schemes, codes re-derived. Without it a quantized student
+  // is refused.
+  bool qat = false;
 };
 
 }  // namespace slmc

@@ -55,13 +55,14 @@ DistillOptions DistillPass::distillOptions(uint64_t seed) const {
   o.resume = resume;
   o.stop_after = stop_after;
   o.seed = seed;
+  o.qat = qat;
   return o;
 }
 
 PassTraits DistillPass::traits() const {
   PassTraits t;
   t.needs_calibration = true;  // the training sequences are the calibration samples
-  t.needs_float_weights = true;
+  t.needs_float_weights = !qat;  // qat trains a quantized student through its grid
   return t;
 }
 

@@ -1,6 +1,6 @@
 // `distill`: trains the pipeline's model (the student) to match a teacher's next-token
 // distributions on the calibration data, e.g. after `prune_structured(…)` to win back what
-// pruning lost. The teacher is the pipeline's input model unless `teacher` names another. Only
+// pruning lost, or with qat=true after `quantize(…)` to win back what the grid lost. The teacher is the pipeline's input model unless `teacher` names another. Only
 // wiring: options → DistillOptions → distillModel() (distill_trainer.h).
 #pragma once
 
@@ -32,6 +32,8 @@ class DistillPass : public Pass {
   Option<std::string> checkpoint_dir{*this, "checkpoint_dir", "directory for checkpoints (\"\": none)", ""};
   Option<int64_t> checkpoint_every{*this, "checkpoint_every", "checkpoint every K steps (0: only at the end)", 0};
   Option<std::string> resume{*this, "resume", "continue the run saved in this checkpoint directory", ""};
+  Option<bool> qat{*this, "qat", "train a quantized student through its grid (latent weights, learned scales, "
+                                 "straight-through rounding); it stays quantized", false};
   Option<int64_t> stop_after{*this, "stop_after", "end after this step with a checkpoint, to resume later (0: run all "
                                                   "steps)", 0};
 

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,20 +18,45 @@
 
 namespace slmc::distill {
 
+// A quantized weight trained through its grid (quantization-aware training, LSQ-style): a float
+// latent W and a learnable scale per group s; the forward uses
+//   Ŵ = (clamp(⌊W / s̃ + z + ½⌋, 0, maxq) − z) · s̃,   s̃ = s rounded to float16,
+// with straight-through gradients for the rounding (so ∂Ŵ/∂W = 1 inside the grid, 0 outside, and
+// s gets LSQ's gradient). The zero points stay fixed. Ŵ is exactly what the quantized tensor
+// re-derived from (W, s̃) dequantizes to, so the trained forward is the packed model's.
+struct FakeQuantWeight {
+  size_t latent = 0, scale = 0;  // indices in TrainableStudent::parameters
+  at::Tensor zero, sign;         // [rows, groups] float: the fixed zero points, the scales' signs
+  std::shared_ptr<const QuantizedTensor> source;  // scheme, shape and zeros
+};
+
 struct TrainableStudent {
   ModelConfig config;
-  decoder::Weights weights;  // the leaves below, bound as the decoder reads them
   // Every tensor of the model as a float32 leaf with requires_grad, by Hugging Face name, in the
-  // model's tensor order (a tied head is the embedding: listed once).
+  // model's tensor order (a tied head is the embedding: listed once). Trained through the grid,
+  // a quantized weight's leaf is its latent (starting at its dequantized values, so the first
+  // forward is the quantized model's) and its scales follow as "<name>.qat_scale".
   std::vector<std::pair<std::string, at::Tensor>> parameters;
+  std::vector<bool> decayed;  // per parameter: AdamW's weight decay applies (matrices, not scales)
   // Sparse weights (Model::sparsity): parameter index → its mask of kept weights, re-applied
   // after every update so that pruned weights stay exactly zero.
   std::vector<std::pair<size_t, at::Tensor>> masks;
+  std::vector<FakeQuantWeight> fake_quant;
+
+  // The decoder's weights over the current leaves (fake-quantized ones recomputed: bind once per
+  // forward, inside the autograd graph of that forward).
+  decoder::Weights bind() const;
+  // After an optimizer step: masks re-applied, scales kept away from 0 (their sign fixed).
+  void project();
 };
 
-// Copies `model`'s float weights into fresh leaves (the model is not modified).
-TrainableStudent makeTrainableStudent(const Model& model);
-// Writes the student's current values into `model` (float32, same names and shapes).
+inline constexpr const char* kQatScaleSuffix = ".qat_scale";
+
+// Copies `model`'s weights into fresh leaves (the model is not modified). A quantized model is
+// refused unless through_grid (then each quantized weight becomes a FakeQuantWeight).
+TrainableStudent makeTrainableStudent(const Model& model, bool through_grid = false);
+// Writes the student's current values into `model`: float tensors as float32, weights trained
+// through the grid as quantized tensors re-derived from their latents and scales.
 void copyStudentInto(const TrainableStudent& student, Model& model);
 
 // Logits [batch, seq, vocab] of the decoder over row-major ids; recorded by autograd when the
@@ -48,10 +74,12 @@ LossTerms distillLoss(const at::Tensor& student_logits, const at::Tensor& teache
                       const DistillLossWeights& weights);
 
 // AdamW as torch.optim.AdamW computes it (decoupled decay, bias-corrected moments), over the
-// parameters' .grad(); matrices (dim >= 2) are decayed, norms and biases are not.
+// parameters' .grad(); the decayed ones (TrainableStudent::decayed: matrices, not norms, biases or
+// scales) get the decoupled weight decay.
 class AdamW {
  public:
-  AdamW(std::vector<at::Tensor> parameters, const DistillOptions& options);
+  // decayed[i]: parameter i gets the decoupled weight decay.
+  AdamW(std::vector<at::Tensor> parameters, std::vector<bool> decayed, const DistillOptions& options);
   void step(double lr);
   int64_t steps() const { return steps_; }
   // The moments of parameter i (for checkpoints) and how to put saved ones back.
@@ -61,6 +89,7 @@ class AdamW {
 
  private:
   std::vector<at::Tensor> parameters_, exp_avg_, exp_avg_sq_;
+  std::vector<bool> decayed_;
   double beta1_, beta2_, epsilon_, weight_decay_;
   int64_t steps_ = 0;
 };

@@ -60,9 +60,10 @@ struct DistillCallbacks {
   std::function<void(const std::string&)> log;
 };
 
-// Trains `student` (in place: its float weights become float32) to match `teacher` on `data`.
-// Everything a user can get wrong is checked before the first step, each with one Error line:
-// different vocabularies, a quantized student, sequences longer than either context, too little
+// Trains `student` (in place: its float weights become float32; with options.qat its quantized
+// weights stay quantized on their schemes, codes and scales re-derived) to match `teacher` on
+// `data`. Everything a user can get wrong is checked before the first step, each with one Error
+// line: different vocabularies, a quantized student without qat (or qat without one), sequences longer than either context, too little
 // data for one step, a checkpoint of another run. A loss that turns NaN or infinite stops the run
 // with an Error naming the step; the last checkpoint written stays as it was.
 DistillOutcome distillModel(Model& student, const Model& teacher, const DistillData& data,

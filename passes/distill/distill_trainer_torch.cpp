@@ -125,6 +125,7 @@ json runFingerprint(const Model& student, const Model& teacher, const DistillDat
                     {"temperature", o.loss.temperature}}},
           {"heldout", o.heldout},
           {"seed", o.seed},
+          {"qat", o.qat},
           {"student", configFingerprint(student.config)},
           {"teacher", configFingerprint(teacher.config)},
           {"sequences", data.num_sequences},
@@ -179,10 +180,10 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
   }
 
   const ReferenceModel teacher_model(teacher);
-  TrainableStudent s = makeTrainableStudent(student);
+  TrainableStudent s = makeTrainableStudent(student, options.qat);
   std::vector<at::Tensor> params;
   for (const auto& [name, p] : s.parameters) params.push_back(p);
-  AdamW optimizer(params, options);
+  AdamW optimizer(params, s.decayed, options);
   DataCursor cursor;
   cursor.rng.seed(options.seed);
   cursor.shuffle(train_count);
@@ -221,7 +222,8 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
   out.teacher_perplexity =
       heldoutPerplexity(teacher.config, teacher_model.weights(), data, train_count, options.heldout, eval_batch);
   const auto evaluate = [&](int64_t at_step) {
-    const double ppl = heldoutPerplexity(s.config, s.weights, data, train_count, options.heldout, eval_batch);
+    at::NoGradGuard no_grad;  // the fake-quantized weights too: bind() records nothing here
+    const double ppl = heldoutPerplexity(s.config, s.bind(), data, train_count, options.heldout, eval_batch);
     out.evals.push_back({at_step, ppl});
     char line[160];
     std::snprintf(line, sizeof line, "distill: step %lld/%lld held-out perplexity %.4f (teacher %.4f)",
@@ -269,7 +271,7 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
         at::NoGradGuard no_grad;
         teacher_logits = decoderLogits(teacher.config, teacher_model.weights(), ids, options.batch, seq);
       }
-      const at::Tensor student_logits = decoderLogits(s.config, s.weights, ids, options.batch, seq);
+      const at::Tensor student_logits = decoderLogits(s.config, s.bind(), ids, options.batch, seq);
       const at::Tensor id_tensor =
           at::from_blob(const_cast<int32_t*>(ids.data()), {options.batch, seq}, at::kInt).to(at::kLong);
       const LossTerms terms = distillLoss(student_logits, teacher_logits, id_tensor, options.loss);
@@ -288,9 +290,9 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
     }
     record.grad_norm = clipGradNorm(params, options.clip);
     optimizer.step(lr);
+    s.project();
     {
       at::NoGradGuard no_grad;
-      for (const auto& [index, mask] : s.masks) s.parameters[index].second.mul_(mask);
       for (at::Tensor& p : params)
         if (p.grad().defined()) p.mutable_grad().zero_();
     }
@@ -306,7 +308,9 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
   out.steps_done = step;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   out.tokens_per_second = out.seconds > 0 ? static_cast<double>(tokens_trained) / out.seconds : 0;
-  copyStudentInto(s, student);  // sparse weights kept their masks: Model::sparsity still holds
+  // Sparse weights kept their masks (Model::sparsity still holds); weights trained through the
+  // grid come back quantized on their schemes.
+  copyStudentInto(s, student);
   return out;
 }
 

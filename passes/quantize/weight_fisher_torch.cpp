@@ -23,9 +23,10 @@ std::map<std::string, std::vector<float>> weightFisher(const Model& model, const
   }
   for (const std::string& name : names)
     require(leaves.count(name) != 0, "weight sensitivity: the model has no weight '" + name + "'");
+  const decoder::Weights weights = student.bind();
   for (int64_t s = 0; s < num_samples; ++s) {
     const std::vector<int32_t> row(ids.begin() + s * seq_len, ids.begin() + (s + 1) * seq_len);
-    const at::Tensor logits = distill::decoderLogits(student.config, student.weights, row, 1, seq_len);
+    const at::Tensor logits = distill::decoderLogits(student.config, weights, row, 1, seq_len);
     const int64_t vocab = logits.size(-1);
     const at::Tensor targets =
         at::tensor(std::vector<int64_t>(row.begin() + 1, row.end()), at::kLong);
