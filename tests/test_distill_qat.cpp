@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "lib/format/checkpoint.h"
 #include "lib/model/dtype.h"
 #include "lib/pipeline/pass_manager.h"
 #include "lib/pipeline/pass_registry.h"
@@ -146,7 +147,7 @@ TEST_CASE("distill qat: a sparse quantized student keeps its zeros on the zero p
   CHECK(m.sparsity.count(name) == 1);
 }
 
-TEST_CASE("distill qat: the pipeline trains a quantized model through its grid; bad input is one clear error") {
+TEST_CASE("distill qat: the pipeline trains a quantized model through its grid, and bad input is one clear error") {
   PassRegistry registry;
   registerBuiltinPasses(registry);
   const auto validates = [&](const std::string& text, const Model& input) {
@@ -159,7 +160,8 @@ TEST_CASE("distill qat: the pipeline trains a quantized model through its grid; 
   const Model float_model = stories260KModel();
   CHECK(validates("rtn(bits=3),distill(qat=true)", float_model) == "no error");
   checkError(validates("rtn(bits=3),distill", float_model),
-             "pass 2 'distill' needs float weights but pass 1 'rtn' quantizes them: put distill before rtn");
+             "pass 2 'distill' needs float weights but pass 1 'rtn' quantizes them: put distill before rtn, or train "
+             "through the grid: qat=true");
 
   const DistillData data = sampled(12, 64, 45);
   Model plain = stories260KModel();
@@ -171,4 +173,32 @@ TEST_CASE("distill qat: the pipeline trains a quantized model through its grid; 
   checkError(errorOf([&] { distillModel(quantized, stories260KModel(), data, no_qat); }),
              "the student holds quantized weights");
   checkError(errorOf([&] { distillModel(quantized, stories260KModel(), data, no_qat); }), "qat=true");
+}
+
+TEST_CASE("cli distill --qat: a quantized pack trained through its grid is a quantized pack again") {
+  ScratchDir dir("cli-distill-qat");
+  const GeneratedStoriesData d("cli-distill-qat-data", 24, 8, 64);
+  REQUIRE(runSlmc("-q quantize " + stories260K() + " --method rtn --bits 3 --group-size 32 -o " + dir / "q3.slmc")
+              .exit_code == 0);
+  const std::string flags = " --data " + d.calib + " --samples 24 --seq-len 64 --steps 6 --batch 4 --lr 2e-3 --warmup 2";
+  const CommandResult r = runSlmc("-q distill --teacher " + stories260K() + " --student " + dir / "q3.slmc" + " --qat" +
+                                  flags + " -o " + dir / "qat.slmc");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const nlohmann::json report = readJson(dir / "qat.slmc.report.json");
+  CHECK(report["pipeline"] ==
+        "distill(teacher=" + stories260K() + ",steps=6,batch=4,lr=2e-3,warmup=2,qat=true),export");
+  const nlohmann::json& figures = report["passes"][0]["figures"];
+  CHECK(figures["heldout_perplexity"].back()["perplexity"] < figures["heldout_perplexity"].front()["perplexity"]);
+  const Model trained = loadModel(dir / "qat.slmc"), ptq = loadModel(dir / "q3.slmc");
+  CHECK(trained.quantized.size() == ptq.quantized.size());
+  for (const auto& [name, q] : ptq.quantized) CHECK(trained.quantized.at(name)->scheme == q->scheme);
+
+  // Without --qat a quantized student is refused, with the flag to use; no output.
+  expectError(runSlmc("-q distill --teacher " + stories260K() + " --student " + dir / "q3.slmc" + flags + " -o " +
+                      dir / "bad.slmc"),
+              "needs float weights but the input model already has");
+  expectError(runSlmc("-q distill --teacher " + stories260K() + " --student " + dir / "q3.slmc" + flags + " -o " +
+                      dir / "bad.slmc"),
+              "start from the float checkpoint, or train through the grid: qat=true (slmc distill --qat)");
+  CHECK_FALSE(fs::exists(dir / "bad.slmc"));
 }

@@ -112,6 +112,9 @@ class Pass : public PassOptions {
   // When traits() needs calibration: how to run without it, for the error that says data is
   // missing (e.g. "use method=rtn"); "" when there is no way.
   virtual std::string withoutCalibration() const { return {}; }
+  // When traits() needs float weights: another way to run on quantized ones, for the error that
+  // says they are quantized (e.g. distill's "qat=true"); "" when there is none.
+  virtual std::string withQuantizedWeights() const { return {}; }
 
   virtual PassResult run(Model& model, PassContext& context) = 0;
 

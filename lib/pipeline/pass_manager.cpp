@@ -45,14 +45,17 @@ void PassManager::validate(const Model& model, const PassContext& context) const
       throw Error(label(i) + " must be the last pass but '" + invocations_[i + 1].name + "' follows it: move " +
                   invocations_[i].name + " to the end");
     if (traits.needs_float_weights) {
+      const std::string other = pass.withQuantizedWeights();
+      const std::string alternative = other.empty() ? "" : ", or " + other;
       if (quantizer >= 0) {
         const std::string& q = invocations_[static_cast<size_t>(quantizer)].name;
         throw Error(label(i) + " needs float weights but " + label(static_cast<size_t>(quantizer)) +
-                    " quantizes them: put " + invocations_[i].name + " before " + q);
+                    " quantizes them: put " + invocations_[i].name + " before " + q + alternative);
       }
       if (!model.quantized.empty())
         throw Error(label(i) + " needs float weights but the input model already has " +
-                    std::to_string(model.quantized.size()) + " quantized tensors: start from the float checkpoint");
+                    std::to_string(model.quantized.size()) + " quantized tensors: start from the float checkpoint" +
+                    alternative);
     }
     if (traits.needs_calibration && !context.hasCalibration()) {
       // Written as a family (quantize(method=gptq)): its data-free member, in the same spelling.

@@ -42,6 +42,7 @@ class DistillPass : public Pass {
   PassTraits traits() const override;
   void validateOptions() const override;
   std::string withoutCalibration() const override;
+  std::string withQuantizedWeights() const override { return "train through the grid: qat=true (slmc distill --qat)"; }
   PassResult run(Model& model, PassContext& context) override;
 };
 
