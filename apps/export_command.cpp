@@ -1,9 +1,10 @@
-// slmc export MODEL -o OUT [--format hf|pack|gguf] [--quant-format slmc|compressed-tensors] [--tokenizer FILE] [--float-dtype f32|f16|bf16]
+// slmc export MODEL -o OUT [--format hf|pack|gguf] [--quant-format slmc|compressed-tensors|gptq] [--tokenizer FILE] [--float-dtype f32|f16|bf16]
 //                          [--exact] [--force] [--report FILE]
 // The `export` pass (passes/export/export_pass.h) run on its own:
 //   hf:   a Hugging Face directory (config.json + model.safetensors) that transformers loads as is;
 //         quantized weights in slmc's layout, or with --quant-format compressed-tensors in the
-//         pack-quantized layout transformers and vLLM load (lib/format/compressed_tensors.h).
+//         pack-quantized layout transformers and vLLM load (lib/format/compressed_tensors.h), or
+//         with --quant-format gptq as an AutoGPTQ checkpoint (lib/format/gptq_checkpoint.h).
 //   pack: one .slmc file (lib/format/pack_format.h, docs/pack-format.md) with the tokenizer inside;
 //         chosen by --format pack or an output name ending in .slmc.
 //   gguf: one llama.cpp GGUF (lib/format/gguf/gguf_export.h); chosen by --format gguf or a name ending
@@ -92,7 +93,9 @@ void setupExport(CLI::App& app, const CommonOptions& common) {
       ->check(CLI::IsMember({"hf", "pack", "gguf"}));
   sub->add_option("--quant-format", opts->quant_format,
                   "hf: how quantized weights are stored: slmc (default; slmc loads it back exactly) or "
-                  "compressed-tensors (pack-quantized int4/int8 weight-only, which transformers and vLLM load)")
+                  "compressed-tensors (pack-quantized int4/int8 weight-only, which transformers and vLLM load) or "
+                  "gptq (AutoGPTQ's qweight/qzeros/scales/g_idx for one int2/int4/int8 scheme over every block "
+                  "linear, which transformers, vLLM and ExLlama load)")
       ->check(CLI::IsMember(std::vector<std::string>(std::begin(kHfQuantFormats), std::end(kHfQuantFormats))));
   sub->add_option("-o,--output", opts->output, "output directory (hf) or file (pack, gguf)")->required();
   sub->add_option("--tokenizer", opts->tokenizer,

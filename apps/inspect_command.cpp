@@ -6,6 +6,7 @@
 
 #include "lib/format/checkpoint.h"
 #include "lib/format/compressed_tensors.h"
+#include "lib/format/gptq_checkpoint.h"
 #include "lib/format/gguf/gguf_export.h"
 #include "lib/model/model_summary.h"
 
@@ -25,16 +26,19 @@ void runInspect(const InspectOptions& o) {
   const gguf::GgufExportability gguf = gguf::ggufExportability(model);
   // compressed-tensors copies codes and scales, so what it can hold it holds exactly.
   const CompressedTensorsExportability ct = compressedTensorsExportability(model);
+  const GptqExportability gptq = gptqExportability(model);  // exact as well
   if (o.json) {
     nlohmann::json j = nlohmann::json::parse(summaryJson(model, summary, o.tensors));
     j["exports"] = {{"hf", true}, {"pack", true},
                     {"gguf", {{"possible", gguf.possible}, {"exact", gguf.exact}, {"detail", gguf.detail}}},
-                    {"compressed-tensors", {{"possible", ct.possible}, {"exact", ct.possible}, {"detail", ct.detail}}}};
+                    {"compressed-tensors", {{"possible", ct.possible}, {"exact", ct.possible}, {"detail", ct.detail}}},
+                    {"gptq", {{"possible", gptq.possible}, {"exact", gptq.possible}, {"detail", gptq.detail}}}};
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << summaryText(model, summary, o.tensors)
               << "exports      hf, pack, " << (gguf.possible ? "gguf (" : "not gguf (") << gguf.detail << "), "
-              << (ct.possible ? "compressed-tensors (" : "not compressed-tensors (") << ct.detail << ")\n";
+              << (ct.possible ? "compressed-tensors (" : "not compressed-tensors (") << ct.detail << "), "
+              << (gptq.possible ? "gptq (" : "not gptq (") << gptq.detail << ")\n";
   }
 }
 }  // namespace

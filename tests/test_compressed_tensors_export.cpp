@@ -313,7 +313,7 @@ TEST_CASE("compressed-tensors export CLI: slmc export --quant-format, its refusa
   // Other formats have their own quantized types; an unknown choice is refused by the flag.
   expectError(runSlmc("export " + dir / "q4" + " --format pack --quant-format compressed-tensors -o " + dir / "m.slmc"),
               "--quant-format applies to --format hf only");
-  CHECK(runSlmc("export " + dir / "q4" + " --quant-format gptq -o " + dir / "x").exit_code != 0);
+  CHECK(runSlmc("export " + dir / "q4" + " --quant-format awq -o " + dir / "x").exit_code != 0);
 
   // A 3-bit model is refused: one line naming the tensor, its scheme and the formats it can go to.
   REQUIRE(runSlmc("-q quantize " + stories260K() + " --method rtn --bits 3 --group-size 32 -o " + dir / "q3").exit_code == 0);

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 
+#include "lib/format/hf_linear_packing.h"
 #include "lib/model/quant_scheme.h"
 #include "lib/model/sparsity_record.h"
 #include "lib/support/error.h"
 #include "lib/support/join_text.h"
-#include "lib/support/file_util.h"
 
 namespace slmc {
 
@@ -18,26 +18,10 @@ namespace {
 // matches num_bits 4 and 8, the widths vLLM's kernels run).
 bool packableBits(int bits) { return bits == 4 || bits == 8; }
 
-std::string moduleOf(const std::string& weight) {
-  const std::string suffix = ".weight";
-  return endsWith(weight, suffix) ? weight.substr(0, weight.size() - suffix.size()) : weight;
-}
-
-// The weights of the Hugging Face model's Linear modules: every 2-D weight except the embeddings,
-// and lm_head even when it is tied (transformers still builds the module, and a "Linear" target
-// would match it).
-std::vector<std::string> linearWeights(const Model& model) {
-  std::vector<std::string> out;
-  for (const auto& [name, t] : model.tensors)
-    if (t.shape().size() == 2 && name != names::kEmbedTokens && name != names::kEmbedPositions) out.push_back(name);
-  if (!model.tensors.contains(names::kLmHead)) out.push_back(names::kLmHead);
-  return out;
-}
-
 // The quantized linears grouped by scheme, in checkpoint order of each scheme's first weight.
 std::vector<std::pair<QuantScheme, std::vector<std::string>>> schemeGroups(const Model& model) {
   std::vector<std::pair<QuantScheme, std::vector<std::string>>> groups;
-  for (const std::string& name : linearWeights(model)) {
+  for (const std::string& name : hfLinearWeights(model)) {
     auto it = model.quantized.find(name);
     if (it == model.quantized.end()) continue;
     const QuantScheme& scheme = it->second->scheme;
@@ -81,43 +65,13 @@ json sparsityConfig(const Model& model) {
     total += static_cast<double>(t.numel());
   }
   std::vector<std::string> dense;
-  for (const std::string& name : linearWeights(model))
-    if (!model.sparsity.count(name)) dense.push_back(moduleOf(name));
+  for (const std::string& name : hfLinearWeights(model))
+    if (!model.sparsity.count(name)) dense.push_back(hfModuleOf(name));
   return {{"format", "dense"},
           {"global_sparsity", total > 0 ? zeros / total : 0.0},
           {"sparsity_structure", structure},
           {"targets", {"Linear"}},
           {"ignore", dense}};
-}
-
-// Packs `rows` runs of `cols` unsigned `bits`-bit values (row-major) into int32 words, 32 / bits
-// per word along each run, the first value in the lowest bits; a run's last word is padded with
-// zero bits. compressed-tensors' pack_to_int32 on values already offset to unsigned.
-std::vector<int32_t> packRuns(const std::vector<uint8_t>& values, int64_t rows, int64_t cols, int bits) {
-  const int64_t per_word = 32 / bits, words = (cols + per_word - 1) / per_word;
-  std::vector<int32_t> packed(static_cast<size_t>(rows * words));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t w = 0; w < words; ++w) {
-      uint32_t word = 0;
-      for (int64_t j = 0; j < per_word && w * per_word + j < cols; ++j)
-        word |= static_cast<uint32_t>(values[static_cast<size_t>(r * cols + w * per_word + j)]) << (j * bits);
-      packed[static_cast<size_t>(r * words + w)] = static_cast<int32_t>(word);
-    }
-  return packed;
-}
-
-std::vector<uint8_t> transposed(const std::vector<uint8_t>& values, int64_t rows, int64_t cols) {
-  std::vector<uint8_t> out(values.size());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[static_cast<size_t>(c * rows + r)] = values[static_cast<size_t>(r * cols + c)];
-  return out;
-}
-
-std::vector<int32_t> transposed(const std::vector<int32_t>& values, int64_t rows, int64_t cols) {
-  std::vector<int32_t> out(values.size());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[static_cast<size_t>(c * rows + r)] = values[static_cast<size_t>(r * cols + c)];
-  return out;
 }
 
 constexpr const char* kOtherFormats = "export it with --quant-format slmc, or as a pack (--format pack)";
@@ -140,7 +94,7 @@ CompressedTensorsExportability compressedTensorsExportability(const Model& model
     return no;
   }
   // In checkpoint order, so the error names the first layer's tensor.
-  const std::vector<std::string> linears = linearWeights(model);
+  const std::vector<std::string> linears = hfLinearWeights(model);
   for (const auto& [name, t] : model.tensors) {
     auto it = model.quantized.find(name);
     if (it == model.quantized.end()) continue;
@@ -174,7 +128,7 @@ json compressedTensorsQuantizationConfig(const Model& model) {
     if (groups.size() == 1) {
       targets.push_back("Linear");
     } else {
-      for (const std::string& name : groups[g].second) targets.push_back(moduleOf(name));
+      for (const std::string& name : groups[g].second) targets.push_back(hfModuleOf(name));
     }
     config_groups["group_" + std::to_string(g)] = {{"targets", targets},
                                                    {"weights", weightArgs(groups[g].first)},
@@ -182,8 +136,8 @@ json compressedTensorsQuantizationConfig(const Model& model) {
                                                    {"output_activations", nullptr}};
   }
   json ignore = json::array();
-  for (const std::string& name : linearWeights(model))
-    if (!model.quantized.count(name)) ignore.push_back(moduleOf(name));
+  for (const std::string& name : hfLinearWeights(model))
+    if (!model.quantized.count(name)) ignore.push_back(hfModuleOf(name));
   json config = {{"quant_method", kCompressedTensorsQuantMethod},
                  {"format", kCompressedTensorsFormat},
                  {"quantization_status", "compressed"},
@@ -209,15 +163,15 @@ std::vector<std::pair<std::string, Tensor>> compressedTensorsCheckpointTensors(c
     const QuantizedTensor& q = *it->second;
     const int bits = q.scheme.bits();
     const int64_t per_word = 32 / bits, groups = q.groups();
-    const std::string base = moduleOf(name);
-    const std::vector<int32_t> codes = packRuns(q.codes, q.rows, q.cols, bits);
+    const std::string base = hfModuleOf(name);
+    const std::vector<int32_t> codes = packInt32Runs(q.codes, q.rows, q.cols, bits);
     out.emplace_back(base + ".weight_packed",
                      Tensor::copyOf(DType::I32, {q.rows, (q.cols + per_word - 1) / per_word}, codes.data()));
     out.emplace_back(base + ".weight_scale", Tensor::fromFloats({q.rows, groups}, q.scales));
     if (!q.scheme.symmetric) {
       // pack_to_int32(zero_point, packed_dim=0): each group's column of zeros, packed down the rows.
       const int64_t words = (q.rows + per_word - 1) / per_word;
-      const std::vector<int32_t> by_group = packRuns(transposed(q.zeros, q.rows, groups), groups, q.rows, bits);
+      const std::vector<int32_t> by_group = packInt32Runs(transposed(q.zeros, q.rows, groups), groups, q.rows, bits);
       const std::vector<int32_t> zeros = transposed(by_group, groups, words);
       out.emplace_back(base + ".weight_zero_point", Tensor::copyOf(DType::I32, {words, groups}, zeros.data()));
     }

@@ -13,6 +13,7 @@
 #include "lib/format/compressed_tensors.h"
 #include "lib/format/gguf/gguf_file.h"
 #include "lib/format/gguf/gguf_tokenizer.h"
+#include "lib/format/gptq_checkpoint.h"
 #include "lib/format/quantized_checkpoint.h"
 #include "lib/format/safetensors.h"
 #include "lib/model/config_bounds.h"
@@ -132,6 +133,7 @@ std::vector<std::pair<std::string, Tensor>> exportGpt2(const Model& m) {
 HfQuantFormat parseHfQuantFormat(const std::string& text, const std::string& what) {
   if (text == kHfQuantFormats[0]) return HfQuantFormat::Slmc;
   if (text == kHfQuantFormats[1]) return HfQuantFormat::CompressedTensors;
+  if (text == kHfQuantFormats[2]) return HfQuantFormat::Gptq;
   throw Error(what + " '" + text + "' is not one of " +
               joinText(std::vector<std::string>(std::begin(kHfQuantFormats), std::end(kHfQuantFormats))));
 }
@@ -186,6 +188,11 @@ void saveHfDirectory(const Model& model, const std::string& dir, HfQuantFormat q
     const CompressedTensorsExportability exportability = compressedTensorsExportability(model);
     require(exportability.possible, "cannot export '" + model.source + "' as compressed-tensors: " + exportability.detail);
   }
+  const bool gptq = quantized && quant_format == HfQuantFormat::Gptq;
+  if (gptq) {
+    const GptqExportability exportability = gptqExportability(model);
+    require(exportability.possible, "cannot export '" + model.source + "' as a GPTQ checkpoint: " + exportability.detail);
+  }
   std::error_code ec;
   if (fs::exists(dir, ec))
     require(fs::is_directory(dir, ec), "'" + dir + "' exists and is not a directory (choose another output path)");
@@ -205,6 +212,7 @@ void saveHfDirectory(const Model& model, const std::string& dir, HfQuantFormat q
     // own Hugging Face layout.
     const std::vector<std::pair<std::string, Tensor>> tensors =
         compressed_tensors ? compressedTensorsCheckpointTensors(model)
+        : gptq             ? gptqCheckpointTensors(model)
         : quantized        ? quantizedCheckpointTensors(model)
         : model.config.family == ArchFamily::GPT2
             ? exportGpt2(model)
@@ -216,6 +224,10 @@ void saveHfDirectory(const Model& model, const std::string& dir, HfQuantFormat q
       if (compressed_tensors) {
         // Its own sparsity record is inside (compressed_tensors.h); slmc's would only be a second copy.
         config_json["quantization_config"] = compressedTensorsQuantizationConfig(model);
+      } else if (gptq) {
+        config_json["quantization_config"] = gptqQuantizationConfig(model);
+        // GPTQ has no sparsity record; slmc's is kept as an attribute transformers ignores.
+        if (!model.sparsity.empty()) config_json["sparsity_config"] = sparsityRecord(model);
       } else {
         if (quantized) config_json["quantization_config"] = quantizationConfig(model);
         // transformers keeps unknown config keys as attributes, so a sparse float export still loads there.

@@ -13,10 +13,12 @@ namespace slmc {
 //   Slmc:              slmc's own layout, which slmc loads back bit for bit (quantized_checkpoint.h)
 //   CompressedTensors: compressed-tensors' pack-quantized, which transformers and vLLM load
 //                      (compressed_tensors.h); refused for schemes it has no equivalent of
-enum class HfQuantFormat { Slmc, CompressedTensors };
-inline constexpr const char* kHfQuantFormats[] = {"slmc", "compressed-tensors"};  // in enum order
+//   Gptq:              AutoGPTQ's qweight / qzeros / scales / g_idx, which transformers, vLLM,
+//                      TGI and ExLlama load (gptq_checkpoint.h); refused likewise
+enum class HfQuantFormat { Slmc, CompressedTensors, Gptq };
+inline constexpr const char* kHfQuantFormats[] = {"slmc", "compressed-tensors", "gptq"};  // in enum order
 inline const char* hfQuantFormatName(HfQuantFormat f) { return kHfQuantFormats[static_cast<int>(f)]; }
-// "slmc" or "compressed-tensors" as the format; throws Error naming `what` and the choices otherwise.
+// One of kHfQuantFormats as the format; throws Error naming `what` and the choices otherwise.
 HfQuantFormat parseHfQuantFormat(const std::string& text, const std::string& what = "--quant-format");
 
 // Reads the directory into canonical tensor order; loadModel() validates the result.

@@ -13,6 +13,7 @@
 #include "datasets/tokenizer.h"
 #include "lib/format/checkpoint.h"
 #include "lib/format/compressed_tensors.h"
+#include "lib/format/gptq_checkpoint.h"
 #include "lib/format/gguf/gguf_export.h"
 #include "lib/format/pack_reader.h"
 #include "lib/format/pack_writer.h"
@@ -211,16 +212,18 @@ ExportResult exportModel(const Model& model, const ExportSettings& s) {
   if (s.format == "pack") return exportPack(model, s);
   require(s.format == "hf", "export format '" + s.format + "' is not one of hf, pack, gguf");
   saveHfDirectory(model, s.output, s.quant_format);
-  const bool compressed_tensors = s.quant_format == HfQuantFormat::CompressedTensors && isQuantizedModel(model);
+  const bool quantized = isQuantizedModel(model);
+  const std::string layout =
+      !quantized ? std::string()
+      : s.quant_format == HfQuantFormat::CompressedTensors
+          ? "; compressed-tensors pack-quantized: " + compressedTensorsExportability(model).detail
+      : s.quant_format == HfQuantFormat::Gptq ? "; GPTQ: " + gptqExportability(model).detail
+                                              : std::string();
   ExportResult result;
   result.figures = {{"format", "hf"},
                     {"output", s.output},
                     {"quant_format", hfQuantFormatName(s.quant_format)}};
-  result.summary = "wrote " + s.output + " (Hugging Face: config.json + model.safetensors" +
-                   (compressed_tensors ? "; compressed-tensors pack-quantized: " +
-                                             compressedTensorsExportability(model).detail
-                                       : std::string()) +
-                   ")";
+  result.summary = "wrote " + s.output + " (Hugging Face: config.json + model.safetensors" + layout + ")";
   return result;
 }
 

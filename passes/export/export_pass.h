@@ -19,7 +19,7 @@ class ExportPass : public Pass {
   Option<std::string> quant_format{*this, "quant_format",
                                    "hf: how quantized weights are stored: slmc (slmc reads it back exactly) or "
                                    "compressed-tensors (pack-quantized, loads in transformers and vLLM; int4/int8 "
-                                   "weight-only schemes)",
+                                   "weight-only schemes) or gptq (AutoGPTQ checkpoint; one int2/int4/int8 scheme)",
                                    "slmc"};
   Option<std::string> tokenizer{*this, "tokenizer",
                                 "pack, gguf: tokenizer file to carry (default: the source model's)", ""};
