@@ -5,12 +5,15 @@
 // cannot hold is refused with one line naming the tensor, and nothing is written.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "lib/format/checkpoint.h"
 #include "lib/format/gptq_checkpoint.h"
 #include "lib/format/hf_checkpoint.h"
 #include "lib/format/safetensors.h"
@@ -137,6 +140,34 @@ void checkExport(const Model& m, const std::string& dir) {
     CHECK(std::memcmp(file.at(name).bytes(), t.bytes(), t.nbytes()) == 0);
   }
   CHECK(file.size() == m.tensors.size() + 3 * m.quantized.size());  // qweight, qzeros, scales, g_idx for each weight
+
+  // slmc reads the checkpoint back to the same model: codes, scales, zeros and float tensors.
+  const Model back = loadModel(dir);
+  REQUIRE(back.quantized.size() == m.quantized.size());
+  for (const auto& [name, q] : m.quantized) {
+    CAPTURE(name);
+    REQUIRE(back.quantized.count(name) == 1);
+    const QuantizedTensor& b = *back.quantized.at(name);
+    CHECK(b.scheme == q->scheme);
+    CHECK(b.codes == q->codes);
+    CHECK(b.scales == q->scales);
+    CHECK(b.zeros == q->zeros);
+  }
+  REQUIRE(back.tensors.size() == m.tensors.size());
+  for (const auto& [name, t] : m.tensors) {
+    CAPTURE(name);
+    CHECK(sameBits(back.tensors.at(name).toFloats(), t.toFloats()));
+  }
+}
+
+void writeText(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// Rewrites `dir`'s model.safetensors with `edit` applied to its tensor list.
+template <typename F>
+void editCheckpoint(const std::string& dir, F&& edit) {
+  std::vector<std::pair<std::string, Tensor>> tensors = readSafetensors(dir + "/model.safetensors").tensors;
+  edit(tensors);
+  writeSafetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
 }
 
 }  // namespace
@@ -250,4 +281,61 @@ TEST_CASE("GPTQ export CLI: slmc export --quant-format gptq, its refusals, the e
   const json gptq = json::parse(r.out).at("exports").at("gptq");
   CHECK(gptq.at("possible") == false);
   CHECK(gptq.at("detail").get<std::string>().find("multiple of 8") != std::string::npos);
+}
+
+TEST_CASE("GPTQ import: v2 zeros, act-order permutations, other widths and damaged tensors") {
+  ScratchDir dir("gptq-import");
+  const Model m = quantizedBlocks(randomModel(tinyLlama(true), 10), QuantScheme{4, 32, false});
+  saveHfDirectory(m, dir / "v1", HfQuantFormat::Gptq);
+  const std::string q_proj = "model.layers.0.self_attn.q_proj";
+
+  // gptq_v2 stores each zero as it is: the same zeros plus one in every field read as v1 minus one.
+  std::filesystem::copy(dir / "v1", dir / "v2");
+  json config = readJson(dir / "v2/config.json");
+  config["quantization_config"]["checkpoint_format"] = "gptq_v2";
+  writeText(dir / "v2/config.json", config.dump());
+  editCheckpoint(dir / "v2", [](auto& tensors) {
+    for (auto& [name, t] : tensors) {
+      if (name.size() < 7 || name.compare(name.size() - 7, 7, ".qzeros") != 0) continue;
+      std::vector<int32_t> words = values<int32_t>(t);
+      for (int32_t& w : words) w = static_cast<int32_t>(static_cast<uint32_t>(w) + 0x11111111u);  // no nibble is 15
+      t = Tensor::copyOf(DType::I32, t.shape(), words.data());
+    }
+  });
+  const Model v2 = loadModel(dir / "v2");
+  CHECK(v2.quantized.at(q_proj + ".weight")->zeros == m.quantized.at(q_proj + ".weight")->zeros);
+
+  const auto rejected = [&](const std::string& name, auto&& edit, const std::string& expected) {
+    std::filesystem::copy(dir / "v1", dir / name);
+    edit(dir / name);
+    checkError(errorOf([&] { loadModel(dir / name); }), expected);
+  };
+  rejected("act-order", [&](const std::string& d) {
+    editCheckpoint(d, [&](auto& tensors) {
+      for (auto& [name, t] : tensors) {
+        if (name != q_proj + ".g_idx") continue;
+        std::vector<int32_t> g = values<int32_t>(t);
+        std::swap(g[0], g[63]);
+        t = Tensor::copyOf(DType::I32, t.shape(), g.data());
+      }
+    });
+  }, "'model.layers.0.self_attn.q_proj.g_idx' puts column 0 in group 1, not 0: an act-order (desc_act) checkpoint");
+  rejected("int3", [&](const std::string& d) {
+    json c = readJson(d + "/config.json");
+    c["quantization_config"]["bits"] = 3;
+    writeText(d + "/config.json", c.dump());
+  }, "GPTQ checkpoint has 3-bit codes; slmc reads 2-, 4- and 8-bit GPTQ checkpoints");
+  rejected("no-zeros", [&](const std::string& d) {
+    editCheckpoint(d, [&](auto& tensors) {
+      tensors.erase(std::remove_if(tensors.begin(), tensors.end(),
+                                   [&](const auto& e) { return e.first == q_proj + ".qzeros"; }),
+                    tensors.end());
+    });
+  }, "GPTQ checkpoint has no tensor 'model.layers.0.self_attn.q_proj.qzeros' (incomplete or corrupt file)");
+  rejected("bad-scales", [&](const std::string& d) {
+    editCheckpoint(d, [&](auto& tensors) {
+      for (auto& [name, t] : tensors)
+        if (name == q_proj + ".scales") t = Tensor::fromFloats(t.shape(), t.toFloats());
+    });
+  }, "tensor 'model.layers.0.self_attn.q_proj.scales' is F32 [2, 64], expected F16 [2, 64] (corrupt GPTQ checkpoint)");
 }

@@ -1,11 +1,13 @@
 #include "lib/format/gptq_checkpoint.h"
 
 #include <algorithm>
+#include <map>
 
 #include "lib/format/hf_linear_packing.h"
 #include "lib/model/dtype.h"
 #include "lib/model/quant_scheme.h"
 #include "lib/support/error.h"
+#include "lib/support/file_util.h"
 
 namespace slmc {
 
@@ -100,7 +102,7 @@ json gptqQuantizationConfig(const Model& model) {
   const GptqExportability exportability = gptqExportability(model);
   require(exportability.possible, "cannot write a GPTQ checkpoint: " + exportability.detail);
   const QuantScheme& s = model.quantized.begin()->second->scheme;
-  return {{"quant_method", "gptq"},
+  return {{"quant_method", kGptqQuantMethod},
           {"bits", s.bits()},
           {"group_size", s.group_size > 0 ? s.group_size : -1},
           {"sym", s.symmetric},
@@ -144,6 +146,155 @@ std::vector<std::pair<std::string, Tensor>> gptqCheckpointTensors(const Model& m
     out.emplace_back(base + ".g_idx", Tensor::copyOf(DType::I32, {q.cols}, g_idx.data()));
   }
   return out;
+}
+
+namespace {
+
+// Unpacks `rows` runs of `cols` `bits`-bit values from int32 words laid out as packInt32Runs writes them.
+std::vector<uint8_t> unpackInt32Runs(const int32_t* words, int64_t rows, int64_t cols, int bits) {
+  const int64_t per_word = 32 / bits, words_per_run = cols / per_word;
+  const uint32_t mask = (1u << bits) - 1;
+  std::vector<uint8_t> out(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      out[static_cast<size_t>(r * cols + c)] = static_cast<uint8_t>(
+          (static_cast<uint32_t>(words[r * words_per_run + c / per_word]) >> ((c % per_word) * bits)) & mask);
+  return out;
+}
+
+template <typename T>
+std::vector<T> valuesOf(const Tensor& t) {
+  std::vector<T> v(static_cast<size_t>(t.numel()));
+  std::memcpy(v.data(), t.bytes(), v.size() * sizeof(T));
+  return v;
+}
+
+bool allZero(const Tensor& t) {
+  for (float v : t.toFloats())
+    if (v != 0.0f) return false;
+  return true;
+}
+
+}  // namespace
+
+void importGptqTensors(const json& qc, std::vector<std::pair<std::string, Tensor>>& raw_list, Model& model,
+                       const std::string& origin) {
+  int bits = 0;
+  int64_t group_size = 0;
+  std::string format;
+  try {
+    bits = qc.at("bits").get<int>();
+    group_size = qc.value("group_size", int64_t{-1});
+    format = qc.value("checkpoint_format", std::string("gptq"));
+  } catch (const json::exception& e) {
+    throw Error(origin + ": GPTQ quantization_config is malformed (" + e.what() + ")");
+  }
+  require(packableBits(bits), origin + ": GPTQ checkpoint has " + std::to_string(bits) +
+                                  "-bit codes; slmc reads 2-, 4- and 8-bit GPTQ checkpoints");
+  require(format == "gptq" || format == "gptq_v2",
+          origin + ": GPTQ checkpoint_format '" + format + "' is not read (slmc reads gptq and gptq_v2)");
+  require(group_size == -1 || group_size > 0,
+          origin + ": GPTQ group_size " + std::to_string(group_size) + " is invalid (-1 or a positive column count)");
+  // v1 checkpoints store each zero minus one (AutoGPTQ's packing), v2 the zero itself.
+  const int zero_offset = format == "gptq" ? 1 : 0;
+  const int64_t per_word = 32 / bits;
+  const std::string method = std::to_string(bits) + "-bit GPTQ";
+
+  std::map<std::string, Shape> expected;
+  for (const TensorSpec& spec : expectedTensors(model.config)) expected.emplace(spec.name, spec.shape);
+  std::map<std::string, Tensor> raw;
+  std::vector<std::string> order;
+  for (auto& [name, t] : raw_list) {
+    order.push_back(name);
+    raw.emplace(name, std::move(t));
+  }
+  const auto take = [&](const std::string& name, DType dtype, const Shape& shape) {
+    auto it = raw.find(name);
+    require(it != raw.end(), origin + ": GPTQ checkpoint has no tensor '" + name + "' (incomplete or corrupt file)");
+    Tensor t = std::move(it->second);
+    raw.erase(it);
+    require(t.dtype() == dtype && t.shape() == shape,
+            origin + ": tensor '" + name + "' is " + dtypeName(t.dtype()) + " " + shapeString(t.shape()) + ", expected " +
+                dtypeName(dtype) + " " + shapeString(shape) + " (corrupt GPTQ checkpoint)");
+    return t;
+  };
+  std::map<std::string, QuantizedTensor> quantized;
+  for (const std::string& qweight_name : order) {
+    if (!endsWith(qweight_name, ".qweight")) continue;
+    const std::string base = qweight_name.substr(0, qweight_name.size() - std::string(".qweight").size());
+    const std::string name = base + ".weight";
+    auto spec = expected.find(name);
+    require(spec != expected.end() && spec->second.size() == 2,
+            origin + ": GPTQ tensor '" + qweight_name + "' is not a linear of this architecture");
+    const int64_t rows = spec->second[0], cols = spec->second[1];
+    require(cols % per_word == 0 && rows % per_word == 0,
+            origin + ": '" + name + "' is [" + std::to_string(rows) + ", " + std::to_string(cols) +
+                "], which " + method + " words do not divide (corrupt GPTQ checkpoint)");
+    const int64_t gs = group_size > 0 ? group_size : cols;
+    require(cols % gs == 0, origin + ": GPTQ group_size " + std::to_string(group_size) + " does not divide the " +
+                                std::to_string(cols) + " columns of '" + name + "'; slmc reads whole groups only");
+    const int64_t groups = cols / gs;
+    const Tensor qweight = take(qweight_name, DType::I32, {cols / per_word, rows});
+    const Tensor qzeros = take(base + ".qzeros", DType::I32, {groups, rows / per_word});
+    const Tensor scales = take(base + ".scales", DType::F16, {groups, rows});
+    if (raw.count(base + ".g_idx") != 0) {
+      const std::vector<int32_t> g_idx = valuesOf<int32_t>(take(base + ".g_idx", DType::I32, {cols}));
+      for (int64_t c = 0; c < cols; ++c)
+        require(g_idx[static_cast<size_t>(c)] == c / gs,
+                origin + ": '" + base + ".g_idx' puts column " + std::to_string(c) + " in group " +
+                    std::to_string(g_idx[static_cast<size_t>(c)]) + ", not " + std::to_string(c / gs) +
+                    ": an act-order (desc_act) checkpoint with its permutation, which slmc, whose groups are runs "
+                    "of columns, does not read (quantize the float model with slmc instead)");
+    }
+    // A bias buffer AutoGPTQ writes for a layer the architecture has without one holds zeros.
+    if (raw.count(base + ".bias") != 0 && expected.count(base + ".bias") == 0) {
+      require(allZero(raw.at(base + ".bias")),
+              origin + ": '" + base + ".bias' is non-zero, and this architecture's '" + name + "' has no bias");
+      raw.erase(base + ".bias");
+    }
+    QuantizedTensor q;
+    q.rows = rows;
+    q.cols = cols;
+    // Codes are packed down the input dimension of the [in, out] transpose.
+    const std::vector<int32_t> by_row = transposed(valuesOf<int32_t>(qweight), cols / per_word, rows);
+    q.codes = unpackInt32Runs(by_row.data(), rows, cols, bits);
+    const std::vector<uint8_t> zeros_by_group =
+        unpackInt32Runs(valuesOf<int32_t>(qzeros).data(), groups, rows, bits);
+    q.zeros = transposed(zeros_by_group, groups, rows);
+    const int max_code = maxCode(bits);
+    bool symmetric = true;
+    for (uint8_t& z : q.zeros) {
+      const int zero = z + zero_offset;
+      require(zero <= max_code, origin + ": '" + name + "' has a zero point of " + std::to_string(zero) +
+                                    ", outside the " + std::to_string(bits) +
+                                    "-bit grid (AutoGPTQ's v1 packing of a zero point 0); slmc does not read it");
+      z = static_cast<uint8_t>(zero);
+      symmetric = symmetric && zero == 1 << (bits - 1);
+    }
+    const std::vector<float> by_group = scales.toFloats();
+    q.scales.resize(by_group.size());
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t r = 0; r < rows; ++r)
+        q.scales[static_cast<size_t>(r * groups + g)] = by_group[static_cast<size_t>(g * rows + r)];
+    q.scheme = QuantScheme(bits, group_size > 0 ? gs : 0, symmetric);
+    quantized.emplace(name, std::move(q));
+  }
+  require(!quantized.empty(), origin + ": GPTQ checkpoint has no .qweight tensors (corrupt or not a GPTQ checkpoint)");
+  for (const std::string& name : order) {
+    auto it = raw.find(name);
+    if (it == raw.end()) continue;
+    if (name == names::kLmHead && model.config.tie_word_embeddings) continue;  // a tied copy
+    if (endsWith(name, "rotary_emb.inv_freq")) continue;                      // recomputed
+    model.tensors.set(name, it->second);
+  }
+  for (auto& [name, q] : quantized) {
+    require(!model.tensors.contains(name),
+            origin + ": tensor '" + name + "' is stored both as float and quantized (corrupt GPTQ checkpoint)");
+    q.validate(name);
+    model.tensors.set(name, q.dequantize());
+    model.quantized[name] = std::make_shared<const QuantizedTensor>(std::move(q));
+  }
+  raw_list.clear();
 }
 
 }  // namespace slmc

@@ -25,6 +25,11 @@
 // boundaries), more than one scheme, a quantized embedding or lm_head, a block Linear left float,
 // quantized activations, GPT-2's Conv1D weights, dimensions not a multiple of 32 / bits, and an
 // asymmetric zero of 0 (stored as -1).
+//
+// slmc also reads such checkpoints (gptqmodel's "gptq_v2", zeros stored as they are, too), so a
+// GPTQ model from the Hub can be evaluated, pruned, packed or exported by slmc, and an export
+// comes back bit for bit. Act-order checkpoints whose g_idx is not c / group_size (desc_act with
+// the permutation kept) and 3-bit ones are refused: slmc's groups are runs of columns.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -54,5 +59,13 @@ nlohmann::json gptqQuantizationConfig(const Model& model);
 // The tensors to write, in canonical order: float tensors as they are, each quantized weight as
 // its qweight / qzeros / scales / g_idx tensors.
 std::vector<std::pair<std::string, Tensor>> gptqCheckpointTensors(const Model& model);
+
+// The quant_method of GPTQ's quantization_config.
+inline constexpr const char* kGptqQuantMethod = "gptq";
+
+// Rebuilds a GPTQ checkpoint's quantized weights (consumed from `raw`, the other tensors stay)
+// into `model`, whose config is set; `origin` names the directory in errors.
+void importGptqTensors(const nlohmann::json& quantization_config, std::vector<std::pair<std::string, Tensor>>& raw,
+                       Model& model, const std::string& origin);
 
 }  // namespace slmc

@@ -165,7 +165,12 @@ Model loadHfDirectory(const std::string& dir) {
 
   const nlohmann::json config_json = nlohmann::json::parse(config_text);  // parseHfConfig checked it
   if (config_json.contains("quantization_config")) {
-    importQuantizedTensors(config_json["quantization_config"], raw.tensors, m, dir);
+    const nlohmann::json& qc = config_json["quantization_config"];
+    if (qc.is_object() && qc.value("quant_method", std::string()) == kGptqQuantMethod) {
+      importGptqTensors(qc, raw.tensors, m, dir);
+    } else {
+      importQuantizedTensors(qc, raw.tensors, m, dir);
+    }
   } else if (m.config.family == ArchFamily::GPT2) {
     importGpt2(m.config, raw.tensors, m.tensors);
   } else {
