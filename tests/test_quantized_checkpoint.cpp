@@ -110,9 +110,14 @@ TEST_CASE("quantized checkpoint: damaged or foreign quantization is refused with
   const std::string good = readFile(config_path);
 
   nlohmann::json j = nlohmann::json::parse(good);
-  j["quantization_config"]["quant_method"] = "gptq";
+  j["quantization_config"]["quant_method"] = "awq";
   writeFile(config_path, j.dump());
-  checkError(errorOf([&] { loadModel(dir / "out"); }), "quant_method 'gptq' is not supported");
+  checkError(errorOf([&] { loadModel(dir / "out"); }), "quant_method 'awq' is not supported");
+
+  j = nlohmann::json::parse(good);
+  j["quantization_config"]["quant_method"] = "gptq";  // a GPTQ config without its keys
+  writeFile(config_path, j.dump());
+  checkError(errorOf([&] { loadModel(dir / "out"); }), "GPTQ quantization_config has no 'bits'");
 
   j = nlohmann::json::parse(good);
   j["quantization_config"]["format_version"] = 99;

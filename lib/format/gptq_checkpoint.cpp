@@ -182,6 +182,7 @@ void importGptqTensors(const json& qc, std::vector<std::pair<std::string, Tensor
   int bits = 0;
   int64_t group_size = 0;
   std::string format;
+  require(qc.contains("bits"), origin + ": GPTQ quantization_config has no 'bits' (damaged config.json; re-export the checkpoint)");
   try {
     bits = qc.at("bits").get<int>();
     group_size = qc.value("group_size", int64_t{-1});

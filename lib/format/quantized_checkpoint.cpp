@@ -78,7 +78,7 @@ void importQuantizedTensors(const json& qc, std::vector<std::pair<std::string, T
   const std::string method = qc.value("quant_method", std::string("?"));
   require(method == kSlmcQuantMethod,
           origin + ": quantization_config.quant_method '" + method +
-              "' is not supported (slmc reads float checkpoints and its own quantized output; dequantize it first)");
+              "' is not supported (slmc reads float checkpoints, GPTQ and its own quantized output; dequantize it first)");
   const int version = qc.value("format_version", 0);
   require(version == kSlmcQuantFormatVersion, origin + ": slmc quantized format version " + std::to_string(version) +
                                                   " is not supported by this slmc (expects " +
