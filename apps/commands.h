@@ -44,8 +44,9 @@ runtime::Transformer openPackForRuntime(const std::string& path, int64_t max_con
 // The pack's embedded tokenizer files written to a temporary directory (removed at exit) for
 // loadTokenizer; "" when the pack carries none.
 std::string packTokenizerPath(const PackFile& pack);
-// lib/reference/perplexity.h's sliding windows, scored by the runtime.
+// lib/reference/perplexity.h's windows (evalWindows), scored by the runtime.
 PerplexityResult runtimePerplexity(runtime::Transformer& model, const std::vector<int32_t>& ids, int64_t ctx,
-                                   int64_t stride, const std::function<void(int64_t, int64_t)>& progress = {});
+                                   int64_t stride, bool second_half = false,
+                                   const std::function<void(int64_t, int64_t)>& progress = {});
 
 }  // namespace slmc

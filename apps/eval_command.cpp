@@ -36,6 +36,7 @@ struct EvalOptions {
   int64_t ctx = 256;
   int64_t stride = 0;
   int64_t batch = 4;
+  bool second_half = false;  // llama-perplexity's windows (secondHalfWindows)
   std::string json_out;
   std::string engine = "auto";  // auto: the runtime for a .slmc pack, the reference otherwise
 };
@@ -46,9 +47,9 @@ void reportEval(const EvalOptions& o, const PerplexityResult& r, const nlohmann:
                 const nlohmann::json& engine_figures) {
   const double tokens_per_s = static_cast<double>(r.tokens_forwarded) / r.seconds;
   const int64_t stride = o.stride > 0 ? o.stride : o.ctx;
-  std::printf("perplexity %.4f  mean_nll %.5f  tokens_scored %lld  windows %lld  ctx %lld  stride %lld\n",
+  std::printf("perplexity %.4f  mean_nll %.5f  tokens_scored %lld  windows %lld  ctx %lld  stride %lld%s\n",
               r.perplexity, r.mean_nll, static_cast<long long>(r.tokens_scored), static_cast<long long>(r.windows),
-              static_cast<long long>(o.ctx), static_cast<long long>(stride));
+              static_cast<long long>(o.ctx), static_cast<long long>(stride), o.second_half ? "  second half" : "");
   if (engine_figures.contains("gflops_per_second"))
     std::printf("speed      %.0f tokens/s  %.2f GFLOP/s  %.2fs  threads %d\n", tokens_per_s,
                 engine_figures["gflops_per_second"].get<double>(), r.seconds, threads);
@@ -62,6 +63,7 @@ void reportEval(const EvalOptions& o, const PerplexityResult& r, const nlohmann:
                       {"input", input},
                       {"ctx", o.ctx},
                       {"stride", stride},
+                      {"scored", o.second_half ? "second half" : "sliding"},
                       {"threads", threads},
                       {"windows", r.windows},
                       {"tokens_scored", r.tokens_scored},
@@ -86,7 +88,7 @@ void runEvalRuntime(const EvalOptions& o, const CommonOptions& common) {
   shape_only.config = model.config();
   TokenSource tokens = loadTokenSource(t, shape_only, o.model);
   Progress progress("eval", common.quiet);
-  const PerplexityResult r = runtimePerplexity(model, tokens.ids, o.ctx, o.stride,
+  const PerplexityResult r = runtimePerplexity(model, tokens.ids, o.ctx, o.stride, o.second_half,
                                                [&](int64_t done, int64_t total) { progress.update(done, total); });
   reportEval(o, r, tokens.provenance, runtime::runtimeThreads(), {{"engine", "runtime"}});
 }
@@ -108,6 +110,7 @@ void runEval(const EvalOptions& o, const CommonOptions& common) {
   popts.ctx = o.ctx;
   popts.stride = o.stride;
   popts.batch = o.batch;
+  popts.second_half = o.second_half;
   Progress progress("eval", common.quiet);
   const PerplexityResult r =
       evaluatePerplexity(reference, ids, popts, [&](int64_t done, int64_t total) { progress.update(done, total); });
@@ -126,6 +129,9 @@ void setupEval(CLI::App& app, const CommonOptions& common) {
   sub->add_option("--ctx", opts->ctx, "window length in tokens")->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   sub->add_option("--stride", opts->stride, "tokens between window starts (default: --ctx)")
       ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--second-half", opts->second_half,
+                "score only the second half of whole non-overlapping windows, as llama.cpp's llama-perplexity does "
+                "(its figures and slmc's then come from the same targets)");
   sub->add_option("--batch", opts->batch, "windows per forward")->check(CLI::Range(int64_t{1}, int64_t{1024}));
   sub->add_option("--json", opts->json_out, "also write the figures as JSON to this file");
   sub->add_option("--engine", opts->engine,

@@ -81,11 +81,12 @@ std::string packTokenizerPath(const PackFile& pack) {
 }
 
 PerplexityResult runtimePerplexity(runtime::Transformer& model, const std::vector<int32_t>& ids, int64_t ctx,
-                                   int64_t stride, const std::function<void(int64_t, int64_t)>& progress) {
+                                   int64_t stride, bool second_half,
+                                   const std::function<void(int64_t, int64_t)>& progress) {
   requireContextFits(model.config(), ctx);
   require(ctx <= model.context(), "--ctx " + std::to_string(ctx) + " exceeds the runtime's context of " +
                                       std::to_string(model.context()) + " tokens (use a smaller --ctx)");
-  const std::vector<EvalWindow> windows = slidingWindows(static_cast<int64_t>(ids.size()), ctx, stride);
+  const std::vector<EvalWindow> windows = evalWindows(static_cast<int64_t>(ids.size()), ctx, stride, second_half);
   PerplexityResult r;
   r.windows = static_cast<int64_t>(windows.size());
   double nll_sum = 0;

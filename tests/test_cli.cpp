@@ -51,6 +51,23 @@ TEST_CASE("cli: eval writes perplexity and speed to JSON") {
   CHECK(j["tokens_per_second"].get<double>() > 0);
 }
 
+TEST_CASE("cli: eval --second-half scores llama-perplexity's targets, alike in the runtime and the reference") {
+  ScratchDir dir("cli-eval-half");
+  REQUIRE(runSlmc("-q export " + stories260K() + " --format pack --float-dtype f32 -o " + (dir / "m.slmc")).exit_code == 0);
+  const std::string tokens = " --tokens " + fixture("reference/stories260K_sample.txt") + " --ctx 64 --second-half";
+  const auto runtime = runSlmc("eval " + (dir / "m.slmc") + tokens + " --json " + (dir / "runtime.json"));
+  REQUIRE_MESSAGE(runtime.exit_code == 0, runtime.err);
+  const auto reference = runSlmc("eval " + stories260K() + tokens + " --json " + (dir / "reference.json"));
+  REQUIRE_MESSAGE(reference.exit_code == 0, reference.err);
+  const auto a = readJson(dir / "runtime.json"), b = readJson(dir / "reference.json");
+  CHECK(a["scored"] == "second half");
+  CHECK(a["windows"] == 4);          // 256 sample tokens: 4 whole windows of 64
+  CHECK(a["tokens_scored"] == 124);  // 4 x (64 - 1 - 32)
+  CHECK(b["tokens_scored"] == 124);
+  CHECK(a["perplexity"].get<double>() == doctest::Approx(b["perplexity"].get<double>()).epsilon(1e-4));
+  expectError(runSlmc("eval " + stories260K() + tokens + " --stride 32"), "drop --stride 32");
+}
+
 TEST_CASE("cli: bad input gives one error line, exit code 1, and no artifact") {
   ScratchDir dir("cli-bad");
   expectError(runSlmc("inspect " + (dir / "nope")), "does not exist");

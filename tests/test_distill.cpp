@@ -273,3 +273,17 @@ TEST_CASE("distill: configs/distill-shrunk.yaml is a pipeline slmc builds: prune
   CHECK(manager.pass(1).argument() == "distill");
   CHECK(manager.pass(1).optionsJson()["steps"] == 24);
 }
+
+TEST_CASE("distill: configs/q3-qat.yaml is a pipeline slmc builds: quantize, distill through the grid, export") {
+  const Recipe r = parseRecipeFile(std::string(SLMC_SOURCE_DIR) + "/configs/q3-qat.yaml");
+  PassRegistry registry;
+  registerBuiltinPasses(registry);
+  PassManager manager(registry);
+  manager.build(r.passes);  // a distill pass without qat=true after quantize would be refused here
+  REQUIRE(manager.size() == 3);
+  CHECK(manager.pass(0).argument() == "rtn");  // quantize(method=rtn) builds the rtn pass
+  CHECK(manager.pass(0).optionsJson()["bits"] == 3);
+  CHECK(manager.pass(1).argument() == "distill");
+  CHECK(manager.pass(1).optionsJson()["qat"] == true);
+  CHECK(manager.pass(2).argument() == "export");
+}

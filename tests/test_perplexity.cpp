@@ -35,6 +35,50 @@ TEST_CASE("sliding windows score each token at most once, every token that has c
   CHECK_THROWS_WITH_AS(slidingWindows(1, 8, 0), doctest::Contains("at least 2 tokens"), Error);
 }
 
+TEST_CASE("second-half windows are llama-perplexity's: whole windows of ctx, the last ctx - 1 - ctx/2 targets each") {
+  // llama.cpp scores logits first = ctx/2 .. ctx-2 of each chunk: targets begin + ctx/2 + 1 .. end - 1.
+  const std::vector<EvalWindow> w = secondHalfWindows(1100, 512);
+  REQUIRE(w.size() == 2);  // tokens 1024..1099 make no whole window
+  CHECK(w[0].begin == 0);
+  CHECK(w[0].end == 512);
+  CHECK(w[0].score_from == 257);
+  CHECK(w[1].begin == 512);
+  CHECK(w[1].end == 1024);
+  CHECK(w[1].score_from == 769);
+  CHECK(w[1].end - w[1].score_from == 255);
+  CHECK(evalWindows(1100, 512, 512, true).size() == 2);
+  CHECK(evalWindows(1100, 512, 256, false).size() == slidingWindows(1100, 512, 256).size());
+  CHECK_THROWS_WITH_AS(evalWindows(1100, 512, 256, true), doctest::Contains("drop --stride 256"), Error);
+  CHECK_THROWS_WITH_AS(secondHalfWindows(500, 512), doctest::Contains("only 500 tokens"), Error);
+}
+
+TEST_CASE("second-half perplexity equals the mean NLL of those targets computed by hand") {
+  const ReferenceModel model(loadModel(fixture("reference/tiny-qwen2")));
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back((i * 37 + 11) % 96);
+  PerplexityOptions o;
+  o.ctx = 16;
+  o.batch = 2;
+  o.second_half = true;
+  const PerplexityResult r = evaluatePerplexity(model, ids, o);
+  CHECK(r.windows == 2);
+  CHECK(r.tokens_scored == 14);  // 2 windows x (16 - 1 - 8)
+  double sum = 0;
+  for (int64_t begin : {0, 16}) {
+    const std::vector<int32_t> window(ids.begin() + begin, ids.begin() + begin + 16);
+    const Tensor logits = model.logits(window, 1, 16);
+    for (int64_t t = 9; t < 16; ++t) {  // logits of positions 8..14 predict 9..15
+      const float* row = logits.floats() + (t - 1) * 96;
+      double m = row[0];
+      for (int v = 1; v < 96; ++v) m = std::max(m, static_cast<double>(row[v]));
+      double z = 0;
+      for (int v = 0; v < 96; ++v) z += std::exp(row[v] - m);
+      sum += -(row[window[static_cast<size_t>(t)]] - m - std::log(z));
+    }
+  }
+  CHECK(r.mean_nll == doctest::Approx(sum / 14).epsilon(1e-5));
+}
+
 TEST_CASE("perplexity equals the mean NLL computed from the logits by hand") {
   const ReferenceModel model(loadModel(fixture("reference/tiny-qwen2")));
   std::vector<int32_t> ids;

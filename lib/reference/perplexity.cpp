@@ -26,6 +26,22 @@ std::vector<EvalWindow> slidingWindows(int64_t n, int64_t ctx, int64_t stride) {
   return windows;
 }
 
+std::vector<EvalWindow> secondHalfWindows(int64_t n, int64_t ctx) {
+  require(ctx >= 4, "--second-half needs --ctx of at least 4, got " + std::to_string(ctx));
+  require(n >= ctx, "--second-half scores whole windows of --ctx " + std::to_string(ctx) + " tokens, but there are only " +
+                        std::to_string(n) + " tokens (use a smaller --ctx or more data)");
+  std::vector<EvalWindow> windows;
+  for (int64_t begin = 0; begin + ctx <= n; begin += ctx) windows.push_back({begin, begin + ctx, begin + ctx / 2 + 1});
+  return windows;
+}
+
+std::vector<EvalWindow> evalWindows(int64_t n, int64_t ctx, int64_t stride, bool second_half) {
+  if (!second_half) return slidingWindows(n, ctx, stride);
+  require(stride == 0 || stride == ctx, "--second-half scores non-overlapping windows: drop --stride " +
+                                            std::to_string(stride) + " (or set it to --ctx)");
+  return secondHalfWindows(n, ctx);
+}
+
 void requireContextFits(const ModelConfig& config, int64_t ctx) {
   require(ctx <= config.max_position_embeddings, "--ctx " + std::to_string(ctx) + " exceeds the model's context of " +
                                                      std::to_string(config.max_position_embeddings) +
@@ -37,7 +53,7 @@ PerplexityResult evaluatePerplexity(const ReferenceModel& model, const std::vect
                                     const std::function<void(int64_t, int64_t)>& progress) {
   requireContextFits(model.config(), options.ctx);
   require(options.batch >= 1, "--batch must be at least 1");
-  const auto windows = slidingWindows(static_cast<int64_t>(ids.size()), options.ctx, options.stride);
+  const auto windows = evalWindows(static_cast<int64_t>(ids.size()), options.ctx, options.stride, options.second_half);
   PerplexityResult r;
   r.windows = static_cast<int64_t>(windows.size());
   double nll_sum = 0;

@@ -15,6 +15,8 @@ struct PerplexityOptions {
   int64_t ctx = 256;
   int64_t stride = 0;  // 0: stride = ctx (non-overlapping windows)
   int64_t batch = 4;   // windows per forward
+  // llama.cpp llama-perplexity's protocol instead (secondHalfWindows): stride must be 0 or ctx.
+  bool second_half = false;
 };
 
 struct PerplexityResult {
@@ -37,6 +39,15 @@ void requireContextFits(const ModelConfig& config, int64_t ctx);
 
 // The windows the recipe visits, exposed for tests.
 std::vector<EvalWindow> slidingWindows(int64_t num_tokens, int64_t ctx, int64_t stride);
+
+// The windows llama.cpp's llama-perplexity scores, so that its figures and slmc's come from the
+// same targets: whole non-overlapping windows of ctx tokens (a shorter last one is dropped), each
+// scoring only its last ctx - 1 - ctx / 2 targets, the first half being context only.
+std::vector<EvalWindow> secondHalfWindows(int64_t num_tokens, int64_t ctx);
+
+// slidingWindows or, with `second_half`, secondHalfWindows (which refuses a stride other than
+// 0 or ctx).
+std::vector<EvalWindow> evalWindows(int64_t num_tokens, int64_t ctx, int64_t stride, bool second_half);
 
 // `progress(done_windows, total_windows)` is called after every batch when set.
 PerplexityResult evaluatePerplexity(const ReferenceModel& model, const std::vector<int32_t>& ids,
