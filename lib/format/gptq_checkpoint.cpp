@@ -4,6 +4,7 @@
 #include <map>
 
 #include "lib/format/hf_linear_packing.h"
+#include "lib/format/stored_tensors.h"
 #include "lib/model/dtype.h"
 #include "lib/model/quant_scheme.h"
 #include "lib/support/error.h"
@@ -203,21 +204,11 @@ void importGptqTensors(const json& qc, std::vector<std::pair<std::string, Tensor
 
   std::map<std::string, Shape> expected;
   for (const TensorSpec& spec : expectedTensors(model.config)) expected.emplace(spec.name, spec.shape);
-  std::map<std::string, Tensor> raw;
-  std::vector<std::string> order;
-  for (auto& [name, t] : raw_list) {
-    order.push_back(name);
-    raw.emplace(name, std::move(t));
-  }
+  StoredTensors stored(raw_list);
+  std::map<std::string, Tensor>& raw = stored.by_name;
+  const std::vector<std::string>& order = stored.order;
   const auto take = [&](const std::string& name, DType dtype, const Shape& shape) {
-    auto it = raw.find(name);
-    require(it != raw.end(), origin + ": GPTQ checkpoint has no tensor '" + name + "' (incomplete or corrupt file)");
-    Tensor t = std::move(it->second);
-    raw.erase(it);
-    require(t.dtype() == dtype && t.shape() == shape,
-            origin + ": tensor '" + name + "' is " + dtypeName(t.dtype()) + " " + shapeString(t.shape()) + ", expected " +
-                dtypeName(dtype) + " " + shapeString(shape) + " (corrupt GPTQ checkpoint)");
-    return t;
+    return stored.take(name, dtype, shape, origin, "GPTQ checkpoint");
   };
   std::map<std::string, QuantizedTensor> quantized;
   for (const std::string& qweight_name : order) {

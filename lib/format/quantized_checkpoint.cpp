@@ -3,6 +3,7 @@
 #include <cstring>
 #include <map>
 
+#include "lib/format/stored_tensors.h"
 #include "lib/model/bit_packing.h"
 #include "lib/model/dtype.h"
 #include "lib/support/error.h"
@@ -28,6 +29,8 @@ json quantizationConfig(const Model& model) {
 
 namespace {
 
+constexpr const char* kFormat = "quantized checkpoint";  // how errors name this layout
+
 Tensor u8Tensor(Shape shape, const std::vector<uint8_t>& bytes) {
   return Tensor::copyOf(DType::U8, std::move(shape), bytes.data());
 }
@@ -36,19 +39,6 @@ Tensor f16Tensor(Shape shape, const std::vector<float>& values) {
   std::vector<uint16_t> half(values.size());
   for (size_t i = 0; i < values.size(); ++i) half[i] = floatToHalf(values[i]);
   return Tensor::copyOf(DType::F16, std::move(shape), half.data());
-}
-
-// Takes the tensor `name` out of `raw`, checking its dtype and shape.
-Tensor takeTensor(std::map<std::string, Tensor>& raw, const std::string& name, DType dtype, const Shape& shape,
-                  const std::string& origin) {
-  auto it = raw.find(name);
-  require(it != raw.end(), origin + ": quantized checkpoint has no tensor '" + name + "' (incomplete or corrupt file)");
-  Tensor t = std::move(it->second);
-  raw.erase(it);
-  require(t.dtype() == dtype && t.shape() == shape,
-          origin + ": tensor '" + name + "' is " + dtypeName(t.dtype()) + " " + shapeString(t.shape()) + ", expected " +
-              dtypeName(dtype) + " " + shapeString(shape) + " (corrupt quantized checkpoint)");
-  return t;
 }
 
 }  // namespace
@@ -83,12 +73,8 @@ void importQuantizedTensors(const json& qc, std::vector<std::pair<std::string, T
   require(version == kSlmcQuantFormatVersion, origin + ": slmc quantized format version " + std::to_string(version) +
                                                   " is not supported by this slmc (expects " +
                                                   std::to_string(kSlmcQuantFormatVersion) + "; upgrade slmc)");
-  std::map<std::string, Tensor> raw;
-  std::vector<std::string> order;
-  for (auto& [name, t] : raw_list) {
-    order.push_back(name);
-    raw.emplace(name, std::move(t));
-  }
+  StoredTensors stored(raw_list);
+  std::map<std::string, Tensor>& raw = stored.by_name;
   const json weights = qc.value("weights", json::object());
   std::map<std::string, QuantizedTensor> quantized;
   for (const auto& [name, spec] : weights.items()) {
@@ -126,20 +112,20 @@ void importQuantizedTensors(const json& qc, std::vector<std::pair<std::string, T
     require(per_channel || q.scheme.group_size == cols / groups,
             origin + ": '" + name + "' declares group_size " + std::to_string(q.scheme.group_size) + " but stores " +
                 std::to_string(groups) + " groups per row of " + std::to_string(cols));
-    const Tensor codes = takeTensor(raw, name + ".qcodes", DType::U8, {q.rows, packedRowBytes(cols, bits)}, origin);
-    const Tensor scales = takeTensor(raw, name + ".scales", DType::F16, {q.rows, groups}, origin);
+    const Tensor codes = stored.take(name + ".qcodes", DType::U8, {q.rows, packedRowBytes(cols, bits)}, origin, kFormat);
+    const Tensor scales = stored.take(name + ".scales", DType::F16, {q.rows, groups}, origin, kFormat);
     q.codes = unpackCodes(reinterpret_cast<const uint8_t*>(codes.bytes()), q.rows, cols, bits);
     q.scales = scales.toFloats();
     if (q.scheme.symmetric) {
       q.zeros.assign(static_cast<size_t>(q.rows * groups), static_cast<uint8_t>(1 << (bits - 1)));
     } else {
-      const Tensor zeros = takeTensor(raw, name + ".qzeros", DType::U8, {q.rows, packedRowBytes(groups, bits)}, origin);
+      const Tensor zeros = stored.take(name + ".qzeros", DType::U8, {q.rows, packedRowBytes(groups, bits)}, origin, kFormat);
       q.zeros = unpackCodes(reinterpret_cast<const uint8_t*>(zeros.bytes()), q.rows, groups, bits);
     }
     quantized.emplace(name, std::move(q));
   }
   // Float tensors in file order, then each quantized weight's dequantized float.
-  for (const std::string& name : order) {
+  for (const std::string& name : stored.order) {
     auto it = raw.find(name);
     if (it != raw.end()) model.tensors.set(name, it->second);
   }

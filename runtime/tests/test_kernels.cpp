@@ -247,7 +247,7 @@ TEST_CASE("runtime: float32 and float16 weights, all paths") {
   std::mt19937 rng(99);
   for (int64_t rows : {1, 7, 64, 172})
     for (int64_t cols : {5, 8, 33, 96, 172, 256})
-      for (int64_t n : {1, 2, 3, 4, 5, 8}) {
+      for (int64_t n : {1, 2, 3, 4, 5, 7, 8}) {
         const std::vector<float> w = randomValues(static_cast<size_t>(rows * cols), rng);
         checkAllPaths(rt::QuantMatrix::float32(rows, cols, w.data()), w.data(), n, rng,
                       "f32 [" + std::to_string(rows) + ", " + std::to_string(cols) + "] n=" + std::to_string(n));

@@ -1,0 +1,27 @@
+#include "lib/format/stored_tensors.h"
+
+#include "lib/model/dtype.h"
+#include "lib/support/error.h"
+
+namespace slmc {
+
+StoredTensors::StoredTensors(std::vector<std::pair<std::string, Tensor>>& raw) {
+  for (auto& [name, t] : raw) {
+    order.push_back(name);
+    by_name.emplace(name, std::move(t));
+  }
+}
+
+Tensor StoredTensors::take(const std::string& name, DType dtype, const Shape& shape, const std::string& origin,
+                           const std::string& format) {
+  auto it = by_name.find(name);
+  require(it != by_name.end(), origin + ": " + format + " has no tensor '" + name + "' (incomplete or corrupt file)");
+  Tensor t = std::move(it->second);
+  by_name.erase(it);
+  require(t.dtype() == dtype && t.shape() == shape,
+          origin + ": tensor '" + name + "' is " + dtypeName(t.dtype()) + " " + shapeString(t.shape()) + ", expected " +
+              dtypeName(dtype) + " " + shapeString(shape) + " (corrupt " + format + ")");
+  return t;
+}
+
+}  // namespace slmc
