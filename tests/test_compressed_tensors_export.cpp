@@ -19,6 +19,7 @@
 #include "lib/model/quantized_tensor.h"
 #include "lib/model/random_model.h"
 #include "lib/support/error.h"
+#include "tests/hf_quantized_export_support.h"
 #include "tests/test_support.h"
 
 using namespace slmc;
@@ -27,41 +28,13 @@ using nlohmann::json;
 
 namespace {
 
-// stories260K with every layer linear quantized by RTN on `scheme`; rows the group does not divide
-// (down_proj's 172 columns) fall back to per-channel, as the quantize pass does.
-Model quantizedStories(const QuantScheme& scheme) {
-  Model m = stories260KModel();
-  std::vector<std::string> linears;
-  for (const auto& [name, t] : m.tensors)
-    if (t.shape().size() == 2 && name.rfind("model.layers.", 0) == 0) linears.push_back(name);
-  for (const std::string& name : linears) {
-    const Tensor& t = m.tensors.at(name);
-    QuantScheme s = scheme;
-    if (s.group_size > 0 && t.dim(1) % s.group_size != 0) s.group_size = 0;
-    const std::vector<float> w = t.toFloats();
-    m.setQuantized(name, quantizeRtn(w.data(), t.dim(0), t.dim(1), s));
-  }
-  return m;
-}
-
-std::map<std::string, Tensor> readTensors(const std::string& path) {
-  std::map<std::string, Tensor> out;
-  for (auto& [name, t] : readSafetensors(path).tensors) out.emplace(name, std::move(t));
-  return out;
-}
-
-template <typename T>
-std::vector<T> values(const Tensor& t) {
-  std::vector<T> v(static_cast<size_t>(t.numel()));
-  std::memcpy(v.data(), t.bytes(), v.size() * sizeof(T));
-  return v;
-}
+// stories260K with every layer linear quantized by RTN on `scheme`.
+Model quantizedStories(const QuantScheme& scheme) { return quantizedBlocks(stories260KModel(), scheme); }
 
 // unpack_from_int32: value i of a run of 32 / bits per int32 sits at bits [i * bits, (i + 1) * bits),
 // stored unsigned, offset by 2^(bits-1) from the signed code.
 int signedCode(int32_t word, int64_t index_in_word, int bits) {
-  const uint32_t u = (static_cast<uint32_t>(word) >> (index_in_word * bits)) & ((1u << bits) - 1);
-  return static_cast<int>(u) - (1 << (bits - 1));
+  return unpackedInt32(word, index_in_word, bits) - (1 << (bits - 1));
 }
 
 // The weights compressed-tensors dequantizes from `<base>.weight_*`, as (q - zero_point) * scale

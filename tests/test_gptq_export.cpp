@@ -22,6 +22,7 @@
 #include "lib/model/quantized_tensor.h"
 #include "lib/model/random_model.h"
 #include "lib/support/error.h"
+#include "tests/hf_quantized_export_support.h"
 #include "tests/test_support.h"
 
 using namespace slmc;
@@ -36,39 +37,6 @@ ModelConfig tinyLlama(bool tied) {
       "intermediate_size":128,"num_hidden_layers":2,"num_attention_heads":8,"num_key_value_heads":4,
       "vocab_size":96,"max_position_embeddings":64,"tie_word_embeddings":)") + (tied ? "true" : "false") + "}",
                        "tiny-llama");
-}
-
-// Every decoder-block linear of `m` quantized by RTN on `scheme`.
-Model quantizedBlocks(Model m, const QuantScheme& scheme) {
-  std::vector<std::string> linears;
-  for (const auto& [name, t] : m.tensors)
-    if (t.shape().size() == 2 && name.rfind("model.layers.", 0) == 0) linears.push_back(name);
-  for (const std::string& name : linears) {
-    const Tensor& t = m.tensors.at(name);
-    QuantScheme s = scheme;
-    if (s.group_size > 0 && t.dim(1) % s.group_size != 0) s.group_size = 0;
-    const std::vector<float> w = t.toFloats();
-    m.setQuantized(name, quantizeRtn(w.data(), t.dim(0), t.dim(1), s));
-  }
-  return m;
-}
-
-std::map<std::string, Tensor> readTensors(const std::string& path) {
-  std::map<std::string, Tensor> out;
-  for (auto& [name, t] : readSafetensors(path).tensors) out.emplace(name, std::move(t));
-  return out;
-}
-
-template <typename T>
-std::vector<T> values(const Tensor& t) {
-  std::vector<T> v(static_cast<size_t>(t.numel()));
-  std::memcpy(v.data(), t.bytes(), v.size() * sizeof(T));
-  return v;
-}
-
-// Value i of a word holds bits [i * bits, (i + 1) * bits).
-int unpacked(int32_t word, int64_t index_in_word, int bits) {
-  return static_cast<int>((static_cast<uint32_t>(word) >> (index_in_word * bits)) & ((1u << bits) - 1));
 }
 
 // The [rows, cols] weight AutoGPTQ dequantizes from `<base>.*`: scale[g] * (q - (qzero + 1)) with
@@ -96,8 +64,8 @@ std::vector<float> dequantizedFromFile(const std::map<std::string, Tensor>& file
     const int64_t g = g_idx[static_cast<size_t>(c)];
     REQUIRE(g == (group_size > 0 ? c / group_size : 0));
     for (int64_t r = 0; r < rows; ++r) {
-      const int q = unpacked(qweight[static_cast<size_t>((c / k) * rows + r)], c % k, bits);
-      const int zero = unpacked(qzeros[static_cast<size_t>(g * (rows / k) + r / k)], r % k, bits) + 1;
+      const int q = unpackedInt32(qweight[static_cast<size_t>((c / k) * rows + r)], c % k, bits);
+      const int zero = unpackedInt32(qzeros[static_cast<size_t>(g * (rows / k) + r / k)], r % k, bits) + 1;
       const float scale = halfToFloat(scales[static_cast<size_t>(g * rows + r)]);
       w[static_cast<size_t>(r * cols + c)] = static_cast<float>(q - zero) * scale;
     }

@@ -11,6 +11,19 @@
 using namespace slmc;
 using namespace slmc::test;
 
+namespace {
+
+// -log softmax(row)[target], by hand in double.
+double targetNll(const float* row, int vocab, int32_t target) {
+  double m = row[0];
+  for (int v = 1; v < vocab; ++v) m = std::max(m, static_cast<double>(row[v]));
+  double z = 0;
+  for (int v = 0; v < vocab; ++v) z += std::exp(row[v] - m);
+  return -(row[target] - m - std::log(z));
+}
+
+}  // namespace
+
 TEST_CASE("sliding windows score each token at most once, every token that has context in its window") {
   for (int64_t n : {2, 7, 100, 257}) {
     for (auto [ctx, stride] : std::vector<std::pair<int64_t, int64_t>>{{8, 0}, {8, 8}, {8, 3}, {16, 1}, {64, 32}}) {
@@ -68,12 +81,7 @@ TEST_CASE("second-half perplexity equals the mean NLL of those targets computed 
     const std::vector<int32_t> window(ids.begin() + begin, ids.begin() + begin + 16);
     const Tensor logits = model.logits(window, 1, 16);
     for (int64_t t = 9; t < 16; ++t) {  // logits of positions 8..14 predict 9..15
-      const float* row = logits.floats() + (t - 1) * 96;
-      double m = row[0];
-      for (int v = 1; v < 96; ++v) m = std::max(m, static_cast<double>(row[v]));
-      double z = 0;
-      for (int v = 0; v < 96; ++v) z += std::exp(row[v] - m);
-      sum += -(row[window[static_cast<size_t>(t)]] - m - std::log(z));
+      sum += targetNll(logits.floats() + (t - 1) * 96, 96, window[static_cast<size_t>(t)]);
     }
   }
   CHECK(r.mean_nll == doctest::Approx(sum / 14).epsilon(1e-5));
@@ -97,12 +105,7 @@ TEST_CASE("perplexity equals the mean NLL computed from the logits by hand") {
     const std::vector<int32_t> window(ids.begin() + w.begin, ids.begin() + w.end);
     const Tensor logits = model.logits(window, 1, len);
     for (int64_t t = w.score_from; t < w.end; ++t) {
-      const float* row = logits.floats() + (t - w.begin - 1) * 96;
-      double m = row[0];
-      for (int v = 1; v < 96; ++v) m = std::max(m, static_cast<double>(row[v]));
-      double z = 0;
-      for (int v = 0; v < 96; ++v) z += std::exp(row[v] - m);
-      sum += -(row[ids[static_cast<size_t>(t)]] - m - std::log(z));
+      sum += targetNll(logits.floats() + (t - w.begin - 1) * 96, 96, ids[static_cast<size_t>(t)]);
     }
   }
   CHECK(r.mean_nll == doctest::Approx(sum / 39).epsilon(1e-5));

@@ -81,18 +81,10 @@ constexpr const char* kOtherFormats = "export it with --quant-format slmc, or as
 CompressedTensorsExportability compressedTensorsExportability(const Model& model) {
   if (model.quantized.empty() && model.activation_quant.empty()) return {true, "no quantized weights: written as float"};
   CompressedTensorsExportability no;
-  if (!model.activation_quant.empty()) {
-    const auto& [name, a] = *model.activation_quant.begin();
-    no.detail = "'" + name + "' has int" + std::to_string(a.bits) +
-                " quantized inputs, and compressed-tensors' pack-quantized format is weight-only (" + kOtherFormats + ")";
-    return no;
-  }
-  if (model.config.family == ArchFamily::GPT2) {
-    no.detail = "'" + model.quantized.begin()->first +
-                "' is a GPT-2 Conv1D weight, and compressed-tensors' pack-quantized format holds torch.nn.Linear "
-                "weights only (" + kOtherFormats + ")";
-    return no;
-  }
+  no.detail = hfWeightOnlyRefusal(model, "compressed-tensors' pack-quantized format is",
+                                  "and compressed-tensors' pack-quantized format holds torch.nn.Linear weights only",
+                                  kOtherFormats);
+  if (!no.detail.empty()) return no;
   // In checkpoint order, so the error names the first layer's tensor.
   const std::vector<std::string> linears = hfLinearWeights(model);
   for (const auto& [name, t] : model.tensors) {

@@ -51,18 +51,9 @@ std::string obstacleOf(const std::string& name, const QuantizedTensor& q) {
 GptqExportability gptqExportability(const Model& model) {
   if (model.quantized.empty() && model.activation_quant.empty()) return {true, "no quantized weights: written as float"};
   GptqExportability no;
-  if (!model.activation_quant.empty()) {
-    const auto& [name, a] = *model.activation_quant.begin();
-    no.detail = "'" + name + "' has int" + std::to_string(a.bits) +
-                " quantized inputs, and GPTQ checkpoints are weight-only (" + kOtherFormats + ")";
-    return no;
-  }
-  if (model.config.family == ArchFamily::GPT2) {
-    no.detail = "'" + model.quantized.begin()->first +
-                "' is a GPT-2 Conv1D weight, which slmc writes to GPTQ's layout for Llama-family models only (" +
-                kOtherFormats + ")";
-    return no;
-  }
+  no.detail = hfWeightOnlyRefusal(model, "GPTQ checkpoints are",
+                                  "which slmc writes to GPTQ's layout for Llama-family models only", kOtherFormats);
+  if (!no.detail.empty()) return no;
   const std::vector<std::string> linears = hfLinearWeights(model);
   const QuantizedTensor* first = nullptr;
   std::string first_name;

@@ -9,6 +9,18 @@ std::string hfModuleOf(const std::string& weight) {
   return endsWith(weight, suffix) ? weight.substr(0, weight.size() - suffix.size()) : weight;
 }
 
+std::string hfWeightOnlyRefusal(const Model& model, const std::string& weight_only, const std::string& gpt2,
+                                const std::string& alternatives) {
+  if (!model.activation_quant.empty()) {
+    const auto& [name, a] = *model.activation_quant.begin();
+    return "'" + name + "' has int" + std::to_string(a.bits) + " quantized inputs, and " + weight_only + " weight-only (" +
+           alternatives + ")";
+  }
+  if (model.config.family == ArchFamily::GPT2 && !model.quantized.empty())
+    return "'" + model.quantized.begin()->first + "' is a GPT-2 Conv1D weight, " + gpt2 + " (" + alternatives + ")";
+  return "";
+}
+
 std::vector<std::string> hfLinearWeights(const Model& model) {
   std::vector<std::string> out;
   for (const auto& [name, t] : model.tensors)

@@ -19,6 +19,13 @@ std::string hfModuleOf(const std::string& weight);
 // would match it).
 std::vector<std::string> hfLinearWeights(const Model& model);
 
+// Why `model` cannot go to a weight-only layout of Linear modules, or "" when it can as far as
+// these two go: a quantized input ("'<name>' has int8 quantized inputs, and <weight_only> weight-only
+// (<alternatives>)"), or GPT-2's Conv1D weights ("'<name>' is a GPT-2 Conv1D weight, <gpt2>
+// (<alternatives>)").
+std::string hfWeightOnlyRefusal(const Model& model, const std::string& weight_only, const std::string& gpt2,
+                                const std::string& alternatives);
+
 // Packs `rows` runs of `cols` unsigned `bits`-bit values (row-major) into int32 words, 32 / bits
 // per word along each run, the first value in the lowest bits; a run's last word is padded with
 // zero bits. (compressed-tensors' pack_to_int32 and AutoGPTQ's pack both lay words out so.)
