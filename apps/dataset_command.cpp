@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "apps/commands.h"
 #include "datasets/sample_builder.h"
@@ -26,6 +25,7 @@
 #include "datasets/tokenizer.h"
 #include "lib/format/checkpoint.h"
 #include "lib/reference/reference_model.h"
+#include "lib/reference/self_generated.h"
 #include "lib/support/atomic_file.h"
 #include "lib/support/error.h"
 #include "lib/support/progress.h"
@@ -182,21 +182,13 @@ void runDatasetGenerate(const DatasetGenerateOptions& o) {
   TokenDataset dataset;
   dataset.num_samples = o.samples;
   dataset.seq_len = o.seq_len;
-  dataset.input_ids.reserve(static_cast<size_t>(o.samples * o.seq_len));
-  std::mt19937_64 batch_seeds(o.seed);
+  ReferenceModel::SamplingOptions sampling;
+  sampling.temperature = o.temperature;
+  sampling.top_k = o.top_k;
+  sampling.seed = o.seed;
   Progress progress("generate", o.quiet);
-  for (int64_t done = 0; done < o.samples;) {
-    const int64_t n = std::min(o.batch, o.samples - done);
-    ReferenceModel::SamplingOptions sampling;
-    sampling.temperature = o.temperature;
-    sampling.top_k = o.top_k;
-    sampling.seed = batch_seeds();
-    const std::vector<int32_t> prompts(static_cast<size_t>(n), static_cast<int32_t>(c.bos_token_id));
-    const std::vector<int32_t> rows = reference.generate(prompts, n, 1, o.seq_len - 1, sampling);
-    dataset.input_ids.insert(dataset.input_ids.end(), rows.begin(), rows.end());
-    done += n;
-    progress.update(done, o.samples);
-  }
+  dataset.input_ids = generateFromBos(reference, o.samples, o.seq_len, o.batch, sampling,
+                                      [&](int64_t done, int64_t total) { progress.update(done, total); });
   const double gen_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const int64_t generated = o.samples * (o.seq_len - 1);
   dataset.provenance = {{"schema", "slmc-token-dataset"},

@@ -256,6 +256,15 @@ TEST_CASE("cli distill: a student cut from stories260K, distilled, is a model ev
                       " --samples 6 --seq-len 64 --steps 2 -o " + dir / "bad"),
               "too little data for one distillation step");
   CHECK_FALSE(fs::exists(dir / "bad"));
+  // The same 6 samples with 4 sequences the teacher samples itself: 2 + 4 training sequences, a step's batch.
+  const CommandResult generated = runSlmc("-q distill --student-from " + stories260K() + " --drop-layers 1 --data " +
+                                          d.calib + " --samples 6 --seq-len 64 --steps 2 --batch 4 --generate 4 -o " +
+                                          dir / "generated");
+  REQUIRE_MESSAGE(generated.exit_code == 0, generated.err);
+  const nlohmann::json with_generated = readJson(dir / "generated/slmc_report.json")["passes"][1];
+  CHECK(with_generated["figures"]["teacher_generated_sequences"] == 4);
+  CHECK(with_generated["summary"].get<std::string>().find("4 training sequences sampled from the teacher") !=
+        std::string::npos);
   expectError(runSlmc("-q distill --student-from " + stories260K() + " --data " + d.calib + " -o " + dir / "bad"),
               "--student-from needs --drop-layers, --prune-heads and/or --prune-ffn");
   expectError(runSlmc("-q distill --student " + stories260K() + " --data " + d.calib + " -o " + dir / "bad"),

@@ -4,6 +4,8 @@
 #include <cstdio>
 
 #include "lib/format/checkpoint.h"
+#include "lib/reference/reference_model.h"
+#include "lib/reference/self_generated.h"
 #include "lib/support/error.h"
 #include "passes/distill/distill_trainer.h"
 
@@ -12,6 +14,7 @@ namespace slmc {
 namespace {
 std::string nonNegative(double v) { return std::isfinite(v) && v >= 0 ? std::string() : "must be a number >= 0"; }
 std::string positive(double v) { return std::isfinite(v) && v > 0 ? std::string() : "must be a number > 0"; }
+constexpr int64_t kGenerateBatch = 8;  // teacher sequences sampled per batch
 }  // namespace
 
 DistillPass::DistillPass()
@@ -29,6 +32,7 @@ DistillPass::DistillPass()
   reverse_kl.check(nonNegative);
   ce.check(nonNegative);
   heldout.range(1, 1 << 20);
+  generate.range(0, 1 << 20);
   eval_every.range(0, int64_t{1} << 40);
   checkpoint_every.range(0, int64_t{1} << 40);
   stop_after.range(0, int64_t{1} << 40);
@@ -86,6 +90,22 @@ PassResult DistillPass::run(Model& model, PassContext& context) {
   require(teacher_model != nullptr, "pass 'distill' has no teacher: give teacher=PATH");
   const CalibrationSamples& samples = context.calibration();
   DistillData data{samples.ids, samples.num_samples, samples.seq_len};
+  if (generate > 0) {
+    // The teacher's own text first: the trainer holds out the last sequences, which stay data.
+    require(teacher_model->config.vocab_size == model.config.vocab_size,
+            "pass 'distill': teacher and student vocabularies differ (" + std::to_string(teacher_model->config.vocab_size) +
+                " vs " + std::to_string(model.config.vocab_size) + " tokens): distil between models of one tokenizer");
+    ReferenceModel::SamplingOptions sampling;
+    sampling.seed = context.seed;
+    std::vector<int32_t> ids = generateFromBos(
+        ReferenceModel(*teacher_model), generate, samples.seq_len, kGenerateBatch, sampling,
+        [&](int64_t done, int64_t total) { context.progress("distill: teacher generating", done, total, ""); });
+    ids.insert(ids.end(), data.ids.begin(), data.ids.end());
+    data.ids = std::move(ids);
+    data.num_sequences += generate;
+    context.log("distill: " + std::to_string(*generate) + " sequences of " + std::to_string(samples.seq_len) +
+                " tokens sampled from the teacher");
+  }
   DistillCallbacks callbacks;
   callbacks.log = [&](const std::string& line) { context.log(line); };
   callbacks.on_step = [&](const DistillStep& s, int64_t total, double tokens_per_second) {
@@ -103,9 +123,11 @@ PassResult DistillPass::run(Model& model, PassContext& context) {
                 static_cast<long long>(outcome.steps_done * outcome.tokens_per_step), first, last,
                 outcome.teacher_perplexity);
   result.summary = summary;
+  if (generate > 0) result.summary += " (" + std::to_string(*generate) + " training sequences sampled from the teacher)";
   if (outcome.steps_done < steps)
     result.summary += "; stopped at step " + std::to_string(outcome.steps_done) + " of " + std::to_string(*steps);
   result.figures = outcome.toJson();
+  result.figures["teacher_generated_sequences"] = *generate;
   return result;
 }
 

@@ -28,6 +28,10 @@ class DistillPass : public Pass {
   Option<double> reverse_kl{*this, "reverse_kl", "weight of reverse KL(student || teacher)", 0.0};
   Option<double> ce{*this, "ce", "weight of the cross-entropy on the data's next tokens", 0.0};
   Option<int64_t> heldout{*this, "heldout", "data sequences held out of training to measure perplexity", 4};
+  Option<int64_t> generate{*this, "generate",
+                           "sequences the teacher samples from BOS (temperature 1, seeded) to train on besides the data "
+                           "(held-out sequences stay data)",
+                           0};
   Option<int64_t> eval_every{*this, "eval_every", "held-out perplexity every K steps (0: only first and last)", 0};
   Option<std::string> checkpoint_dir{*this, "checkpoint_dir", "directory for checkpoints (\"\": none)", ""};
   Option<int64_t> checkpoint_every{*this, "checkpoint_every", "checkpoint every K steps (0: only at the end)", 0};
