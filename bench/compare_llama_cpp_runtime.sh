@@ -9,7 +9,10 @@
 # ggml_backend_amx_mul_mat): build it with
 #   -DCMAKE_C_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" (and the same CMAKE_CXX_FLAGS).
 #
-#   LLAMA_CPP_BIN=.../vendor/llama.cpp/build/bin bash bench/compare_llama_cpp_runtime.sh [PROMPT] [GEN] [ROUNDS]
+#   LLAMA_CPP_BIN=.../vendor/llama.cpp/build/bin bash bench/compare_llama_cpp_runtime.sh [PROMPTS] [GEN] [ROUNDS]
+#
+# PROMPTS: prompt lengths, comma-separated (default 64); GEN: tokens generated (default 64);
+# ROUNDS: passes over the pairs (default 2).
 #
 # Pairs (the float weights are the published Q4_1 GGUF dequantized; both sides quantize them the
 # plain way, no calibration): F32 vs the f32 pack; llama-quantize Q8_0 vs slmc RTN int8 g32;
@@ -44,27 +47,49 @@ mkdir -p "$out"
 # bench's JSON.
 cat > "$out/row.py" << 'PY'
 import csv, json, os, sys
-gguf, pack, round_, out = sys.argv[1:5]
+gguf, pack, round_, prompt, out = sys.argv[1:6]
 rows = list(csv.DictReader(open(os.path.join(out, "llama-bench.csv"))))
 lp = float([r["avg_ts"] for r in rows if int(r["n_prompt"]) > 0][0])
 lg = float([r["avg_ts"] for r in rows if int(r["n_gen"]) > 0][0])
 j = json.load(open(os.path.join(out, "slmc-bench.json")))
 sp, sg = j["prompt_tokens_per_second"], j["generation_tokens_per_second"]
 lb, sb = os.path.getsize(os.path.join(out, gguf)), os.path.getsize(os.path.join(out, pack))
-print(f"| {gguf} vs {pack} | {round_} | {lb:,} | {lp:.1f} | {lg:.1f} | {sb:,} | {sp:.1f} | {sg:.1f} | {sp / lp:.2f} | {sg / lg:.2f} |")
+print(f"| {gguf} vs {pack} | {round_} | {prompt} | {lb:,} | {lp:.1f} | {lg:.1f} | {sb:,} | {sp:.1f} | {sg:.1f} | {sp / lp:.2f} | {sg / lg:.2f} |")
 PY
 
-echo "## speed: prompt $prompt, generation $gen, $threads threads (tokens/s; llama-bench mean of 3, slmc bench one run)"
-echo "| pair | round | llama.cpp bytes | llama.cpp prompt | llama.cpp gen | slmc bytes | slmc prompt | slmc gen | prompt ratio | gen ratio |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "## speed: prompt $prompt tokens, generation $gen, $threads threads (tokens/s; llama-bench mean of 3, slmc bench one run)"
+echo "| pair | round | prompt | llama.cpp bytes | llama.cpp prompt | llama.cpp gen | slmc bytes | slmc prompt | slmc gen | prompt ratio | gen ratio |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for round in $(seq "$rounds"); do
-  for pair in "f32.gguf f32.slmc" "q8_0.gguf q8.slmc" "q4_0.gguf q4.slmc"; do
-    set -- $pair
-    "$LLAMA_CPP_BIN/llama-bench" -m "$out/$1" -p "$prompt" -n "$gen" -t "$threads" -r 3 -o csv > "$out/llama-bench.csv" 2>/dev/null
-    "$slmc" bench "$out/$2" --prompt "$prompt" -n "$gen" --no-bandwidth --json "$out/slmc-bench.json" > /dev/null
-    python3 "$out/row.py" "$1" "$2" "$round" "$out"
+  for p in ${prompt//,/ }; do
+    for pair in "f32.gguf f32.slmc" "q8_0.gguf q8.slmc" "q4_0.gguf q4.slmc"; do
+      set -- $pair
+      "$LLAMA_CPP_BIN/llama-bench" -m "$out/$1" -p "$p" -n "$gen" -t "$threads" -r 3 -o csv > "$out/llama-bench.csv" 2>/dev/null
+      "$slmc" bench "$out/$2" --prompt "$p" -n "$gen" --no-bandwidth --json "$out/slmc-bench.json" > /dev/null
+      python3 "$out/row.py" "$1" "$2" "$round" "$p" "$out"
+    done
   done
 done
+
+# Time to first token: a whole process each (open the model, prefill a prompt of about 64 tokens,
+# generate one), as a user starting either tool sees it; medians of 5, interleaved.
+echo
+echo "## time to first token (whole process: load + prefill of about 64 tokens + 1 token), medians of 5"
+prompt_text="The game began development in 2010 , carrying over a large portion of the work done on Valkyria Chronicles II . While it retained the standard features of the series , it also underwent multiple adjustments , such as making the game more forgiving for series newcomers ."
+python3 - "$LLAMA_CPP_BIN/llama-simple" "$slmc" "$out" "$prompt_text" << 'PY'
+import statistics, subprocess, sys, time
+llama, slmc, out, prompt = sys.argv[1:5]
+for gguf, pack in (("f32.gguf", "f32.slmc"), ("q8_0.gguf", "q8.slmc"), ("q4_0.gguf", "q4.slmc")):
+    runs = {"llama": [], "slmc": []}
+    for _ in range(5):
+        for who, cmd in (("llama", [llama, "-m", f"{out}/{gguf}", "-n", "1", prompt]),
+                         ("slmc", [slmc, "run", f"{out}/{pack}", "-p", prompt, "-n", "1", "--temperature", "0"])):
+            start = time.perf_counter()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            runs[who].append(time.perf_counter() - start)
+    l, s = statistics.median(runs["llama"]), statistics.median(runs["slmc"])
+    print(f"{gguf} vs {pack}: llama.cpp {l * 1000:.0f} ms, slmc {s * 1000:.0f} ms, ratio {s / l:.2f}")
+PY
 
 # Greedy tokens: the same model in both runtimes, as slmc's exact GGUF export and as its pack.
 # F32 is the check that both compute the same function (no activation coding on either side).

@@ -283,16 +283,22 @@ TEST_CASE("distill: configs/distill-shrunk.yaml is a pipeline slmc builds: prune
   CHECK(manager.pass(1).optionsJson()["steps"] == 24);
 }
 
-TEST_CASE("distill: configs/q3-qat.yaml is a pipeline slmc builds: quantize, distill through the grid, export") {
-  const Recipe r = parseRecipeFile(std::string(SLMC_SOURCE_DIR) + "/configs/q3-qat.yaml");
-  PassRegistry registry;
-  registerBuiltinPasses(registry);
-  PassManager manager(registry);
-  manager.build(r.passes);  // a distill pass without qat=true after quantize would be refused here
-  REQUIRE(manager.size() == 3);
-  CHECK(manager.pass(0).argument() == "rtn");  // quantize(method=rtn) builds the rtn pass
-  CHECK(manager.pass(0).optionsJson()["bits"] == 3);
-  CHECK(manager.pass(1).argument() == "distill");
-  CHECK(manager.pass(1).optionsJson()["qat"] == true);
-  CHECK(manager.pass(2).argument() == "export");
+TEST_CASE("distill: configs/q3-qat.yaml and q2-qat.yaml are q3 and q2, then distillation through the grid") {
+  for (const char* name : {"q3", "q2"}) {
+    CAPTURE(name);
+    const std::string dir = std::string(SLMC_SOURCE_DIR) + "/configs/";
+    const Recipe qat = parseRecipeFile(dir + name + "-qat.yaml"), plain = parseRecipeFile(dir + name + ".yaml");
+    PassRegistry registry;
+    registerBuiltinPasses(registry);
+    PassManager manager(registry), reference(registry);
+    manager.build(qat.passes);  // a distill pass without qat=true after quantize would be refused here
+    reference.build(plain.passes);
+    REQUIRE(manager.size() == 3);
+    CHECK(manager.pass(0).argument() == "gptq");  // quantize(method=gptq) builds the gptq pass
+    // The same quantization as the recipe without training, so that the two compare.
+    CHECK(manager.pass(0).optionsJson() == reference.pass(0).optionsJson());
+    CHECK(manager.pass(1).argument() == "distill");
+    CHECK(manager.pass(1).optionsJson()["qat"] == true);
+    CHECK(manager.pass(2).argument() == "export");
+  }
 }
