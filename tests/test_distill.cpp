@@ -15,6 +15,7 @@
 #include "lib/reference/perplexity.h"
 #include "lib/reference/reference_model.h"
 #include "passes/builtin_passes.h"
+#include "passes/distill/distill_memory.h"
 #include "passes/distill/distill_trainer.h"
 #include "passes/distill/lr_schedule.h"
 #include "passes/prune/structured_prune.h"
@@ -301,4 +302,34 @@ TEST_CASE("distill: configs/q3-qat.yaml and q2-qat.yaml are q3 and q2, then dist
     CHECK(manager.pass(1).optionsJson()["qat"] == true);
     CHECK(manager.pass(2).argument() == "export");
   }
+}
+
+TEST_CASE("distill: the memory a run needs is checked before it starts, against what the machine has") {
+  // SmolLM2-135M, QAT at 4 x 256 (the README's run): the lower bound sits under the measured
+  // 9.3 GiB peak RSS and above half of it.
+  const Model smollm2 = loadModel(realFile(modelsDir() + "/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf",
+                                           "SLMC_MODELS"));
+  const DistillMemoryEstimate qat = estimateDistillMemory(smollm2, smollm2, 4, 256, true);
+  const double gib = 1024.0 * 1024.0 * 1024.0, measured_peak = 9.3 * gib;
+  MESSAGE("SmolLM2 QAT 4 x 256: at least " << qat.total() / gib << " GiB (measured peak RSS 9.3 GiB)");
+  CHECK(static_cast<double>(qat.total()) < measured_peak);
+  CHECK(static_cast<double>(qat.total()) > 0.5 * measured_peak);
+  // Longer sequences cost more than their tokens (attention is quadratic); QAT keeps one more copy.
+  CHECK(estimateDistillMemory(smollm2, smollm2, 2, 512, true).activations > qat.activations);
+  CHECK(estimateDistillMemory(smollm2, smollm2, 4, 256, false).student < qat.student);
+  CHECK_NOTHROW(requireDistillMemory(qat, -1, 4, 256));  // unknown: no refusal
+  CHECK_NOTHROW(requireDistillMemory(qat, qat.total(), 4, 256));
+  checkError(errorOf([&] { requireDistillMemory(qat, qat.total() - 1, 4, 256); }),
+             "for micro-batches of 4 x 256 tokens");
+
+  // The command on a machine that plays 1 MiB: one line, exit 1, nothing written, before any step.
+  ScratchDir dir("distill-memory");
+  const GeneratedStoriesData d("distill-memory-data", 24, 8, 64);
+  setenv("SLMC_MEMORY_AVAILABLE", "1048576", 1);
+  const CommandResult r = runSlmc("-q distill --student-from " + stories260K() + " --drop-layers 1 --data " + d.calib +
+                                  " --samples 24 --seq-len 64 --steps 2 -o " + dir / "out");
+  unsetenv("SLMC_MEMORY_AVAILABLE");
+  expectError(r, "but 0.0 GiB is available: lower --batch");
+  CHECK_FALSE(fs::exists(dir / "out"));
+  CHECK(availableMemoryBytes() > 0);  // this machine's own figure, read from /proc/meminfo
 }

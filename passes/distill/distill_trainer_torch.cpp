@@ -17,6 +17,7 @@
 #include "lib/support/crc32.h"
 #include "lib/support/error.h"
 #include "passes/distill/distill_checkpoint.h"
+#include "passes/distill/distill_memory.h"
 #include "passes/distill/distill_torch.h"
 #include "passes/distill/distill_trainer.h"
 #include "passes/distill/lr_schedule.h"
@@ -158,6 +159,8 @@ void checkSetup(const Model& student, const Model& teacher, const DistillData& d
   require((o.checkpoint_every == 0 && o.stop_after == 0) || !o.checkpoint_dir.empty(),
           "checkpoint_every and stop_after need a checkpoint directory (checkpoint_dir)");
   require(o.stop_after >= 0 && o.stop_after <= o.steps, "stop_after must be within [0, steps]");
+  requireDistillMemory(estimateDistillMemory(student, teacher, o.batch, data.seq_len, o.qat), availableMemoryBytes(),
+                       o.batch, data.seq_len);
 }
 
 }  // namespace
