@@ -6,6 +6,8 @@
 // --ctx equal to the dataset's seq_len each window is exactly one sample.
 // A .slmc pack is scored by the LibTorch-free runtime (same windows; --engine reference runs
 // the reference forward on it instead); --batch applies to the reference only.
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -28,6 +30,30 @@
 #include "runtime/transformer.h"
 
 namespace slmc {
+
+PerplexityResult runtimePerplexity(runtime::Transformer& model, const std::vector<int32_t>& ids, int64_t ctx,
+                                   int64_t stride, bool second_half,
+                                   const std::function<void(int64_t, int64_t)>& progress) {
+  requireContextFits(model.config(), ctx);
+  require(ctx <= model.context(), "--ctx " + std::to_string(ctx) + " exceeds the runtime's context of " +
+                                      std::to_string(model.context()) + " tokens (use a smaller --ctx)");
+  const std::vector<EvalWindow> windows = evalWindows(static_cast<int64_t>(ids.size()), ctx, stride, second_half);
+  PerplexityResult r;
+  r.windows = static_cast<int64_t>(windows.size());
+  double nll_sum = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const EvalWindow& w = windows[i];
+    nll_sum += runtime::windowNll(model, ids.data(), w.begin, w.end, w.score_from);
+    r.tokens_scored += w.end - w.score_from;
+    r.tokens_forwarded += w.end - w.begin;
+    if (progress) progress(static_cast<int64_t>(i + 1), r.windows);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.mean_nll = nll_sum / static_cast<double>(r.tokens_scored);
+  r.perplexity = std::exp(r.mean_nll);
+  return r;
+}
 
 namespace {
 struct EvalOptions {

@@ -1,67 +1,25 @@
-// slmc: compress pretrained small language models. main only wires subcommands and maps
-// failures to exit codes: 0 success, 1 runtime error (bad input file, failed pass, failed gate),
-// 2 usage (bad flags, malformed gate, reports that cannot be compared).
-#include <algorithm>
-#include <cstdio>
-#include <exception>
-#include <thread>
-
-#include "apps/commands.h"
-#include "lib/report/usage_error.h"
-#include "lib/support/error.h"
-#include "lib/support/temp_paths.h"
-#include "lib/support/version.h"
+// slmc-full: every slmc command (LibTorch, which the reference forward, calibration and
+// distillation need, is linked here). Users run `slmc`, the front binary (front_main.cpp), which
+// runs `run` and `bench` itself and hands every other command to this one. main only wires
+// subcommands (cli_main.h maps failures to exit codes).
+#include "apps/cli_main.h"
 
 int main(int argc, char** argv) {
-  // Before any thread exists: an interrupted command removes its staging files.
-  slmc::installTempPathCleanup();
-  CLI::App app{"slmc: compress pretrained small language models (quantize, prune, distill, export)"};
-  app.set_version_flag("--version", std::string("slmc ") + slmc::kVersion);
-  app.require_subcommand(1);
-  slmc::CommonOptions common;
-  // More threads than a few per hardware thread only thrash (and 100000 exhausts memory on stacks).
-  const int max_threads = 8 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  app.add_option("--threads", common.threads, "CPU threads for compute (default: all cores)")
-      ->check(CLI::Validator(
-          [max_threads](std::string& value) -> std::string {
-            int n = -1;
-            const bool number = CLI::detail::lexical_cast(value, n);
-            if (number && n >= 0 && n <= max_threads) return "";
-            return value + " is not a thread count: give 0 (all cores) to " +
-                   std::to_string(max_threads) + " (8 per hardware thread)";
-          },
-          "0.." + std::to_string(max_threads), "thread count"));
-  app.add_flag("-q,--quiet", common.quiet, "no progress line");
-  app.fallthrough();
-  slmc::setupInspect(app);
-  slmc::setupEval(app, common);
-  slmc::setupExport(app, common);
-  slmc::setupDataset(app);
-  slmc::setupQuantize(app, common);
-  slmc::setupPrune(app, common);
-  slmc::setupCompress(app, common);
-  slmc::setupDistill(app, common);
-  slmc::setupPasses(app);
-  slmc::setupVerify(app);
-  slmc::setupRun(app, common);
-  slmc::setupValidate(app, common);
-  slmc::setupBench(app, common);
-  slmc::setupTokenize(app);
-  slmc::setupReport(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  } catch (const slmc::UsageError& e) {
-    std::fprintf(stderr, "slmc: error: %s\n", e.what());
-    return 2;
-  } catch (const slmc::Error& e) {
-    std::fprintf(stderr, "slmc: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "slmc: internal error: %s (please report this)\n", e.what());
-    return 1;
-  }
-  return 0;
+  return slmc::runCli(argc, argv, [](CLI::App& app, slmc::CommonOptions& common) {
+    slmc::setupInspect(app);
+    slmc::setupEval(app, common);
+    slmc::setupExport(app, common);
+    slmc::setupDataset(app);
+    slmc::setupQuantize(app, common);
+    slmc::setupPrune(app, common);
+    slmc::setupCompress(app, common);
+    slmc::setupDistill(app, common);
+    slmc::setupPasses(app);
+    slmc::setupVerify(app);
+    slmc::setupRun(app, common);
+    slmc::setupValidate(app, common);
+    slmc::setupBench(app, common);
+    slmc::setupTokenize(app);
+    slmc::setupReport(app);
+  });
 }

@@ -8,101 +8,20 @@
 // --chat wraps the prompt as one user message in the model's chat template (tokenizer_config.json's
 // chat_template, datasets/chat_template.h), prints only the reply, and also stops at the template's
 // end-of-turn token (the config's eos_token, e.g. <|im_end|> for ChatML).
-//
-// Also home of the helpers the runtime commands share (declared in commands.h).
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "apps/commands.h"
 #include "datasets/chat_template.h"
 #include "datasets/tokenizer.h"
 #include "lib/format/pack_reader.h"
-#include "lib/reference/perplexity.h"
 #include "lib/support/error.h"
 #include "lib/support/file_util.h"
 #include "runtime/sampler.h"
 #include "runtime/transformer.h"
 
 namespace slmc {
-
-namespace fs = std::filesystem;
-
-// ---------------------------------------------------------------------------------------------
-// Shared by run, eval (packs), validate and bench.
-
-runtime::Transformer openPackForRuntime(const std::string& path, int64_t max_context) {
-  require(fs::exists(path), "model '" + path + "' does not exist (pass a .slmc pack written by slmc export)");
-  // A file named .slmc, or too short for a magic, is a damaged pack: the pack reader names what
-  // is wrong with it. Anything else is a model of another format, which export turns into a pack.
-  std::error_code ec;
-  const bool damaged_pack = !fs::is_directory(path, ec) && (endsWith(path, ".slmc") || fs::file_size(path, ec) < 8);
-  require(damaged_pack || (!fs::is_directory(path) && looksLikePack(path)),
-          "'" + path + "' is not a .slmc pack; the runtime runs packs only (write one with slmc export " + path +
-              " -o model.slmc)");
-  return runtime::Transformer::open(path, max_context);
-}
-
-namespace {
-// Temporary directories holding extracted tokenizers, removed at exit.
-struct TempDirs {
-  std::vector<std::string> paths;
-  ~TempDirs() {
-    for (const std::string& p : paths) {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  }
-};
-TempDirs& tempDirs() {
-  static TempDirs dirs;
-  return dirs;
-}
-}  // namespace
-
-std::string packTokenizerPath(const PackFile& pack) {
-  if (pack.tokenizerFiles().empty()) return "";
-  const fs::path dir = fs::temp_directory_path() /
-                       ("slmc-tokenizer-" + std::to_string(::getpid()) + "-" + std::to_string(tempDirs().paths.size()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  tempDirs().paths.push_back(dir.string());
-  for (const PackEmbeddedFile& f : pack.tokenizerFiles()) {
-    std::ofstream out(dir / fs::path(f.name).filename(), std::ios::binary);
-    out.write(f.bytes.data(), static_cast<std::streamsize>(f.bytes.size()));
-    require(static_cast<bool>(out), "cannot write the pack's tokenizer to " + dir.string() + " (check TMPDIR)");
-  }
-  return dir.string();
-}
-
-PerplexityResult runtimePerplexity(runtime::Transformer& model, const std::vector<int32_t>& ids, int64_t ctx,
-                                   int64_t stride, bool second_half,
-                                   const std::function<void(int64_t, int64_t)>& progress) {
-  requireContextFits(model.config(), ctx);
-  require(ctx <= model.context(), "--ctx " + std::to_string(ctx) + " exceeds the runtime's context of " +
-                                      std::to_string(model.context()) + " tokens (use a smaller --ctx)");
-  const std::vector<EvalWindow> windows = evalWindows(static_cast<int64_t>(ids.size()), ctx, stride, second_half);
-  PerplexityResult r;
-  r.windows = static_cast<int64_t>(windows.size());
-  double nll_sum = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < windows.size(); ++i) {
-    const EvalWindow& w = windows[i];
-    nll_sum += runtime::windowNll(model, ids.data(), w.begin, w.end, w.score_from);
-    r.tokens_scored += w.end - w.score_from;
-    r.tokens_forwarded += w.end - w.begin;
-    if (progress) progress(static_cast<int64_t>(i + 1), r.windows);
-  }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  r.mean_nll = nll_sum / static_cast<double>(r.tokens_scored);
-  r.perplexity = std::exp(r.mean_nll);
-  return r;
-}
 
 // ---------------------------------------------------------------------------------------------
 // slmc run

@@ -251,8 +251,8 @@ Transformer::Transformer(std::shared_ptr<const PackFile> pack, int64_t max_conte
   s_.hb2.resize(rows(f));
   s_.logits.resize(rows(c.vocab_size));
   const size_t cache = static_cast<size_t>(c.num_layers * context_ * kv);
-  s_.key_cache.assign(cache, 0.0f);
-  s_.value_cache.assign(cache, 0.0f);
+  s_.key_cache.reset(new float[cache]);  // not value-initialised: see transformer.h
+  s_.value_cache.reset(new float[cache]);
 
   if (c.positions == PositionType::Rotary) {
     // As the reference builds it, in float32: inv_freq = 1 / theta^(2j / head_dim), angle = pos · inv_freq.
@@ -344,8 +344,8 @@ void Transformer::forwardChunk(const int32_t* ids, int64_t n, bool all_logits) {
         for (int64_t hh = 0; hh < c.num_kv_heads; ++hh) rotate(s_.k.data() + i * kv + hh * hd, cos, sin, half);
       }
     for (int64_t g = 0; g < c.num_kv_heads; ++g) {
-      float* key_cache = s_.key_cache.data() + ((l * c.num_kv_heads + g) * context_ + pos_) * hd;
-      float* value_cache = s_.value_cache.data() + ((l * c.num_kv_heads + g) * context_ + pos_) * hd;
+      float* key_cache = s_.key_cache.get() + ((l * c.num_kv_heads + g) * context_ + pos_) * hd;
+      float* value_cache = s_.value_cache.get() + ((l * c.num_kv_heads + g) * context_ + pos_) * hd;
       for (int64_t i = 0; i < n; ++i) {
         std::memcpy(key_cache + i * hd, s_.k.data() + i * kv + g * hd, static_cast<size_t>(hd) * sizeof(float));
         std::memcpy(value_cache + i * hd, s_.v.data() + i * kv + g * hd, static_cast<size_t>(hd) * sizeof(float));
@@ -385,8 +385,8 @@ void Transformer::attention(int64_t layer, int64_t n) {
   const ModelConfig& c = config_;
   const int64_t nh = c.num_heads, hd = c.head_dim, rep = nh / c.num_kv_heads;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  const float* keys = s_.key_cache.data() + layer * c.num_kv_heads * context_ * hd;
-  const float* values = s_.value_cache.data() + layer * c.num_kv_heads * context_ * hd;
+  const float* keys = s_.key_cache.get() + layer * c.num_kv_heads * context_ * hd;
+  const float* values = s_.value_cache.get() + layer * c.num_kv_heads * context_ * hd;
   const int threads = omp_get_max_threads();
   if (static_cast<int64_t>(s_.scores.size()) < threads * context_)
     s_.scores.resize(static_cast<size_t>(threads * context_));

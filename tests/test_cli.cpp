@@ -1,7 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <filesystem>
 
+#include "lib/support/version.h"
 #include "tests/test_support.h"
 
 using namespace slmc::test;
@@ -66,6 +70,27 @@ TEST_CASE("cli: eval --second-half scores llama-perplexity's targets, alike in t
   CHECK(b["tokens_scored"] == 124);
   CHECK(a["perplexity"].get<double>() == doctest::Approx(b["perplexity"].get<double>()).epsilon(1e-4));
   expectError(runSlmc("eval " + stories260K() + tokens + " --stride 32"), "drop --stride 32");
+}
+
+TEST_CASE("cli: the front runs run and bench itself and hands the rest to slmc-full, or says it is missing") {
+  ScratchDir dir("cli-front");
+  REQUIRE(runSlmc("-q export " + stories260K() + " --format pack -o " + (dir / "m.slmc")).exit_code == 0);
+  const auto run = runSlmc("--threads 1 run " + (dir / "m.slmc") + " --prompt-ids 1 -n 4 --temperature 0");
+  REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  const auto help = runSlmc("--help");
+  CHECK(help.exit_code == 0);
+  for (const char* command : {"quantize", "distill", "export", "run", "bench"})
+    CHECK_MESSAGE(help.out.find(command) != std::string::npos, command);
+  CHECK(runSlmc("--version").out == std::string("slmc ") + slmc::kVersion + "\n");
+  // The front alone, without slmc-full beside it: runtime commands still work, the others say why not.
+  const std::string alone = dir / "alone";
+  std::filesystem::create_directories(alone);
+  std::filesystem::copy_file(SLMC_BINARY, alone + "/slmc");
+  const std::string front = alone + "/slmc";
+  CHECK(std::system((front + " --threads 1 run " + (dir / "m.slmc") + " --prompt-ids 1 -n 2 --temperature 0 >/dev/null 2>&1").c_str()) == 0);
+  const std::string err = dir / "alone.err";
+  const int status = std::system((front + " inspect " + stories260K() + " 2>" + err).c_str());
+  expectError({WEXITSTATUS(status), "", readFile(err)}, "slmc-full must sit next to slmc");
 }
 
 TEST_CASE("cli: bad input gives one error line, exit code 1, and no artifact") {

@@ -127,6 +127,11 @@ TEST_CASE("pack: CRC-32C check value and running checksums") {
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + 3);
   for (size_t split : {0, 1, 7, 8, 9, 500, 999, 1000})
     CHECK(crc32c(data.data() + split, data.size() - split, crc32c(data.data(), split)) == crc32c(data.data(), data.size()));
+  // The instruction path (where the CPU has it) and the portable tables agree at every length and offset.
+  CHECK(crc32cPortable("123456789", 9) == 0xE3069283u);
+  for (size_t offset : {0, 1, 3})
+    for (size_t n = 0; n + offset <= data.size(); n += 37)
+      REQUIRE(crc32c(data.data() + offset, n, 0x12345678u) == crc32cPortable(data.data() + offset, n, 0x12345678u));
 }
 
 TEST_CASE("pack: the storage table sizes quantized blocks exactly as quant_scheme.h counts them") {

@@ -1,0 +1,55 @@
+#include "apps/cli_main.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <thread>
+
+#include "lib/report/usage_error.h"
+#include "lib/support/error.h"
+#include "lib/support/temp_paths.h"
+#include "lib/support/version.h"
+
+namespace slmc {
+
+int runCli(int argc, char** argv, const std::function<void(CLI::App&, CommonOptions&)>& add_commands) {
+  // Before any thread exists: an interrupted command removes its staging files.
+  installTempPathCleanup();
+  CLI::App app{"slmc: compress pretrained small language models (quantize, prune, distill, export)"};
+  app.set_version_flag("--version", std::string("slmc ") + kVersion);
+  app.require_subcommand(1);
+  CommonOptions common;
+  // More threads than a few per hardware thread only thrash (and 100000 exhausts memory on stacks).
+  const int max_threads = 8 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  app.add_option("--threads", common.threads, "CPU threads for compute (default: all cores)")
+      ->check(CLI::Validator(
+          [max_threads](std::string& value) -> std::string {
+            int n = -1;
+            const bool number = CLI::detail::lexical_cast(value, n);
+            if (number && n >= 0 && n <= max_threads) return "";
+            return value + " is not a thread count: give 0 (all cores) to " +
+                   std::to_string(max_threads) + " (8 per hardware thread)";
+          },
+          "0.." + std::to_string(max_threads), "thread count"));
+  app.add_flag("-q,--quiet", common.quiet, "no progress line");
+  app.fallthrough();
+  add_commands(app, common);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "slmc: error: %s\n", e.what());
+    return 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "slmc: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "slmc: internal error: %s (please report this)\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace slmc
