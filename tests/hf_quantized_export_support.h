@@ -44,6 +44,15 @@ std::vector<T> values(const Tensor& t) {
   return v;
 }
 
+inline bool sameBits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// "….mlp.up_proj.weight" -> "….mlp.up_proj", written here rather than taken from the exporter.
+inline std::string moduleOf(const std::string& weight) {
+  return weight.substr(0, weight.size() - std::string(".weight").size());
+}
+
 // Value `index_in_word` of an int32 word of `bits`-bit values: bits [index * bits, (index + 1) * bits).
 inline int unpackedInt32(int32_t word, int64_t index_in_word, int bits) {
   return static_cast<int>((static_cast<uint32_t>(word) >> (index_in_word * bits)) & ((1u << bits) - 1));

@@ -73,12 +73,6 @@ std::vector<float> dequantizedFromFile(const std::map<std::string, Tensor>& file
   return w;
 }
 
-bool sameBits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-std::string moduleOf(const std::string& weight) { return weight.substr(0, weight.size() - std::string(".weight").size()); }
-
 // Exports `m` as GPTQ and checks config.json and every tensor against the model.
 void checkExport(const Model& m, const std::string& dir) {
   saveHfDirectory(m, dir, HfQuantFormat::Gptq);
