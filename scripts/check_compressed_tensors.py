@@ -15,6 +15,11 @@ never on the product's path.
 
 Exit status 1 when an unpacked weight differs from transformers' or the perplexities differ by
 more than --tolerance (relative).
+
+Known to work (2026-12): Debian's python3-torch 1.13 (/usr/bin/python3) with
+`pip install --break-system-packages transformers==4.45.2 compressed-tensors==0.6.0` and
+`pip install --no-deps accelerate==0.34.2` (transformers 4.44 does not know compressed-tensors;
+newer compressed-tensors releases need torch >= 2.1).
 """
 import argparse
 import json
@@ -127,11 +132,25 @@ def main():
     print(f"unpacked {len(unpacked)} packed linears with numpy")
 
     import torch
+
+    if not hasattr(torch, "float8_e4m3fn"):
+        # Debian's torch 1.13 has no float8 dtypes; compressed-tensors names one at import time,
+        # for its fp8 schemes only. A placeholder lets the int4/int8 pack-quantized path load.
+        torch.float8_e4m3fn = torch.float16
     import transformers
 
     model = transformers.AutoModelForCausalLM.from_pretrained(args.export_dir, torch_dtype=torch.float32).eval()
     modules = dict(model.named_modules())
-    worst = max(float(np.abs(modules[base].weight.detach().numpy() - w).max()) for base, w in unpacked.items())
+
+    def decompressed(module):
+        # transformers >= 4.45 keeps compressed-tensors' CompressedLinear modules compressed and
+        # decompresses in each forward; older ones decompress at load into a plain .weight.
+        if hasattr(module, "weight"):
+            return module.weight
+        with torch.no_grad():
+            return module.compressor.decompress_module(module)
+
+    worst = max(float(np.abs(decompressed(modules[base]).detach().numpy() - w).max()) for base, w in unpacked.items())
     print(f"max |numpy unpack - transformers' decompressed weight| = {worst:.3g}")
 
     # The same ids for both: slmc tokenizes the text (its eval's --data policy is per document;
