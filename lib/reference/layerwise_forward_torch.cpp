@@ -18,6 +18,7 @@
 #include <map>
 #include <random>
 
+#include "lib/reference/cpu_block_cache.h"
 #include "lib/reference/layerwise_forward.h"
 #include "lib/reference/reference_decoder_torch.h"
 #include "lib/support/error.h"
@@ -131,6 +132,9 @@ class SiteAccumulator {
 }  // namespace
 
 struct LayerwiseForward::State {
+  // The chunks' temporaries reuse the previous chunk's blocks (cpu_block_cache.h); constructed
+  // with the forward's shapes, see LayerwiseForward's constructor.
+  std::unique_ptr<CpuBlockCache::Scope> block_cache;
   ModelConfig config;
   LayerwiseOptions options;
   int64_t num_samples = 0, seq = 0, next = 0;
@@ -170,6 +174,10 @@ LayerwiseForward::LayerwiseForward(const Model& model, const std::vector<int32_t
           "layer-wise forward: sample_rows must be >= 0, got " + std::to_string(options.sample_rows));
   decoder::validateActivationQuantNames(model);
   State& s = *state_;
+  const ModelConfig& mc = model.config;
+  const int64_t widest = std::max({mc.hidden_size, mc.intermediate_size, mc.num_heads * seq});
+  s.block_cache = std::make_unique<CpuBlockCache::Scope>(
+      static_cast<size_t>(32 * std::min(options.batch, num_samples) * seq * widest * 4));
   s.config = model.config;
   s.options = options;
   s.num_samples = num_samples;

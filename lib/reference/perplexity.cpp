@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "lib/reference/cpu_block_cache.h"
 #include "lib/support/error.h"
 
 namespace slmc {
@@ -54,6 +55,9 @@ PerplexityResult evaluatePerplexity(const ReferenceModel& model, const std::vect
   requireContextFits(model.config(), options.ctx);
   require(options.batch >= 1, "--batch must be at least 1");
   const auto windows = evalWindows(static_cast<int64_t>(ids.size()), options.ctx, options.stride, options.second_half);
+  // Each batch's logits and softmaxes reuse the previous batch's blocks (cpu_block_cache.h).
+  const CpuBlockCache::Scope block_cache(
+      static_cast<size_t>(6 * options.batch * options.ctx * model.config().vocab_size * 4));
   PerplexityResult r;
   r.windows = static_cast<int64_t>(windows.size());
   double nll_sum = 0;

@@ -13,10 +13,10 @@
 #include <random>
 #include <sstream>
 
+#include "lib/reference/cpu_block_cache.h"
 #include "lib/reference/reference_model.h"
 #include "lib/support/crc32.h"
 #include "lib/support/error.h"
-#include "passes/distill/cpu_block_cache_torch.h"
 #include "passes/distill/distill_checkpoint.h"
 #include "passes/distill/distill_memory.h"
 #include "passes/distill/distill_torch.h"
@@ -184,9 +184,9 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
   }
 
   const ReferenceModel teacher_model(teacher);
-  // Each step's logit-sized tensors reuse the previous step's blocks (cpu_block_cache_torch.h);
+  // Each step's logit-sized tensors reuse the previous step's blocks (lib/reference/cpu_block_cache.h);
   // at most a micro-batch's activation estimate is kept cached.
-  const distill::CpuBlockCache::Scope block_cache(static_cast<size_t>(
+  const CpuBlockCache::Scope block_cache(static_cast<size_t>(
       estimateDistillMemory(student, teacher, options.batch, data.seq_len, options.qat).activations));
   TrainableStudent s = makeTrainableStudent(student, options.qat);
   std::vector<at::Tensor> params;

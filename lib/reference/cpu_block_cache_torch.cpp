@@ -1,14 +1,15 @@
-#include "passes/distill/cpu_block_cache_torch.h"
+#include "lib/reference/cpu_block_cache.h"
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <unordered_map>
 
-namespace slmc::distill {
+namespace slmc {
 
 namespace {
 
@@ -21,6 +22,7 @@ struct BlockCache {
   std::multimap<size_t, void*> free;       // freed blocks, by size
   size_t cached = 0, max_cached = 0;
   bool active = false;
+  int depth = 0;  // Scopes alive: the outermost installs and uninstalls
 };
 
 BlockCache& cache() {
@@ -77,23 +79,25 @@ CachingAllocator& allocator() {
 
 CpuBlockCache::Scope::Scope(size_t max_cached_bytes) {
   CachingAllocator& a = allocator();
+  BlockCache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.max_cached = std::max(c.max_cached, max_cached_bytes);
+  if (c.depth++ > 0) return;  // nested (calibration inside a pipeline that already caches)
   a.fallback = c10::GetAllocator(c10::DeviceType::CPU);
-  {
-    std::lock_guard<std::mutex> lock(cache().mutex);
-    cache().active = true;
-    cache().max_cached = max_cached_bytes;
-  }
+  c.active = true;
   c10::SetAllocator(c10::DeviceType::CPU, &a, kPriority);
 }
 
 CpuBlockCache::Scope::~Scope() {
-  c10::SetAllocator(c10::DeviceType::CPU, allocator().fallback, kPriority);
   BlockCache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
+  if (--c.depth > 0) return;
+  c10::SetAllocator(c10::DeviceType::CPU, allocator().fallback, kPriority);
   c.active = false;
+  c.max_cached = 0;
   for (const auto& [n, p] : c.free) c10::free_cpu(p);
   c.free.clear();
   c.cached = 0;
 }
 
-}  // namespace slmc::distill
+}  // namespace slmc
