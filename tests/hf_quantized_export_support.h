@@ -5,13 +5,16 @@
 
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "lib/format/hf_checkpoint.h"
 #include "lib/format/safetensors.h"
 #include "lib/model/model.h"
 #include "lib/model/quantized_tensor.h"
+#include "tests/test_support.h"
 
 namespace slmc::test {
 
@@ -56,6 +59,17 @@ inline std::string moduleOf(const std::string& weight) {
 // Value `index_in_word` of an int32 word of `bits`-bit values: bits [index * bits, (index + 1) * bits).
 inline int unpackedInt32(int32_t word, int64_t index_in_word, int bits) {
   return static_cast<int>((static_cast<uint32_t>(word) >> (index_in_word * bits)) & ((1u << bits) - 1));
+}
+
+// Exporting `m` in `format` into dir/out fails with one line holding `expected` and the
+// `alternative` formats, and leaves `dir` empty (no output, no staging directory).
+inline void checkRefusedExport(const Model& m, HfQuantFormat format, const ScratchDir& dir, const std::string& expected,
+                               const std::string& alternative) {
+  const std::string error = errorOf([&] { saveHfDirectory(m, dir / "out", format); });
+  checkError(error, expected);
+  checkError(error, alternative);
+  CHECK_FALSE(std::filesystem::exists(dir / "out"));
+  CHECK(dir.entries() == 0);
 }
 
 }  // namespace slmc::test

@@ -224,11 +224,7 @@ TEST_CASE("compressed-tensors export: a sparse model carries compressed-tensors'
 TEST_CASE("compressed-tensors export: schemes it has no equivalent of are refused, writing nothing") {
   ScratchDir dir("ct-refused");
   const auto refused = [&](const Model& m, const std::string& expected) {
-    const std::string error = errorOf([&] { saveHfDirectory(m, dir / "out", HfQuantFormat::CompressedTensors); });
-    checkError(error, expected);
-    checkError(error, "--quant-format slmc");
-    CHECK_FALSE(std::filesystem::exists(dir / "out"));
-    CHECK(dir.entries() == 0);  // no staging directory left either
+    checkRefusedExport(m, HfQuantFormat::CompressedTensors, dir, expected, "--quant-format slmc");
     CHECK_FALSE(compressedTensorsExportability(m).possible);
   };
   refused(quantizedStories(QuantScheme{3, 32, true}), "'model.layers.0.self_attn.q_proj.weight' is int3-g32-sym");

@@ -163,11 +163,7 @@ TEST_CASE("GPTQ export: int2 g32 asymmetric and int8 per-channel, with an untied
 TEST_CASE("GPTQ export: what the layout cannot hold is refused, writing nothing") {
   ScratchDir dir("gptq-refused");
   const auto refused = [&](const Model& m, const std::string& expected) {
-    const std::string error = errorOf([&] { saveHfDirectory(m, dir / "out", HfQuantFormat::Gptq); });
-    checkError(error, expected);
-    checkError(error, "--quant-format compressed-tensors or slmc");
-    CHECK_FALSE(std::filesystem::exists(dir / "out"));
-    CHECK(dir.entries() == 0);  // no staging directory left either
+    checkRefusedExport(m, HfQuantFormat::Gptq, dir, expected, "--quant-format compressed-tensors or slmc");
     CHECK_FALSE(gptqExportability(m).possible);
   };
   const Model tiny = randomModel(tinyLlama(true), 8);
