@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "lib/format/hf_linear_packing.h"
+#include "lib/format/stored_tensors.h"
 #include "lib/model/quant_scheme.h"
 #include "lib/model/sparsity_record.h"
 #include "lib/support/error.h"
@@ -145,14 +146,7 @@ json compressedTensorsQuantizationConfig(const Model& model) {
 std::vector<std::pair<std::string, Tensor>> compressedTensorsCheckpointTensors(const Model& model) {
   const CompressedTensorsExportability exportability = compressedTensorsExportability(model);
   require(exportability.possible, "cannot write compressed-tensors: " + exportability.detail);
-  std::vector<std::pair<std::string, Tensor>> out;
-  for (const auto& [name, tensor] : model.tensors) {
-    auto it = model.quantized.find(name);
-    if (it == model.quantized.end()) {
-      out.emplace_back(name, tensor);
-      continue;
-    }
-    const QuantizedTensor& q = *it->second;
+  return layoutTensors(model, [](const std::string& name, const QuantizedTensor& q, NamedTensors& out) {
     const int bits = q.scheme.bits();
     const int64_t per_word = 32 / bits, groups = q.groups();
     const std::string base = hfModuleOf(name);
@@ -169,8 +163,7 @@ std::vector<std::pair<std::string, Tensor>> compressedTensorsCheckpointTensors(c
     }
     const int64_t shape[2] = {q.rows, q.cols};
     out.emplace_back(base + ".weight_shape", Tensor::copyOf(DType::I64, {2}, shape));
-  }
-  return out;
+  });
 }
 
 }  // namespace slmc

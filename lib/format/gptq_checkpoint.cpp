@@ -107,14 +107,7 @@ json gptqQuantizationConfig(const Model& model) {
 std::vector<std::pair<std::string, Tensor>> gptqCheckpointTensors(const Model& model) {
   const GptqExportability exportability = gptqExportability(model);
   require(exportability.possible, "cannot write a GPTQ checkpoint: " + exportability.detail);
-  std::vector<std::pair<std::string, Tensor>> out;
-  for (const auto& [name, tensor] : model.tensors) {
-    auto it = model.quantized.find(name);
-    if (it == model.quantized.end()) {
-      out.emplace_back(name, tensor);
-      continue;
-    }
-    const QuantizedTensor& q = *it->second;
+  return layoutTensors(model, [](const std::string& name, const QuantizedTensor& q, NamedTensors& out) {
     const int bits = q.scheme.bits();
     const int64_t per_word = 32 / bits, groups = q.groups(), group_size = q.cols / groups;
     const std::string base = hfModuleOf(name);
@@ -136,8 +129,7 @@ std::vector<std::pair<std::string, Tensor>> gptqCheckpointTensors(const Model& m
     std::vector<int32_t> g_idx(static_cast<size_t>(q.cols));
     for (int64_t c = 0; c < q.cols; ++c) g_idx[static_cast<size_t>(c)] = static_cast<int32_t>(c / group_size);
     out.emplace_back(base + ".g_idx", Tensor::copyOf(DType::I32, {q.cols}, g_idx.data()));
-  }
-  return out;
+  });
 }
 
 namespace {

@@ -44,14 +44,7 @@ Tensor f16Tensor(Shape shape, const std::vector<float>& values) {
 }  // namespace
 
 std::vector<std::pair<std::string, Tensor>> quantizedCheckpointTensors(const Model& model) {
-  std::vector<std::pair<std::string, Tensor>> out;
-  for (const auto& [name, tensor] : model.tensors) {
-    auto it = model.quantized.find(name);
-    if (it == model.quantized.end()) {
-      out.emplace_back(name, tensor);
-      continue;
-    }
-    const QuantizedTensor& q = *it->second;
+  return layoutTensors(model, [](const std::string& name, const QuantizedTensor& q, NamedTensors& out) {
     const int bits = q.scheme.bits();
     out.emplace_back(name + ".qcodes",
                      u8Tensor({q.rows, packedRowBytes(q.cols, bits)}, packCodes(q.codes.data(), q.rows, q.cols, bits)));
@@ -59,8 +52,7 @@ std::vector<std::pair<std::string, Tensor>> quantizedCheckpointTensors(const Mod
     if (!q.scheme.symmetric)
       out.emplace_back(name + ".qzeros", u8Tensor({q.rows, packedRowBytes(q.groups(), bits)},
                                                   packCodes(q.zeros.data(), q.rows, q.groups(), bits)));
-  }
-  return out;
+  });
 }
 
 void importQuantizedTensors(const json& qc, std::vector<std::pair<std::string, Tensor>>& raw_list, Model& model,

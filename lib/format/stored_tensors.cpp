@@ -5,6 +5,19 @@
 
 namespace slmc {
 
+NamedTensors layoutTensors(const Model& model,
+                           const std::function<void(const std::string&, const QuantizedTensor&, NamedTensors&)>& write) {
+  NamedTensors out;
+  for (const auto& [name, tensor] : model.tensors) {
+    auto it = model.quantized.find(name);
+    if (it == model.quantized.end())
+      out.emplace_back(name, tensor);
+    else
+      write(name, *it->second, out);
+  }
+  return out;
+}
+
 StoredTensors::StoredTensors(std::vector<std::pair<std::string, Tensor>>& raw) {
   for (auto& [name, t] : raw) {
     order.push_back(name);
