@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <thread>
 
 #include "lib/model/bit_packing.h"
 #include "lib/model/model_config.h"
@@ -467,13 +468,30 @@ void PackFile::parseMetadata(const std::vector<pack::BlockEntry>& table, uint64_
 }
 
 void PackFile::verify() const {
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    const PackBlock& b = blocks_[i];
-    require(crc32c(data_ + b.offset, b.bytes) == b.crc32,
-            origin_ + ": checksum mismatch in block " + str(i) + " (" + b.what + ") at offset " + str(b.offset) +
-                ": the file is corrupt (" + kReexport + ")");
+  // The checksums and the value scan each read the whole file: on two threads at once they cost
+  // the longer of the two (the float32 SmolLM2 pack, 540 MB: ~0.1 s of a run's start). A damaged
+  // block is still reported before a bad value.
+  int64_t bad_block = -1;
+  std::thread checksums([&] {
+    for (size_t i = 0; i < blocks_.size(); ++i)
+      if (crc32c(data_ + blocks_[i].offset, blocks_[i].bytes) != blocks_[i].crc32) {
+        bad_block = static_cast<int64_t>(i);
+        return;
+      }
+  });
+  std::string bad_value;
+  try {
+    checkValues(*this);
+  } catch (const Error& e) {
+    bad_value = e.what();
   }
-  checkValues(*this);
+  checksums.join();
+  if (bad_block >= 0) {
+    const PackBlock& b = blocks_[static_cast<size_t>(bad_block)];
+    throw Error(origin_ + ": checksum mismatch in block " + str(static_cast<uint64_t>(bad_block)) + " (" + b.what + ") at offset " +
+                str(b.offset) + ": the file is corrupt (" + kReexport + ")");
+  }
+  if (!bad_value.empty()) throw Error(bad_value);
   checkSparsityClaims(*this);
 }
 
