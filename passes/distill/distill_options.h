@@ -40,6 +40,9 @@ struct DistillOptions {
   // training (the last ones of the data).
   int64_t heldout = 4;
   int64_t eval_every = 0;
+  // Sequences the teacher samples from BOS (temperature 1, seeded by `seed`) and the student
+  // trains on besides the data; they go before the data, so the held-out sequences stay data.
+  int64_t generate = 0;
   // Checkpoints (weights, optimizer, schedule position, RNG, data position) every
   // checkpoint_every steps into checkpoint_dir, each written atomically; resume continues the run
   // saved in that directory bit for bit. stop_after > 0 ends the run after that step (with a

@@ -4,8 +4,6 @@
 #include <cstdio>
 
 #include "lib/format/checkpoint.h"
-#include "lib/reference/reference_model.h"
-#include "lib/reference/self_generated.h"
 #include "lib/support/error.h"
 #include "passes/distill/distill_trainer.h"
 
@@ -14,7 +12,6 @@ namespace slmc {
 namespace {
 std::string nonNegative(double v) { return std::isfinite(v) && v >= 0 ? std::string() : "must be a number >= 0"; }
 std::string positive(double v) { return std::isfinite(v) && v > 0 ? std::string() : "must be a number > 0"; }
-constexpr int64_t kGenerateBatch = 8;  // teacher sequences sampled per batch
 }  // namespace
 
 DistillPass::DistillPass()
@@ -53,6 +50,7 @@ DistillOptions DistillPass::distillOptions(uint64_t seed) const {
   o.weight_decay = weight_decay;
   o.clip = clip;
   o.heldout = heldout;
+  o.generate = generate;
   o.eval_every = eval_every;
   o.checkpoint_dir = checkpoint_dir;
   o.checkpoint_every = checkpoint_every;
@@ -89,25 +87,12 @@ PassResult DistillPass::run(Model& model, PassContext& context) {
   }
   require(teacher_model != nullptr, "pass 'distill' has no teacher: give teacher=PATH");
   const CalibrationSamples& samples = context.calibration();
-  DistillData data{samples.ids, samples.num_samples, samples.seq_len};
-  if (generate > 0) {
-    // The teacher's own text first: the trainer holds out the last sequences, which stay data.
-    require(teacher_model->config.vocab_size == model.config.vocab_size,
-            "pass 'distill': teacher and student vocabularies differ (" + std::to_string(teacher_model->config.vocab_size) +
-                " vs " + std::to_string(model.config.vocab_size) + " tokens): distil between models of one tokenizer");
-    ReferenceModel::SamplingOptions sampling;
-    sampling.seed = context.seed;
-    std::vector<int32_t> ids = generateFromBos(
-        ReferenceModel(*teacher_model), generate, samples.seq_len, kGenerateBatch, sampling,
-        [&](int64_t done, int64_t total) { context.progress("distill: teacher generating", done, total, ""); });
-    ids.insert(ids.end(), data.ids.begin(), data.ids.end());
-    data.ids = std::move(ids);
-    data.num_sequences += generate;
-    context.log("distill: " + std::to_string(*generate) + " sequences of " + std::to_string(samples.seq_len) +
-                " tokens sampled from the teacher");
-  }
+  const DistillData data{samples.ids, samples.num_samples, samples.seq_len};
   DistillCallbacks callbacks;
   callbacks.log = [&](const std::string& line) { context.log(line); };
+  callbacks.on_generate = [&](int64_t done, int64_t total) {
+    context.progress("distill: teacher generating", done, total, "");
+  };
   callbacks.on_step = [&](const DistillStep& s, int64_t total, double tokens_per_second) {
     char note[128];
     std::snprintf(note, sizeof note, "loss %.4f, lr %.2e, %.0f tok/s", s.loss, s.lr, tokens_per_second);

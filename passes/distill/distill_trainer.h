@@ -58,6 +58,7 @@ struct DistillOutcome {
 struct DistillCallbacks {
   std::function<void(const DistillStep&, int64_t total_steps, double tokens_per_second)> on_step;
   std::function<void(const std::string&)> log;
+  std::function<void(int64_t done, int64_t total)> on_generate;  // teacher sequences sampled so far
 };
 
 // Trains `student` (in place: its float weights become float32; with options.qat its quantized

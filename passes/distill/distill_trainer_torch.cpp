@@ -15,6 +15,7 @@
 
 #include "lib/reference/cpu_block_cache.h"
 #include "lib/reference/reference_model.h"
+#include "lib/reference/self_generated.h"
 #include "lib/support/crc32.h"
 #include "lib/support/error.h"
 #include "passes/distill/distill_checkpoint.h"
@@ -126,6 +127,7 @@ json runFingerprint(const Model& student, const Model& teacher, const DistillDat
                     {"cross_entropy", o.loss.cross_entropy},
                     {"temperature", o.loss.temperature}}},
           {"heldout", o.heldout},
+          {"generate", o.generate},
           {"seed", o.seed},
           {"qat", o.qat},
           {"student", configFingerprint(student.config)},
@@ -135,7 +137,8 @@ json runFingerprint(const Model& student, const Model& teacher, const DistillDat
           {"data_crc32c", crc32c(data.ids.data(), data.ids.size() * sizeof(int32_t))}};
 }
 
-void checkSetup(const Model& student, const Model& teacher, const DistillData& data, const DistillOptions& o) {
+void checkSetup(const Model& student, const Model& teacher, const DistillData& data, const DistillOptions& o,
+                const DistillMemoryEstimate& memory) {
   require(student.config.vocab_size == teacher.config.vocab_size,
           "teacher and student have different vocabularies (" + std::to_string(teacher.config.vocab_size) + " vs " +
               std::to_string(student.config.vocab_size) +
@@ -151,8 +154,10 @@ void checkSetup(const Model& student, const Model& teacher, const DistillData& d
   require(o.loss.forward_kl != 0 || o.loss.reverse_kl != 0 || o.loss.cross_entropy != 0,
           "every distillation loss weight is 0 (set kl, reverse_kl and/or ce)");
   require(o.heldout >= 1, "distillation needs at least 1 held-out sequence to measure the student (heldout >= 1)");
-  const int64_t per_step = o.batch * o.accumulation, train = data.num_sequences - o.heldout;
-  require(train >= per_step, "too little data for one distillation step: " + std::to_string(data.num_sequences) +
+  require(o.generate >= 0, "distillation cannot generate " + std::to_string(o.generate) + " sequences (use 0 or more)");
+  const int64_t sequences = data.num_sequences + o.generate;
+  const int64_t per_step = o.batch * o.accumulation, train = sequences - o.heldout;
+  require(train >= per_step, "too little data for one distillation step: " + std::to_string(sequences) +
                                  " sequences of " + std::to_string(data.seq_len) + " tokens, " +
                                  std::to_string(o.heldout) + " held out, leave " + std::to_string(std::max<int64_t>(0, train)) +
                                  " for training but one step takes batch x accumulation = " +
@@ -160,20 +165,37 @@ void checkSetup(const Model& student, const Model& teacher, const DistillData& d
   require((o.checkpoint_every == 0 && o.stop_after == 0) || !o.checkpoint_dir.empty(),
           "checkpoint_every and stop_after need a checkpoint directory (checkpoint_dir)");
   require(o.stop_after >= 0 && o.stop_after <= o.steps, "stop_after must be within [0, steps]");
-  requireDistillMemory(estimateDistillMemory(student, teacher, o.batch, data.seq_len, o.qat), availableMemoryBytes(),
-                       o.batch, data.seq_len);
+  requireDistillMemory(memory, availableMemoryBytes(), o.batch, data.seq_len);
+}
+
+constexpr int64_t kGenerateBatch = 8;  // teacher sequences sampled per batch
+
+// The training sequences: options.generate sequences the teacher samples from BOS, then `data`
+// (whose last sequences are the held-out ones).
+DistillData withTeacherText(const ReferenceModel& teacher, const DistillData& data, const DistillOptions& o,
+                            const DistillCallbacks& callbacks) {
+  if (o.generate == 0) return data;
+  ReferenceModel::SamplingOptions sampling;
+  sampling.seed = o.seed;
+  DistillData all{generateFromBos(teacher, o.generate, data.seq_len, kGenerateBatch, sampling, callbacks.on_generate),
+                  data.num_sequences + o.generate, data.seq_len};
+  all.ids.insert(all.ids.end(), data.ids.begin(), data.ids.end());
+  if (callbacks.log)
+    callbacks.log("distill: " + std::to_string(o.generate) + " sequences of " + std::to_string(data.seq_len) +
+                  " tokens sampled from the teacher");
+  return all;
 }
 
 }  // namespace
 
-DistillOutcome distillModel(Model& student, const Model& teacher, const DistillData& data,
+DistillOutcome distillModel(Model& student, const Model& teacher, const DistillData& given,
                             const DistillOptions& options, const DistillCallbacks& callbacks) {
-  checkSetup(student, teacher, data, options);
+  const DistillMemoryEstimate memory = estimateDistillMemory(student, teacher, options.batch, given.seq_len, options.qat);
+  checkSetup(student, teacher, given, options, memory);
   const auto log = [&](const std::string& line) {
     if (callbacks.log) callbacks.log(line);
   };
-  const json fingerprint = runFingerprint(student, teacher, data, options);
-  const int64_t train_count = data.num_sequences - options.heldout, seq = data.seq_len;
+  const json fingerprint = runFingerprint(student, teacher, given, options);
   // Read before any work: a checkpoint of another run must not cost a teacher pass first.
   std::optional<DistillCheckpoint> resumed;
   if (!options.resume.empty()) {
@@ -186,8 +208,9 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
   const ReferenceModel teacher_model(teacher);
   // Each step's logit-sized tensors reuse the previous step's blocks (lib/reference/cpu_block_cache.h);
   // at most a micro-batch's activation estimate is kept cached.
-  const CpuBlockCache::Scope block_cache(static_cast<size_t>(
-      estimateDistillMemory(student, teacher, options.batch, data.seq_len, options.qat).activations));
+  const CpuBlockCache::Scope block_cache(static_cast<size_t>(memory.activations));
+  const DistillData data = withTeacherText(teacher_model, given, options, callbacks);
+  const int64_t train_count = data.num_sequences - options.heldout, seq = data.seq_len;
   TrainableStudent s = makeTrainableStudent(student, options.qat);
   std::vector<at::Tensor> params;
   for (const auto& [name, p] : s.parameters) params.push_back(p);
