@@ -21,8 +21,7 @@ struct BlockCache {
   std::unordered_map<void*, size_t> live;  // blocks handed out, by address: their sizes
   std::multimap<size_t, void*> free;       // freed blocks, by size
   size_t cached = 0, max_cached = 0;
-  bool active = false;
-  int depth = 0;  // Scopes alive: the outermost installs and uninstalls
+  int depth = 0;  // Scopes alive: the outermost installs and uninstalls; 0: freed blocks go back
 };
 
 BlockCache& cache() {
@@ -36,7 +35,7 @@ void release(void* p) {
   const auto it = c.live.find(p);
   const size_t n = it->second;
   c.live.erase(it);
-  if (c.active && c.cached + n <= c.max_cached) {
+  if (c.depth > 0 && c.cached + n <= c.max_cached) {
     c.free.emplace(n, p);
     c.cached += n;
   } else {
@@ -84,7 +83,6 @@ CpuBlockCache::Scope::Scope(size_t max_cached_bytes) {
   c.max_cached = std::max(c.max_cached, max_cached_bytes);
   if (c.depth++ > 0) return;  // nested (calibration inside a pipeline that already caches)
   a.fallback = c10::GetAllocator(c10::DeviceType::CPU);
-  c.active = true;
   c10::SetAllocator(c10::DeviceType::CPU, &a, kPriority);
 }
 
@@ -93,7 +91,6 @@ CpuBlockCache::Scope::~Scope() {
   std::lock_guard<std::mutex> lock(c.mutex);
   if (--c.depth > 0) return;
   c10::SetAllocator(c10::DeviceType::CPU, allocator().fallback, kPriority);
-  c.active = false;
   c.max_cached = 0;
   for (const auto& [n, p] : c.free) c10::free_cpu(p);
   c.free.clear();
