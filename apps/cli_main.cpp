@@ -12,6 +12,13 @@
 
 namespace slmc {
 
+namespace {
+// The global options, here once for runCli and subcommandOf.
+constexpr const char* kThreads = "--threads";
+constexpr const char* kQuietShort = "-q";
+constexpr const char* kQuietLong = "--quiet";
+}  // namespace
+
 int runCli(int argc, char** argv, const std::function<void(CLI::App&, CommonOptions&)>& add_commands) {
   // Before any thread exists: an interrupted command removes its staging files.
   installTempPathCleanup();
@@ -21,7 +28,7 @@ int runCli(int argc, char** argv, const std::function<void(CLI::App&, CommonOpti
   CommonOptions common;
   // More threads than a few per hardware thread only thrash (and 100000 exhausts memory on stacks).
   const int max_threads = 8 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  app.add_option("--threads", common.threads, "CPU threads for compute (default: all cores)")
+  app.add_option(kThreads, common.threads, "CPU threads for compute (default: all cores)")
       ->check(CLI::Validator(
           [max_threads](std::string& value) -> std::string {
             int n = -1;
@@ -31,7 +38,7 @@ int runCli(int argc, char** argv, const std::function<void(CLI::App&, CommonOpti
                    std::to_string(max_threads) + " (8 per hardware thread)";
           },
           "0.." + std::to_string(max_threads), "thread count"));
-  app.add_flag("-q,--quiet", common.quiet, "no progress line");
+  app.add_flag(std::string(kQuietShort) + "," + kQuietLong, common.quiet, "no progress line");
   app.fallthrough();
   add_commands(app, common);
   try {
@@ -50,6 +57,20 @@ int runCli(int argc, char** argv, const std::function<void(CLI::App&, CommonOpti
     return 1;
   }
   return 0;
+}
+
+std::string subcommandOf(int argc, char** argv) {
+  const std::string threads_equals = std::string(kThreads) + "=";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == kThreads) {
+      ++i;  // its value
+      continue;
+    }
+    if (a == kQuietShort || a == kQuietLong || a.rfind(threads_equals, 0) == 0) continue;
+    return a.empty() || a[0] == '-' ? "" : a;
+  }
+  return "";
 }
 
 }  // namespace slmc

@@ -5,11 +5,16 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "apps/commands.h"
 
 namespace slmc {
 
 int runCli(int argc, char** argv, const std::function<void(CLI::App&, CommonOptions&)>& add_commands);
+
+// The subcommand argv names: the first argument that is neither one of runCli's global options
+// nor --threads' value; "" when there is none (--help, --version, nothing).
+std::string subcommandOf(int argc, char** argv);
 
 }  // namespace slmc

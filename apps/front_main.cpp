@@ -15,21 +15,6 @@
 
 namespace {
 
-// The subcommand: the first argument that is neither a global option nor --threads' value; ""
-// when there is none (--help, --version, nothing).
-std::string subcommandOf(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--threads") {
-      ++i;
-      continue;
-    }
-    if (a == "-q" || a == "--quiet" || a.rfind("--threads=", 0) == 0) continue;
-    return a.empty() || a[0] == '-' ? "" : a;
-  }
-  return "";
-}
-
 int execFull(char** argv) {
   std::error_code ec;
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -43,7 +28,7 @@ int execFull(char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string command = subcommandOf(argc, argv);
+  const std::string command = slmc::subcommandOf(argc, argv);
   if (command != "run" && command != "bench") return execFull(argv);
   return slmc::runCli(argc, argv, [](CLI::App& app, slmc::CommonOptions& common) {
     slmc::setupRun(app, common);
