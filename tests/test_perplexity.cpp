@@ -22,6 +22,26 @@ double targetNll(const float* row, int vocab, int32_t target) {
   return -(row[target] - m - std::log(z));
 }
 
+// Σ over `windows` of each scored target's NLL, from the window's logits, by hand (vocab 96).
+double nllSumByHand(const ReferenceModel& model, const std::vector<int32_t>& ids, const std::vector<EvalWindow>& windows) {
+  double sum = 0;
+  for (const EvalWindow& w : windows) {
+    const int64_t len = w.end - w.begin;
+    const std::vector<int32_t> window(ids.begin() + w.begin, ids.begin() + w.end);
+    const Tensor logits = model.logits(window, 1, len);
+    for (int64_t t = w.score_from; t < w.end; ++t)
+      sum += targetNll(logits.floats() + (t - w.begin - 1) * 96, 96, ids[static_cast<size_t>(t)]);
+  }
+  return sum;
+}
+
+// 40 ids of tiny-qwen2's 96-token vocabulary.
+std::vector<int32_t> tinyIds() {
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back((i * 37 + 11) % 96);
+  return ids;
+}
+
 }  // namespace
 
 TEST_CASE("sliding windows score each token at most once, every token that has context in its window") {
@@ -67,8 +87,7 @@ TEST_CASE("second-half windows are llama-perplexity's: whole windows of ctx, the
 
 TEST_CASE("second-half perplexity equals the mean NLL of those targets computed by hand") {
   const ReferenceModel model(loadModel(fixture("reference/tiny-qwen2")));
-  std::vector<int32_t> ids;
-  for (int i = 0; i < 40; ++i) ids.push_back((i * 37 + 11) % 96);
+  const std::vector<int32_t> ids = tinyIds();
   PerplexityOptions o;
   o.ctx = 16;
   o.batch = 2;
@@ -76,21 +95,14 @@ TEST_CASE("second-half perplexity equals the mean NLL of those targets computed 
   const PerplexityResult r = evaluatePerplexity(model, ids, o);
   CHECK(r.windows == 2);
   CHECK(r.tokens_scored == 14);  // 2 windows x (16 - 1 - 8)
-  double sum = 0;
-  for (int64_t begin : {0, 16}) {
-    const std::vector<int32_t> window(ids.begin() + begin, ids.begin() + begin + 16);
-    const Tensor logits = model.logits(window, 1, 16);
-    for (int64_t t = 9; t < 16; ++t) {  // logits of positions 8..14 predict 9..15
-      sum += targetNll(logits.floats() + (t - 1) * 96, 96, window[static_cast<size_t>(t)]);
-    }
-  }
+  // Written out, not taken from secondHalfWindows: logits of positions 8..14 predict 9..15.
+  const double sum = nllSumByHand(model, ids, {{0, 16, 9}, {16, 32, 25}});
   CHECK(r.mean_nll == doctest::Approx(sum / 14).epsilon(1e-5));
 }
 
 TEST_CASE("perplexity equals the mean NLL computed from the logits by hand") {
   const ReferenceModel model(loadModel(fixture("reference/tiny-qwen2")));
-  std::vector<int32_t> ids;
-  for (int i = 0; i < 40; ++i) ids.push_back((i * 37 + 11) % 96);
+  const std::vector<int32_t> ids = tinyIds();
   PerplexityOptions o;
   o.ctx = 16;
   o.stride = 8;
@@ -99,15 +111,7 @@ TEST_CASE("perplexity equals the mean NLL computed from the logits by hand") {
   CHECK(r.tokens_scored == 39);
 
   // By hand: each window's logits, log-softmax, the scored targets only.
-  double sum = 0;
-  for (const EvalWindow& w : slidingWindows(40, 16, 8)) {
-    const int64_t len = w.end - w.begin;
-    const std::vector<int32_t> window(ids.begin() + w.begin, ids.begin() + w.end);
-    const Tensor logits = model.logits(window, 1, len);
-    for (int64_t t = w.score_from; t < w.end; ++t) {
-      sum += targetNll(logits.floats() + (t - w.begin - 1) * 96, 96, ids[static_cast<size_t>(t)]);
-    }
-  }
+  const double sum = nllSumByHand(model, ids, slidingWindows(40, 16, 8));
   CHECK(r.mean_nll == doctest::Approx(sum / 39).epsilon(1e-5));
   CHECK(r.perplexity == doctest::Approx(std::exp(sum / 39)).epsilon(1e-5));
 }
