@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <thread>
 
+#include "apps/rank_launcher.h"
 #include "lib/report/usage_error.h"
 #include "lib/support/error.h"
 #include "lib/support/temp_paths.h"
@@ -17,6 +19,19 @@ namespace {
 constexpr const char* kThreads = "--threads";
 constexpr const char* kQuietShort = "-q";
 constexpr const char* kQuietLong = "--quiet";
+
+// The one error line of a failed command: on stderr, or, in a rank that `slmc distill --nproc`
+// started (apps/rank_launcher.h), into the file the launcher reads to print one line for all.
+void printError(const char* kind, const char* message) {
+  if (const char* path = std::getenv(kRankErrorFileVariable)) {
+    if (std::FILE* f = std::fopen(path, "w")) {
+      std::fprintf(f, "%s: %s\n", kind, message);
+      std::fclose(f);
+      return;
+    }
+  }
+  std::fprintf(stderr, "slmc: %s: %s\n", kind, message);
+}
 }  // namespace
 
 int runCli(int argc, char** argv, const std::function<void(CLI::App&, CommonOptions&)>& add_commands) {
@@ -26,6 +41,7 @@ int runCli(int argc, char** argv, const std::function<void(CLI::App&, CommonOpti
   app.set_version_flag("--version", std::string("slmc ") + kVersion);
   app.require_subcommand(1);
   CommonOptions common;
+  common.argv.assign(argv, argv + argc);
   // More threads than a few per hardware thread only thrash (and 100000 exhausts memory on stacks).
   const int max_threads = 8 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   app.add_option(kThreads, common.threads, "CPU threads for compute (default: all cores)")
@@ -47,13 +63,13 @@ int runCli(int argc, char** argv, const std::function<void(CLI::App&, CommonOpti
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "slmc: error: %s\n", e.what());
+    printError("error", e.what());
     return 2;
   } catch (const Error& e) {
-    std::fprintf(stderr, "slmc: error: %s\n", e.what());
+    printError("error", e.what());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "slmc: internal error: %s (please report this)\n", e.what());
+    printError("internal error", (std::string(e.what()) + " (please report this)").c_str());
     return 1;
   }
   return 0;

@@ -14,6 +14,7 @@ namespace slmc {
 struct CommonOptions {
   int threads = 0;  // 0: all cores
   bool quiet = false;
+  std::vector<std::string> argv;  // the command line as given, argv[0] first (to start ranks of it)
 };
 
 void setupInspect(CLI::App& app);

@@ -199,11 +199,24 @@ void runCompressJob(const std::string& command, const CompressJob& given, const 
       throw UsageError("--gate-baseline '" + job.gate_baseline + "' is a report of '" + reportModelName(baseline->json) +
                        "', not of '" + ours + "' (give a baseline of the same model)");
   }
+  // A helper rank of data-parallel training runs the passes up to the last distill (which it
+  // shares) and stops: rank 0 alone runs the rest, writes the artifact and reports.
+  const bool helper_rank = job.data_parallel.rank != 0;
+  size_t shared_passes = manager.size();
+  if (job.data_parallel.distributed()) {
+    size_t last_distill = manager.size();
+    for (size_t i = 0; i < manager.size(); ++i)
+      if (manager.pass(i).argument() == "distill") last_distill = i;
+    require(last_distill < manager.size(), "data-parallel ranks (--nproc, WORLD_SIZE) split distillation's batches, "
+                                           "and this pipeline has no distill pass (run it as one process)");
+    if (helper_rank) shared_passes = last_distill + 1;
+  }
   const Model original = loadModel(job.model);
 
   PassContext context;
   context.threads = common.threads;
-  context.quiet = common.quiet;
+  context.quiet = common.quiet || helper_rank;
+  context.data_parallel = job.data_parallel;
   context.seed = job.seed;
   context.stats_cache = job.stats_cache;
   context.original = &original;
@@ -238,7 +251,7 @@ void runCompressJob(const std::string& command, const CompressJob& given, const 
   // calibration first.
   std::vector<int32_t> eval_ids;
   json eval_source;
-  const bool evaluate = !job.eval.data.empty() || !job.eval.tokens.empty();
+  const bool evaluate = !helper_rank && (!job.eval.data.empty() || !job.eval.tokens.empty());
   if (evaluate) {
     requireContextFits(original.config, job.eval_ctx);
     TokenSource source = loadTokenSource(job.eval, original, job.model);
@@ -249,7 +262,8 @@ void runCompressJob(const std::string& command, const CompressJob& given, const 
   manager.validate(original, context);
 
   Model compressed = original;
-  const std::vector<PassRecord> records = manager.run(compressed, context);
+  const std::vector<PassRecord> records = manager.run(compressed, context, shared_passes);
+  if (helper_rank) return;
   if (!terminal) {
     // What the directory holds is what the report measures: the float tensors at their written dtype.
     compressed = withWrittenFloatDTypes(compressed, float_dtype);

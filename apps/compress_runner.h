@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "datasets/token_source.h"
 #include "lib/pipeline/pipeline.h"
+#include "lib/support/data_parallel.h"
 
 namespace slmc {
 
@@ -37,6 +38,9 @@ struct CompressJob {
   // with the original model's.
   std::string gate;
   std::string gate_baseline;  // report JSON
+  // Data-parallel distillation (`slmc distill --nproc`, torchrun's variables): every rank runs
+  // the pipeline up to its last distill pass; rank 0 alone goes on, writes and reports.
+  DataParallelGroup data_parallel;
 };
 
 // Registers the flags every compressing command shares (data, evaluation, output, report).

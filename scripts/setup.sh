@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # OpenBLAS matters: without it Debian's LibTorch falls back to reference BLAS (15-30x slower).
 PACKAGES=(build-essential cmake ninja-build pkg-config clang libclang-rt-dev
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libgloo-dev libopenblas0-openmp
   libeigen3-dev libcli11-dev libhdf5-dev doctest-dev nlohmann-json3-dev libyaml-cpp-dev libpcre2-dev libutf8proc-dev)
 
 if [ "${SLMC_SKIP_APT:-0}" != 1 ]; then

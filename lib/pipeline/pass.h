@@ -16,6 +16,7 @@
 #include "lib/model/model.h"
 #include "lib/pipeline/calibration_samples.h"
 #include "lib/pipeline/pass_options.h"
+#include "lib/support/data_parallel.h"
 
 namespace slmc {
 
@@ -59,6 +60,9 @@ class PassContext {
   std::string output;
   std::string float_dtype;  // the run's --float-dtype for the tensors kept float ("": each its own)
   std::string pipeline;     // the pipeline's text, recorded in an artifact's provenance
+  // The data-parallel ranks this process is one of (`slmc distill --nproc`, torchrun's variables):
+  // training passes split their batches over them; a single process by default.
+  DataParallelGroup data_parallel;
 
   // Installs where calibration samples come from. `load` runs at most once, on first use, so a
   // pipeline that needs no calibration never reads the data. `description` names the source

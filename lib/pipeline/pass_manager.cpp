@@ -1,5 +1,6 @@
 #include "lib/pipeline/pass_manager.h"
 
+#include <algorithm>
 #include <chrono>
 #include <new>
 
@@ -70,10 +71,10 @@ void PassManager::validate(const Model& model, const PassContext& context) const
   }
 }
 
-std::vector<PassRecord> PassManager::run(Model& model, PassContext& context) {
+std::vector<PassRecord> PassManager::run(Model& model, PassContext& context, size_t count) {
   validate(model, context);
   std::vector<PassRecord> records;
-  for (size_t i = 0; i < passes_.size(); ++i) {
+  for (size_t i = 0; i < std::min(count, passes_.size()); ++i) {
     Pass& pass = *passes_[i];
     PassRecord record;
     record.name = invocations_[i].name;

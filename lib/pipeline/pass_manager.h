@@ -3,6 +3,7 @@
 // spends an hour), then runs the passes in order, timing each and recording its memory.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -39,9 +40,10 @@ class PassManager {
   // terminal pass that is not last, float-only passes after quantization (or on an already
   // quantized model), calibration needed but none installed. Throws Error on the first problem.
   void validate(const Model& model, const PassContext& context) const;
-  // validate(), then runs every pass in order. A pass's exception becomes
+  // validate(), then runs every pass in order (only the first `count`: a data-parallel helper rank
+  // stops after the training it shares). A pass's exception becomes
   // Error "pass 2 'quantize' failed: <message>".
-  std::vector<PassRecord> run(Model& model, PassContext& context);
+  std::vector<PassRecord> run(Model& model, PassContext& context, size_t count = SIZE_MAX);
 
   size_t size() const { return passes_.size(); }
   const Pass& pass(size_t i) const { return *passes_.at(i); }

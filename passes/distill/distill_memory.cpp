@@ -69,12 +69,17 @@ int64_t availableMemoryBytes() {
   return available;
 }
 
-void requireDistillMemory(const DistillMemoryEstimate& need, int64_t available, int64_t batch, int64_t seq_len) {
-  if (available < 0 || need.total() <= available) return;
-  throw Error("distillation needs at least " + gib(need.total()) + " for micro-batches of " + std::to_string(batch) +
-              " x " + std::to_string(seq_len) + " tokens (teacher " + gib(need.teacher) + ", student with AdamW " +
+void requireDistillMemory(const DistillMemoryEstimate& need, int64_t available, int64_t batch, int64_t seq_len,
+                          int64_t ranks_here) {
+  if (available < 0 || ranks_here * need.total() <= available) return;
+  const std::string ranks =
+      ranks_here > 1 ? " on each of " + std::to_string(ranks_here) + " ranks on this machine" : std::string();
+  throw Error("distillation needs at least " + gib(ranks_here * need.total()) + " for micro-batches of " +
+              std::to_string(batch) +
+              " x " + std::to_string(seq_len) + " tokens" + ranks + " (teacher " + gib(need.teacher) + ", student with AdamW " +
               gib(need.student) + ", activations " + gib(need.activations) + ") but " + gib(available) +
-              " is available: lower --batch (raise --accumulation to keep the tokens per step) or --seq-len");
+              " is available: lower --batch (raise --accumulation to keep the tokens per step)" +
+              (ranks_here > 1 ? std::string(", --seq-len or --nproc") : std::string(" or --seq-len")));
 }
 
 }  // namespace slmc

@@ -32,8 +32,10 @@ DistillMemoryEstimate estimateDistillMemory(const Model& student, const Model& t
 // SLMC_MEMORY_AVAILABLE (bytes) overrides both (tests use it to play a small machine).
 int64_t availableMemoryBytes();
 
-// Throws the one-line error (what the batch needs, what is available, what to lower) when the
-// estimate exceeds `available` (>= 0).
-void requireDistillMemory(const DistillMemoryEstimate& need, int64_t available, int64_t batch, int64_t seq_len);
+// Throws the one-line error (what the batch needs, what is available, what to lower) when
+// `ranks_here` ranks of the estimate (data-parallel processes on this machine, each with its own
+// copies) exceed `available` (>= 0).
+void requireDistillMemory(const DistillMemoryEstimate& need, int64_t available, int64_t batch, int64_t seq_len,
+                          int64_t ranks_here = 1);
 
 }  // namespace slmc

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "lib/support/data_parallel.h"
+
 namespace slmc {
 
 // The loss is a weighted sum of terms over every token of a batch (weights of 0 drop a term):
@@ -57,6 +59,11 @@ struct DistillOptions {
   // and comes out quantized on the same schemes, codes re-derived. Without it a quantized student
   // is refused.
   bool qat = false;
+  // Data parallel: each of the group's ranks runs the same options on its share of every
+  // micro-batch (batch must split evenly), gradients averaged before each update, so the run
+  // equals one process's with the same batch (within float rounding). Rank 0 alone writes the
+  // checkpoints; every rank reads the one it resumes from.
+  DataParallelGroup parallel;
 };
 
 }  // namespace slmc

@@ -98,7 +98,9 @@ PassResult DistillPass::run(Model& model, PassContext& context) {
     std::snprintf(note, sizeof note, "loss %.4f, lr %.2e, %.0f tok/s", s.loss, s.lr, tokens_per_second);
     context.progress("distill", s.step, total, note);
   };
-  const DistillOutcome outcome = distillModel(model, *teacher_model, data, distillOptions(context.seed), callbacks);
+  DistillOptions options = distillOptions(context.seed);
+  options.parallel = context.data_parallel;
+  const DistillOutcome outcome = distillModel(model, *teacher_model, data, options, callbacks);
   PassResult result;
   char summary[200];
   const double first = outcome.evals.empty() ? 0 : outcome.evals.front().perplexity;

@@ -14,6 +14,7 @@
 
 #include "lib/model/model.h"
 #include "lib/reference/reference_decoder_torch.h"
+#include "lib/support/data_parallel.h"
 #include "passes/distill/distill_options.h"
 
 namespace slmc::distill {
@@ -97,5 +98,29 @@ class AdamW {
 // Scales the gradients so that their global L2 norm is at most max_norm (torch's
 // clip_grad_norm_); returns the norm before clipping. max_norm <= 0: only measures.
 double clipGradNorm(const std::vector<at::Tensor>& parameters, double max_norm);
+
+// The ranks of a data-parallel run (DistillOptions::parallel), joined through LibTorch's c10d
+// (ProcessGroupGloo over a TCPStore rendezvous served by rank 0). Each rank trains on its share of
+// every micro-batch; averaging the gradients before the update makes every rank take the same
+// step, the one a single process takes over the whole batch. A single-process group does nothing.
+// A rank that cannot reach the others (one stopped, the network failed) gets one Error.
+class DataParallel {
+ public:
+  explicit DataParallel(const DataParallelGroup& group);  // blocks until every rank has joined
+  ~DataParallel();
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
+
+  int64_t rank() const;
+  int64_t worldSize() const;
+  // `values` replaced by their sums over the ranks (`what` names the step for an error).
+  void sum(std::vector<double>& values, const std::string& what);
+  // Each parameter's .grad() replaced by its mean over the ranks.
+  void averageGradients(const std::vector<at::Tensor>& parameters);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace slmc::distill

@@ -21,6 +21,7 @@ json DistillOutcome::toJson() const {
             {"steps", steps_done},
             {"resumed_from", resumed_from},
             {"tokens_per_step", tokens_per_step},
+            {"data_parallel_ranks", ranks},
             {"tokens_trained", steps_done * tokens_per_step},
             {"train_seconds", seconds},
             {"tokens_per_second", tokens_per_second},

@@ -43,7 +43,8 @@ struct DistillOutcome {
   double teacher_perplexity = 0;  // on the same held-out sequences
   int64_t steps_done = 0;         // the last step reached (== steps unless stop_after stopped it)
   int64_t resumed_from = 0;       // the checkpoint's step, 0 when the run started afresh
-  int64_t tokens_per_step = 0;
+  int64_t tokens_per_step = 0;   // over every rank
+  int64_t ranks = 1;             // data-parallel processes that trained together
   double seconds = 0;            // of this process's training loop
   double tokens_per_second = 0;  // student tokens trained per second in this process
   std::string last_checkpoint;   // "" when none was written

@@ -6,6 +6,9 @@
 #include <ATen/Parallel.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -75,16 +78,18 @@ std::vector<int32_t> rows(const DistillData& data, const std::vector<int64_t>& w
   return out;
 }
 
-// exp(mean next-token NLL) over sequences [first, first + count) of `data`.
-double heldoutPerplexity(const ModelConfig& config, const decoder::Weights& weights, const DistillData& data,
-                         int64_t first, int64_t count, int64_t batch) {
+// The summed next-token NLL and the token count over this rank's share (every world_size-th,
+// from its rank) of sequences [first, first + count) of `data`.
+std::pair<double, double> heldoutNll(const ModelConfig& config, const decoder::Weights& weights, const DistillData& data,
+                                     int64_t first, int64_t count, int64_t batch, int64_t rank, int64_t world_size) {
   at::NoGradGuard no_grad;
-  double nll = 0;
-  int64_t tokens = 0;
-  for (int64_t b = first; b < first + count; b += batch) {
-    const int64_t n = std::min(batch, first + count - b);
-    std::vector<int64_t> which;
-    for (int64_t i = 0; i < n; ++i) which.push_back(b + i);
+  std::vector<int64_t> mine;
+  for (int64_t i = rank; i < count; i += world_size) mine.push_back(first + i);
+  double nll = 0, tokens = 0;
+  for (size_t b = 0; b < mine.size(); b += static_cast<size_t>(batch)) {
+    const std::vector<int64_t> which(mine.begin() + static_cast<std::ptrdiff_t>(b),
+                                     mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), b + batch)));
+    const int64_t n = static_cast<int64_t>(which.size());
     const std::vector<int32_t> ids = rows(data, which);
     const at::Tensor logits = decoderLogits(config, weights, ids, n, data.seq_len).narrow(1, 0, data.seq_len - 1);
     const at::Tensor targets = at::from_blob(const_cast<int32_t*>(ids.data()), {n, data.seq_len}, at::kInt)
@@ -92,9 +97,28 @@ double heldoutPerplexity(const ModelConfig& config, const decoder::Weights& weig
                                    .to(at::kLong);
     const at::Tensor log_p = at::log_softmax(logits.reshape({-1, config.vocab_size}), -1);
     nll -= log_p.gather(1, targets.reshape({-1, 1})).sum().item<double>();
-    tokens += n * (data.seq_len - 1);
+    tokens += static_cast<double>(n * (data.seq_len - 1));
   }
-  return std::exp(nll / static_cast<double>(tokens));
+  return {nll, tokens};
+}
+
+// exp(mean next-token NLL) over sequences [first, first + count) of `data`, the ranks of
+// `group` each scoring their share.
+double heldoutPerplexity(const ModelConfig& config, const decoder::Weights& weights, const DistillData& data,
+                         int64_t first, int64_t count, int64_t batch, DataParallel& group) {
+  const auto [nll, tokens] = heldoutNll(config, weights, data, first, count, batch, group.rank(), group.worldSize());
+  std::vector<double> sums{nll, tokens};
+  group.sum(sums, "measuring the held-out perplexity");
+  return std::exp(sums[0] / sums[1]);
+}
+
+// Test hook for the data-parallel failure path: SLMC_TEST_KILL_RANK_AT_STEP="R:S" kills rank R
+// (SIGKILL, as the OOM killer or a lost machine would) when it starts step S.
+void killedForTestAt(int64_t rank, int64_t step) {
+  const char* spec = std::getenv("SLMC_TEST_KILL_RANK_AT_STEP");
+  if (spec == nullptr) return;
+  long long r = -1, s = -1;
+  if (std::sscanf(spec, "%lld:%lld", &r, &s) == 2 && r == rank && s == step) std::raise(SIGKILL);
 }
 
 Tensor toTensor(const at::Tensor& t) {
@@ -162,10 +186,15 @@ void checkSetup(const Model& student, const Model& teacher, const DistillData& d
                                  std::to_string(o.heldout) + " held out, leave " + std::to_string(std::max<int64_t>(0, train)) +
                                  " for training but one step takes batch x accumulation = " +
                                  std::to_string(per_step) + " (give more --data / --samples, or lower batch)");
-  require((o.checkpoint_every == 0 && o.stop_after == 0) || !o.checkpoint_dir.empty(),
-          "checkpoint_every and stop_after need a checkpoint directory (checkpoint_dir)");
+  require((o.checkpoint_every == 0 && o.stop_after == 0) || !o.checkpoint_dir.empty() || !o.resume.empty(),
+          "checkpoint_every and stop_after need a checkpoint directory (checkpoint_dir, or resume's)");
   require(o.stop_after >= 0 && o.stop_after <= o.steps, "stop_after must be within [0, steps]");
-  requireDistillMemory(memory, availableMemoryBytes(), o.batch, data.seq_len);
+  const DataParallelGroup& g = o.parallel;
+  require(o.batch % g.world_size == 0,
+          "a batch of " + std::to_string(o.batch) + " sequences does not split over " + std::to_string(g.world_size) +
+              " data-parallel ranks (give a batch that is a multiple of the rank count: each rank trains on batch / "
+              "ranks sequences of every micro-batch)");
+  requireDistillMemory(memory, availableMemoryBytes(), o.batch / g.world_size, data.seq_len, g.local_world_size);
 }
 
 constexpr int64_t kGenerateBatch = 8;  // teacher sequences sampled per batch
@@ -190,7 +219,10 @@ DistillData withTeacherText(const ReferenceModel& teacher, const DistillData& da
 
 DistillOutcome distillModel(Model& student, const Model& teacher, const DistillData& given,
                             const DistillOptions& options, const DistillCallbacks& callbacks) {
-  const DistillMemoryEstimate memory = estimateDistillMemory(student, teacher, options.batch, given.seq_len, options.qat);
+  validateDataParallelGroup(options.parallel);
+  // What one rank holds: its share of each micro-batch (checkSetup refuses a batch that does not split).
+  const int64_t local_batch = std::max<int64_t>(1, options.batch / options.parallel.world_size);
+  const DistillMemoryEstimate memory = estimateDistillMemory(student, teacher, local_batch, given.seq_len, options.qat);
   checkSetup(student, teacher, given, options, memory);
   const auto log = [&](const std::string& line) {
     if (callbacks.log) callbacks.log(line);
@@ -205,6 +237,9 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
                               " (resume with the options and data it was written with, or start without resume)");
   }
 
+  // Every rank has checked the same setup; joining blocks until all of them have.
+  DataParallel group(options.parallel);
+  const bool writes_checkpoints = group.rank() == 0;
   const ReferenceModel teacher_model(teacher);
   // Each step's logit-sized tensors reuse the previous step's blocks (lib/reference/cpu_block_cache.h);
   // at most a micro-batch's activation estimate is kept cached.
@@ -221,6 +256,7 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
 
   DistillOutcome out;
   out.tokens_per_step = options.batch * options.accumulation * seq;
+  out.ranks = group.worldSize();
   int64_t step = 0;
   if (resumed) {
     const json& st = resumed->state;
@@ -249,12 +285,12 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
         options.resume + "')");
   }
 
-  const int64_t eval_batch = std::max<int64_t>(1, options.batch);
+  const int64_t eval_batch = local_batch;
   out.teacher_perplexity =
-      heldoutPerplexity(teacher.config, teacher_model.weights(), data, train_count, options.heldout, eval_batch);
+      heldoutPerplexity(teacher.config, teacher_model.weights(), data, train_count, options.heldout, eval_batch, group);
   const auto evaluate = [&](int64_t at_step) {
     at::NoGradGuard no_grad;  // the fake-quantized weights too: bind() records nothing here
-    const double ppl = heldoutPerplexity(s.config, s.bind(), data, train_count, options.heldout, eval_batch);
+    const double ppl = heldoutPerplexity(s.config, s.bind(), data, train_count, options.heldout, eval_batch, group);
     out.evals.push_back({at_step, ppl});
     char line[160];
     std::snprintf(line, sizeof line, "distill: step %lld/%lld held-out perplexity %.4f (teacher %.4f)",
@@ -279,7 +315,7 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
       c.optimizer.emplace_back(name + ".exp_avg", toTensor(optimizer.expAvg(i)));
       c.optimizer.emplace_back(name + ".exp_avg_sq", toTensor(optimizer.expAvgSq(i)));
     }
-    writeDistillCheckpoint(checkpoint_dir, c);
+    if (writes_checkpoints) writeDistillCheckpoint(checkpoint_dir, c);  // every rank holds the same state
     out.last_checkpoint = checkpoint_dir;
     log("distill: checkpoint at step " + std::to_string(step) + " in '" + checkpoint_dir + "'");
   };
@@ -293,32 +329,42 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
     DistillStep record;
     record.step = step;
     record.lr = lr;
+    killedForTestAt(group.rank(), step);
     for (int64_t micro = 0; micro < options.accumulation; ++micro) {
+      // The micro-batch is the same `batch` sequences on every rank; each trains on its slice.
       std::vector<int64_t> which;
-      for (int64_t i = 0; i < options.batch; ++i) which.push_back(cursor.next());
+      for (int64_t i = 0; i < options.batch; ++i) {
+        const int64_t next = cursor.next();
+        if (i / local_batch == group.rank()) which.push_back(next);
+      }
       const std::vector<int32_t> ids = rows(data, which);
       at::Tensor teacher_logits;
       {
         at::NoGradGuard no_grad;
-        teacher_logits = decoderLogits(teacher.config, teacher_model.weights(), ids, options.batch, seq);
+        teacher_logits = decoderLogits(teacher.config, teacher_model.weights(), ids, local_batch, seq);
       }
-      const at::Tensor student_logits = decoderLogits(s.config, s.bind(), ids, options.batch, seq);
+      const at::Tensor student_logits = decoderLogits(s.config, s.bind(), ids, local_batch, seq);
       const at::Tensor id_tensor =
-          at::from_blob(const_cast<int32_t*>(ids.data()), {options.batch, seq}, at::kInt).to(at::kLong);
+          at::from_blob(const_cast<int32_t*>(ids.data()), {local_batch, seq}, at::kInt).to(at::kLong);
       const LossTerms terms = distillLoss(student_logits, teacher_logits, id_tensor, options.loss);
-      const double loss = terms.total.item<double>();
-      require(std::isfinite(loss),
-              "distillation loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") + " at step " +
-                  std::to_string(step) + " (lower lr, now " + std::to_string(options.lr) + ", or raise warmup)" +
-                  (out.last_checkpoint.empty() ? std::string()
-                                               : "; the last good checkpoint '" + out.last_checkpoint + "' is kept"));
+      // A non-finite loss only poisons gradients that are never applied: the check below stops first.
       (terms.total / static_cast<double>(options.accumulation)).backward();
-      const double share = 1.0 / static_cast<double>(options.accumulation);
-      record.loss += share * loss;
+      const double share = 1.0 / static_cast<double>(options.accumulation * group.worldSize());
+      record.loss += share * terms.total.item<double>();
       record.forward_kl += share * terms.forward_kl.item<double>();
       record.reverse_kl += share * terms.reverse_kl.item<double>();
       record.cross_entropy += share * terms.cross_entropy.item<double>();
     }
+    std::vector<double> figures{record.loss, record.forward_kl, record.reverse_kl, record.cross_entropy};
+    group.sum(figures, "step " + std::to_string(step));
+    record.loss = figures[0], record.forward_kl = figures[1], record.reverse_kl = figures[2];
+    record.cross_entropy = figures[3];
+    require(std::isfinite(record.loss),
+            "distillation loss is " + std::string(std::isnan(record.loss) ? "NaN" : "infinite") + " at step " +
+                std::to_string(step) + " (lower lr, now " + std::to_string(options.lr) + ", or raise warmup)" +
+                (out.last_checkpoint.empty() ? std::string()
+                                             : "; the last good checkpoint '" + out.last_checkpoint + "' is kept"));
+    group.averageGradients(params);
     record.grad_norm = clipGradNorm(params, options.clip);
     optimizer.step(lr);
     s.project();
