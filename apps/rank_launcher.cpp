@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -136,14 +137,28 @@ RankOutcome launchLocalRanks(const RankLaunch& launch) {
     pids[static_cast<size_t>(rank)] = pid;
   }
 
-  // Wait for every rank; the first that fails stops the others (SIGTERM: those are not causes).
+  // Wait for every rank. After the first failure the others get kStopGrace to end by themselves
+  // (rank 0 may be finishing a checkpoint; the next all-reduce fails them anyway), then SIGTERM
+  // (a rank blocked on a peer that is gone); ranks ended that way are not causes.
+  constexpr auto kStopGrace = std::chrono::seconds(10);
   std::vector<int> status(static_cast<size_t>(n), 0);
   std::vector<bool> stopped(static_cast<size_t>(n), false);
   std::vector<int64_t> failures;  // in the order they ended
+  std::chrono::steady_clock::time_point first_failure;
   for (int64_t left = n; left > 0;) {
     int s = 0;
-    const pid_t pid = ::waitpid(-1, &s, 0);
+    const pid_t pid = ::waitpid(-1, &s, failures.empty() ? 0 : WNOHANG);
     if (pid < 0) break;
+    if (pid == 0) {  // a failure happened; the others are still running
+      if (std::chrono::steady_clock::now() - first_failure > kStopGrace)
+        for (size_t other = 0; other < pids.size(); ++other)
+          if (pids[other] > 0 && !stopped[other]) {
+            ::kill(pids[other], SIGTERM);
+            stopped[other] = true;
+          }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
     const auto it = std::find(pids.begin(), pids.end(), pid);
     if (it == pids.end()) continue;
     --left;
@@ -151,12 +166,7 @@ RankOutcome launchLocalRanks(const RankLaunch& launch) {
     status[rank] = s;
     *it = -1;
     if (WIFEXITED(s) && WEXITSTATUS(s) == 0) continue;
-    if (failures.empty())
-      for (size_t other = 0; other < pids.size(); ++other)
-        if (pids[other] > 0) {
-          ::kill(pids[other], SIGTERM);
-          stopped[other] = true;
-        }
+    if (failures.empty()) first_failure = std::chrono::steady_clock::now();
     failures.push_back(static_cast<int64_t>(rank));
   }
   RankOutcome out;
@@ -183,7 +193,7 @@ RankOutcome launchLocalRanks(const RankLaunch& launch) {
     return out;
   }
   std::string line = "error: data-parallel rank " + std::to_string(cause) + " of " + std::to_string(n) + " " +
-                     howItEnded(s) + "; the other ranks were stopped";
+                     howItEnded(s) + "; the other ranks stopped";
   const std::string stderr_tail = lastLine(logs / ("rank" + std::to_string(cause) + ".stderr"));
   if (!stderr_tail.empty()) line += " (its last line: " + stderr_tail + ")";
   if (!launch.checkpoint_dir.empty() && fs::exists(fs::path(launch.checkpoint_dir) / "state.json"))

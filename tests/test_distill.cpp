@@ -4,9 +4,11 @@
 // the same bytes as an uninterrupted one, and bad input ends in one clear error.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "lib/model/random_model.h"
 #include "lib/pipeline/pass_manager.h"
@@ -137,6 +139,52 @@ TEST_CASE("distill: forward KL (x T^2), reverse KL and cross-entropy equal the f
   CHECK(out.curve[0].loss == doctest::Approx(fkl + 0.5 * rkl + 0.25 * ce).epsilon(1e-4));
   CHECK(fkl > 0.01);
   CHECK_FALSE(sameBytes(student, before));
+}
+
+TEST_CASE("distill teacher cache: forward KL over the top k plus the rest equals the formula on the reference logits") {
+  ScratchDir dir("distill-topk-formula");
+  const DistillData one = sampled(1, 64, 32);
+  DistillData data{{}, 8, 64};
+  for (int i = 0; i < 8; ++i) data.ids.insert(data.ids.end(), one.ids.begin(), one.ids.end());
+  Model student = prunedStories(data);
+  const Model before = student;
+  DistillOptions o = quick(1);
+  o.loss = {1.0, 0.0, 0.0, 2.0};
+  o.teacher_cache = dir / "teacher.h5";
+  o.teacher_top_k = 8;
+  const DistillOutcome out = distillModel(student, stories260KModel(), data, o);
+
+  const int64_t S = 64, V = 512, K = 8;
+  const std::vector<float> t = ReferenceModel(stories260KModel()).logits(one.ids, 1, S).toFloats();
+  const std::vector<float> s = ReferenceModel(before).logits(one.ids, 1, S).toFloats();
+  const double T = 2.0;
+  double fkl = 0;
+  for (int64_t p = 0; p < S; ++p) {
+    const auto softmax = [&](const std::vector<float>& z) {
+      std::vector<double> out(V);
+      double mx = -1e300, sum = 0;
+      for (int64_t v = 0; v < V; ++v) mx = std::max(mx, z[p * V + v] / T);
+      for (int64_t v = 0; v < V; ++v) sum += out[v] = std::exp(z[p * V + v] / T - mx);
+      for (double& x : out) x /= sum;
+      return out;
+    };
+    const std::vector<double> pt = softmax(t), ps = softmax(s);
+    std::vector<int64_t> order(V);
+    for (int64_t v = 0; v < V; ++v) order[v] = v;
+    std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int64_t a, int64_t b) { return pt[a] > pt[b]; });
+    double t_rest = 1, s_rest = 1;
+    for (int64_t i = 0; i < K; ++i) {
+      const int64_t v = order[i];
+      fkl += pt[v] * std::log(pt[v] / ps[v]);
+      t_rest -= pt[v];
+      s_rest -= ps[v];
+    }
+    fkl += t_rest * std::log(t_rest / s_rest);
+  }
+  fkl = T * T * fkl / S;
+  REQUIRE(out.curve.size() == 1);
+  CHECK(out.curve[0].forward_kl == doctest::Approx(fkl).epsilon(1e-3));
+  CHECK(fkl > 0.01);
 }
 
 TEST_CASE("distill: on stories260K a distilled pruned student beats the pruned student on held-out text") {
@@ -332,4 +380,100 @@ TEST_CASE("distill: the memory a run needs is checked before it starts, against 
   expectError(r, "but 0.0 GiB is available: lower --batch");
   CHECK_FALSE(fs::exists(dir / "out"));
   CHECK(availableMemoryBytes() > 0);  // this machine's own figure, read from /proc/meminfo
+}
+
+TEST_CASE("distill teacher cache: at k = vocabulary it trains as the teacher itself, and a reuse repeats the run") {
+  ScratchDir dir("distill-teacher-cache");
+  const DistillData data = sampled(24, 64, 36);
+  const Model pruned = prunedStories(data);
+  const DistillOptions plain = quick(6);
+  Model direct = pruned;
+  const DistillOutcome a = distillModel(direct, stories260KModel(), data, plain);
+
+  DistillOptions cached = plain;
+  cached.teacher_cache = dir / "teacher.h5";
+  cached.teacher_top_k = stories260KModel().config.vocab_size;  // 512: the whole distribution
+  Model first = pruned;
+  const DistillOutcome b = distillModel(first, stories260KModel(), data, cached);
+  CHECK(b.teacher_cache["read"] == false);
+  CHECK(b.teacher_cache["sequences"] == 24);
+  REQUIRE(fs::exists(dir / "teacher.h5"));
+  REQUIRE(b.curve.size() == a.curve.size());
+  for (size_t i = 0; i < a.curve.size(); ++i) {
+    CHECK(b.curve[i].loss == doctest::Approx(a.curve[i].loss).epsilon(1e-4));
+    CHECK(b.curve[i].forward_kl == doctest::Approx(a.curve[i].forward_kl).epsilon(1e-4));
+  }
+  CHECK(b.teacher_perplexity == a.teacher_perplexity);
+
+  // The second run reads the file: no teacher pass, the same arithmetic, the same bytes.
+  Model second = pruned;
+  const DistillOutcome c = distillModel(second, stories260KModel(), data, cached);
+  CHECK(c.teacher_cache["read"] == true);
+  CHECK(sameBytes(first, second));
+
+  // Teacher-generated sequences are in the cache: a reuse trains on them without sampling again.
+  DistillOptions generated = cached;
+  generated.generate = 4;
+  generated.teacher_cache = dir / "generated.h5";
+  Model g1 = pruned, g2 = pruned;
+  distillModel(g1, stories260KModel(), data, generated);
+  const DistillOutcome g = distillModel(g2, stories260KModel(), data, generated);
+  CHECK(g.teacher_cache["read"] == true);
+  CHECK(g.teacher_cache["sequences"] == 28);
+  CHECK(sameBytes(g1, g2));
+}
+
+TEST_CASE("distill teacher cache: top-16 of 512 still wins back quality on stories260K") {
+  ScratchDir dir("distill-teacher-top16");
+  const DistillData data = sampled(68, 128, 21);
+  const std::vector<int32_t> eval = sampledFromBos(stories260KModel(), 16, 128, 22);
+  Model student = prunedStories(data, 0.3, 1);
+  PerplexityOptions p;
+  p.ctx = 128;
+  const double pruned = evaluatePerplexity(ReferenceModel(student), eval, p).perplexity;
+  DistillOptions o = quick(40);
+  o.batch = 8;
+  o.teacher_cache = dir / "teacher.h5";
+  o.teacher_top_k = 16;
+  distillModel(student, stories260KModel(), data, o);
+  const double distilled = evaluatePerplexity(ReferenceModel(student), eval, p).perplexity;
+  MESSAGE("pruned " << pruned << ", distilled from the top-16 cache " << distilled);
+  CHECK(distilled < 0.5 * pruned);
+}
+
+TEST_CASE("distill teacher cache: a cache of another run, a damaged file and reverse KL are one clear error") {
+  ScratchDir dir("distill-teacher-cache-bad");
+  const DistillData data = sampled(12, 64, 37);
+  const Model pruned = prunedStories(data);
+  DistillOptions o = quick(1);
+  o.teacher_cache = dir / "teacher.h5";
+  o.teacher_top_k = 8;
+  Model student = pruned;
+  distillModel(student, stories260KModel(), data, o);
+
+  const DistillData other = sampled(12, 64, 38);
+  Model s2 = pruned;
+  checkError(errorOf([&] { distillModel(s2, stories260KModel(), other, o); }),
+             "teacher cache '" + dir / "teacher.h5" + "' was made for another run: its data_crc32c is");
+  o.teacher_top_k = 4;
+  checkError(errorOf([&] { distillModel(s2, stories260KModel(), data, o); }), "its k is 8, this run's is 4");
+  o.teacher_top_k = 8;
+  o.loss.reverse_kl = 1;
+  checkError(errorOf([&] { distillModel(s2, stories260KModel(), data, o); }),
+             "reverse KL needs the teacher's whole distribution, and the teacher cache keeps its top 8 tokens");
+  o.loss.reverse_kl = 0;
+  o.teacher_top_k = 600;
+  checkError(errorOf([&] { distillModel(s2, stories260KModel(), data, o); }),
+             "teacher_top_k=600 must be between 1 and the vocabulary's 512 tokens");
+  o.teacher_top_k = 8;
+  {
+    const std::string whole = readFile(dir / "teacher.h5");
+    std::ofstream(dir / "cut.h5", std::ios::binary).write(whole.data(), 2048);
+    std::ofstream(dir / "text.h5") << "not hdf5";
+  }
+  o.teacher_cache = dir / "cut.h5";
+  checkError(errorOf([&] { distillModel(s2, stories260KModel(), data, o); }), "cannot open the teacher cache");
+  o.teacher_cache = dir / "text.h5";
+  checkError(errorOf([&] { distillModel(s2, stories260KModel(), data, o); }), "not an HDF5 file, so not a teacher cache");
+  CHECK(sameBytes(s2, pruned));
 }

@@ -81,6 +81,21 @@ TEST_CASE("cli distill --nproc 2: two ranks end where one process with the same 
             .epsilon(1e-5));
 
   CHECK(figures["data_parallel_ranks"] == 2);
+
+  // The teacher cache made by two ranks (each its share of the sequences) is one process's.
+  const CommandResult cached2 = runSlmc(run + " --nproc 2 --teacher-cache " + dir / "t2.h5" + " -o " + dir / "c2");
+  REQUIRE_MESSAGE(cached2.exit_code == 0, cached2.err);
+  const CommandResult cached1 = runSlmc(run + " --teacher-cache " + dir / "t1.h5" + " -o " + dir / "c1");
+  REQUIRE_MESSAGE(cached1.exit_code == 0, cached1.err);
+  const std::vector<double> c1 = losses(dir / "c1"), c2 = losses(dir / "c2");
+  REQUIRE(c1.size() == c2.size());
+  for (size_t i = 0; i < c1.size(); ++i) CHECK(c2[i] == doctest::Approx(c1[i]).epsilon(1e-5));
+  // And the two-rank cache serves a one-process run: it reads it instead of running the teacher.
+  const CommandResult reuse = runSlmc(run + " --teacher-cache " + dir / "t2.h5" + " -o " + dir / "c3");
+  REQUIRE_MESSAGE(reuse.exit_code == 0, reuse.err);
+  CHECK(readJson(dir / "c3/slmc_report.json")["passes"][1]["figures"]["teacher_cache"]["read"] == true);
+  const std::vector<double> c3 = losses(dir / "c3");
+  for (size_t i = 0; i < c1.size(); ++i) CHECK(c3[i] == doctest::Approx(c1[i]).epsilon(1e-5));
 }
 
 TEST_CASE("cli distill: two processes started by hand with torchrun's variables join one group") {
@@ -119,7 +134,7 @@ TEST_CASE("cli distill --nproc 2: a rank killed mid-run ends the run with one li
       r = runSlmc(run + " --checkpoint-every 1 -o " + out);
     }
     expectError(r, "data-parallel rank " + std::string(killed) + " of 2 was killed by signal 9");
-    CHECK_MESSAGE(r.err.find("the other ranks were stopped; the last checkpoint '" + checkpoint + "' is kept") !=
+    CHECK_MESSAGE(r.err.find("the other ranks stopped; the last checkpoint '" + checkpoint + "' is kept") !=
                       std::string::npos,
                   r.err);
     CHECK_FALSE(fs::exists(out));

@@ -76,9 +76,13 @@ int64_t DataParallel::worldSize() const { return impl_ ? impl_->group.world_size
 
 void DataParallel::sum(std::vector<double>& values, const std::string& what) {
   if (!impl_ || values.empty()) return;
-  at::Tensor flat = at::from_blob(values.data(), {static_cast<int64_t>(values.size())}, at::kDouble).clone();
-  impl_->allReduce(flat, what);
-  std::copy(flat.data_ptr<double>(), flat.data_ptr<double>() + values.size(), values.begin());
+  at::Tensor flat = at::from_blob(values.data(), {static_cast<int64_t>(values.size())}, at::kDouble);
+  sum(flat, what);  // in place: the tensor is a view of `values`
+}
+
+void DataParallel::sum(at::Tensor& values, const std::string& what) {
+  if (!impl_) return;
+  impl_->allReduce(values, what);
 }
 
 void DataParallel::averageGradients(const std::vector<at::Tensor>& parameters) {

@@ -59,6 +59,13 @@ struct DistillOptions {
   // and comes out quantized on the same schemes, codes re-derived. Without it a quantized student
   // is refused.
   bool qat = false;
+  // The teacher's top-k next-token distributions over the training sequences, kept in this HDF5
+  // file (teacher_cache.h): made by the first run (one teacher pass before training), reused by
+  // any later run with the same teacher, data and k, which then trains without a teacher
+  // forward per step. Forward KL is then over the teacher's top k tokens plus one bucket for the
+  // rest of the vocabulary (distill_torch.h's distillLossTopK).
+  std::string teacher_cache;
+  int64_t teacher_top_k = 64;
   // Data parallel: each of the group's ranks runs the same options on its share of every
   // micro-batch (batch must split evenly), gradients averaged before each update, so the run
   // equals one process's with the same batch (within float rounding). Rank 0 alone writes the

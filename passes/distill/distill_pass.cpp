@@ -33,6 +33,7 @@ DistillPass::DistillPass()
   eval_every.range(0, int64_t{1} << 40);
   checkpoint_every.range(0, int64_t{1} << 40);
   stop_after.range(0, int64_t{1} << 40);
+  teacher_top_k.range(1, 1 << 24);
 }
 
 DistillOptions DistillPass::distillOptions(uint64_t seed) const {
@@ -58,6 +59,8 @@ DistillOptions DistillPass::distillOptions(uint64_t seed) const {
   o.stop_after = stop_after;
   o.seed = seed;
   o.qat = qat;
+  o.teacher_cache = teacher_cache;
+  o.teacher_top_k = teacher_top_k;
   return o;
 }
 
@@ -74,6 +77,9 @@ void DistillPass::validateOptions() const {
                                    std::to_string(*steps));
   require((checkpoint_every == 0 && stop_after == 0) || !checkpoint_dir->empty() || !resume->empty(),
           "pass 'distill': checkpoint_every and stop_after need checkpoint_dir=DIR");
+  require(teacher_cache->empty() || reverse_kl == 0,
+          "pass 'distill': reverse_kl needs the teacher's whole distribution, and teacher_cache keeps its top "
+          "teacher_top_k tokens (drop one of them)");
 }
 
 std::string DistillPass::withoutCalibration() const { return "give --data: distillation trains on it"; }
@@ -92,6 +98,9 @@ PassResult DistillPass::run(Model& model, PassContext& context) {
   callbacks.log = [&](const std::string& line) { context.log(line); };
   callbacks.on_generate = [&](int64_t done, int64_t total) {
     context.progress("distill: teacher generating", done, total, "");
+  };
+  callbacks.on_teacher_pass = [&](int64_t done, int64_t total) {
+    context.progress("distill: teacher top-k cache", done, total, "");
   };
   callbacks.on_step = [&](const DistillStep& s, int64_t total, double tokens_per_second) {
     char note[128];

@@ -38,6 +38,11 @@ class DistillPass : public Pass {
   Option<std::string> resume{*this, "resume", "continue the run saved in this checkpoint directory", ""};
   Option<bool> qat{*this, "qat", "train a quantized student through its grid (latent weights, learned scales, "
                                  "straight-through rounding); it stays quantized", false};
+  Option<std::string> teacher_cache{*this, "teacher_cache",
+                                    "HDF5 file of the teacher's top-k next-token distributions: made by the first run, "
+                                    "reused (no teacher forward per step) by runs with the same teacher, data and k",
+                                    ""};
+  Option<int64_t> teacher_top_k{*this, "teacher_top_k", "tokens per position kept in the teacher cache", 64};
   Option<int64_t> stop_after{*this, "stop_after", "end after this step with a checkpoint, to resume later (0: run all "
                                                   "steps)", 0};
 

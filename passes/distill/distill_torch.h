@@ -73,6 +73,13 @@ struct LossTerms {
 // student_logits, teacher_logits: [B, S, V]; ids: [B, S] long (cross-entropy scores ids[:, 1:]).
 LossTerms distillLoss(const at::Tensor& student_logits, const at::Tensor& teacher_logits, const at::Tensor& ids,
                       const DistillLossWeights& weights);
+// The same from the teacher's top-k cache (teacher_cache.h): top_ids [B, S, k] long and their
+// log-probabilities at the loss's temperature [B, S, k]; forward KL is over the k tokens plus
+// one bucket for the rest of the vocabulary (a lower bound of distillLoss's, equal at k =
+// vocabulary). Reverse KL needs the whole distribution: reported as 0 (the trainer refuses a
+// reverse_kl weight with a cache).
+LossTerms distillLossTopK(const at::Tensor& student_logits, const at::Tensor& top_ids,
+                          const at::Tensor& top_log_probs, const at::Tensor& ids, const DistillLossWeights& weights);
 
 // AdamW as torch.optim.AdamW computes it (decoupled decay, bias-corrected moments), over the
 // parameters' .grad(); the decayed ones (TrainableStudent::decayed: matrices, not norms, biases or
@@ -115,6 +122,7 @@ class DataParallel {
   int64_t worldSize() const;
   // `values` replaced by their sums over the ranks (`what` names the step for an error).
   void sum(std::vector<double>& values, const std::string& what);
+  void sum(at::Tensor& values, const std::string& what);  // a contiguous tensor, in place
   // Each parameter's .grad() replaced by its mean over the ranks.
   void averageGradients(const std::vector<at::Tensor>& parameters);
 

@@ -28,6 +28,7 @@ json DistillOutcome::toJson() const {
             {"heldout_perplexity", evals_json},
             {"loss_curve", curve_json}};
   if (!last_checkpoint.empty()) j["last_checkpoint"] = last_checkpoint;
+  if (!teacher_cache.is_null()) j["teacher_cache"] = teacher_cache;
   return j;
 }
 

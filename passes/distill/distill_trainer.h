@@ -45,6 +45,8 @@ struct DistillOutcome {
   int64_t resumed_from = 0;       // the checkpoint's step, 0 when the run started afresh
   int64_t tokens_per_step = 0;   // over every rank
   int64_t ranks = 1;             // data-parallel processes that trained together
+  // With DistillOptions::teacher_cache: {path, k, sequences, read (else written), seconds}.
+  nlohmann::json teacher_cache;
   double seconds = 0;            // of this process's training loop
   double tokens_per_second = 0;  // student tokens trained per second in this process
   std::string last_checkpoint;   // "" when none was written
@@ -60,6 +62,7 @@ struct DistillCallbacks {
   std::function<void(const DistillStep&, int64_t total_steps, double tokens_per_second)> on_step;
   std::function<void(const std::string&)> log;
   std::function<void(int64_t done, int64_t total)> on_generate;  // teacher sequences sampled so far
+  std::function<void(int64_t done, int64_t total)> on_teacher_pass;  // sequences in the teacher cache so far
 };
 
 // Trains `student` (in place: its float weights become float32; with options.qat its quantized

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <random>
@@ -26,6 +27,7 @@
 #include "passes/distill/distill_torch.h"
 #include "passes/distill/distill_trainer.h"
 #include "passes/distill/lr_schedule.h"
+#include "passes/distill/teacher_cache.h"
 
 namespace slmc {
 
@@ -136,7 +138,7 @@ json configFingerprint(const ModelConfig& c) {
 // What must match for a checkpoint to continue this run: the options that shape the arithmetic,
 // the models' shapes and the data.
 json runFingerprint(const Model& student, const Model& teacher, const DistillData& data, const DistillOptions& o) {
-  return {{"steps", o.steps},
+  json j = {{"steps", o.steps},
           {"batch", o.batch},
           {"accumulation", o.accumulation},
           {"lr", o.lr},
@@ -159,6 +161,27 @@ json runFingerprint(const Model& student, const Model& teacher, const DistillDat
           {"sequences", data.num_sequences},
           {"seq_len", data.seq_len},
           {"data_crc32c", crc32c(data.ids.data(), data.ids.size() * sizeof(int32_t))}};
+  if (!o.teacher_cache.empty()) j["teacher_top_k"] = o.teacher_top_k;  // the loss is to the top k
+  return j;
+}
+
+// What a teacher cache must have been made from to serve this run: the teacher (shapes and a
+// checksum of its weights), the data given, the sequences generated from it, k and the
+// temperature its probabilities are at.
+json teacherCacheFingerprint(const Model& teacher, const DistillData& given, const DistillOptions& o) {
+  uint32_t weights = 0;
+  for (const auto& [name, t] : teacher.tensors) weights = crc32c(t.bytes(), t.nbytes(), weights);
+  return {{"schema", kTeacherCacheSchema},
+          {"teacher", configFingerprint(teacher.config)},
+          {"teacher_weights_crc32c", weights},
+          {"data_sequences", given.num_sequences},
+          {"data_crc32c", crc32c(given.ids.data(), given.ids.size() * sizeof(int32_t))},
+          {"generate", o.generate},
+          {"generate_seed", o.generate > 0 ? o.seed : 0},
+          {"sequences", given.num_sequences + o.generate},
+          {"seq_len", given.seq_len},
+          {"k", o.teacher_top_k},
+          {"temperature", o.loss.temperature}};
 }
 
 void checkSetup(const Model& student, const Model& teacher, const DistillData& data, const DistillOptions& o,
@@ -189,6 +212,12 @@ void checkSetup(const Model& student, const Model& teacher, const DistillData& d
   require((o.checkpoint_every == 0 && o.stop_after == 0) || !o.checkpoint_dir.empty() || !o.resume.empty(),
           "checkpoint_every and stop_after need a checkpoint directory (checkpoint_dir, or resume's)");
   require(o.stop_after >= 0 && o.stop_after <= o.steps, "stop_after must be within [0, steps]");
+  require(o.teacher_cache.empty() || o.loss.reverse_kl == 0,
+          "reverse KL needs the teacher's whole distribution, and the teacher cache keeps its top " +
+              std::to_string(o.teacher_top_k) + " tokens (drop reverse_kl, or the teacher cache)");
+  require(o.teacher_cache.empty() || (o.teacher_top_k >= 1 && o.teacher_top_k <= teacher.config.vocab_size),
+          "teacher_top_k=" + std::to_string(o.teacher_top_k) + " must be between 1 and the vocabulary's " +
+              std::to_string(teacher.config.vocab_size) + " tokens");
   const DataParallelGroup& g = o.parallel;
   require(o.batch % g.world_size == 0,
           "a batch of " + std::to_string(o.batch) + " sequences does not split over " + std::to_string(g.world_size) +
@@ -213,6 +242,72 @@ DistillData withTeacherText(const ReferenceModel& teacher, const DistillData& da
     callbacks.log("distill: " + std::to_string(o.generate) + " sequences of " + std::to_string(data.seq_len) +
                   " tokens sampled from the teacher");
   return all;
+}
+
+// The teacher's top-k cache for this run (options.teacher_cache): read when the file exists and
+// was made for this run (else one Error naming the field that differs), else made by one teacher
+// pass over every sequence (teacher-generated ones first, as withTeacherText), the ranks each
+// doing their share, and written by rank 0. `read` tells which.
+TeacherTopK teacherCacheFor(const ReferenceModel& teacher_model, const Model& teacher, const DistillData& given,
+                            const DistillOptions& o, DataParallel& group, const DistillCallbacks& callbacks,
+                            bool& read) {
+  const json fingerprint = teacherCacheFingerprint(teacher, given, o);
+  const std::string& path = o.teacher_cache;
+  if (std::filesystem::exists(path)) {
+    TeacherTopK cache = readTeacherCache(path);
+    const std::string diff = fingerprintDifference(cache.fingerprint, fingerprint);
+    require(diff.empty(), "teacher cache '" + path + "' was made for another run: " + diff +
+                              " (give another --teacher-cache path, or delete it to rebuild)");
+    read = true;
+    return cache;
+  }
+  read = false;
+  const DistillData data = withTeacherText(teacher_model, given, o, callbacks);
+  const int64_t n = data.num_sequences, seq = data.seq_len, k = o.teacher_top_k;
+  const int64_t batch = std::max<int64_t>(1, o.batch / group.worldSize());
+  // Each rank fills its rows (every world_size-th sequence); the sums over ranks are the whole.
+  at::Tensor top_ids = at::zeros({n, seq, k}, at::kInt), top_log_probs = at::zeros({n, seq, k}, at::kFloat);
+  std::vector<int64_t> mine;
+  for (int64_t i = group.rank(); i < n; i += group.worldSize()) mine.push_back(i);
+  {
+    at::NoGradGuard no_grad;
+    for (size_t b = 0; b < mine.size(); b += static_cast<size_t>(batch)) {
+      const std::vector<int64_t> which(mine.begin() + static_cast<std::ptrdiff_t>(b),
+                                       mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), b + batch)));
+      const at::Tensor logits =
+          decoderLogits(teacher.config, teacher_model.weights(), rows(data, which), static_cast<int64_t>(which.size()), seq);
+      const auto [values, indices] = at::topk(at::log_softmax(logits / o.loss.temperature, -1), k, -1);
+      for (size_t i = 0; i < which.size(); ++i) {
+        top_log_probs[which[i]].copy_(values[static_cast<int64_t>(i)]);
+        top_ids[which[i]].copy_(indices[static_cast<int64_t>(i)]);
+      }
+      if (callbacks.on_teacher_pass)
+        callbacks.on_teacher_pass(std::min<int64_t>(static_cast<int64_t>((b + which.size())) * group.worldSize(), n), n);
+    }
+  }
+  group.sum(top_ids, "gathering the teacher cache");
+  group.sum(top_log_probs, "gathering the teacher cache");
+  TeacherTopK cache;
+  cache.sequences = n;
+  cache.seq_len = seq;
+  cache.k = k;
+  cache.input_ids = data.ids;
+  cache.top_ids.assign(top_ids.data_ptr<int32_t>(), top_ids.data_ptr<int32_t>() + top_ids.numel());
+  cache.top_log_probs.assign(top_log_probs.data_ptr<float>(), top_log_probs.data_ptr<float>() + top_log_probs.numel());
+  cache.fingerprint = fingerprint;
+  if (group.rank() == 0) writeTeacherCache(path, cache);
+  return cache;
+}
+
+// Rows `which` of a [sequences, seq_len, k] cache array as a [which, seq_len, k] tensor of `type`.
+template <typename T>
+at::Tensor cachedRows(const std::vector<T>& values, const TeacherTopK& c, const std::vector<int64_t>& which,
+                      at::ScalarType type) {
+  const size_t row = static_cast<size_t>(c.seq_len * c.k);
+  std::vector<T> out;
+  out.reserve(which.size() * row);
+  for (int64_t r : which) out.insert(out.end(), values.begin() + r * row, values.begin() + (r + 1) * row);
+  return at::from_blob(out.data(), {static_cast<int64_t>(which.size()), c.seq_len, c.k}, type).clone();
 }
 
 }  // namespace
@@ -244,7 +339,23 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
   // Each step's logit-sized tensors reuse the previous step's blocks (lib/reference/cpu_block_cache.h);
   // at most a micro-batch's activation estimate is kept cached.
   const CpuBlockCache::Scope block_cache(static_cast<size_t>(memory.activations));
-  const DistillData data = withTeacherText(teacher_model, given, options, callbacks);
+  std::optional<TeacherTopK> cache;
+  DistillData data;
+  const auto cache_start = std::chrono::steady_clock::now();
+  bool cache_read = false;
+  double cache_seconds = 0;
+  if (options.teacher_cache.empty()) {
+    data = withTeacherText(teacher_model, given, options, callbacks);
+  } else {
+    cache = teacherCacheFor(teacher_model, teacher, given, options, group, callbacks, cache_read);
+    data = DistillData{cache->input_ids, cache->sequences, cache->seq_len};
+    cache_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - cache_start).count();
+    char line[256];
+    std::snprintf(line, sizeof line, "distill: teacher top-%lld cache of %lld sequences %s '%s' (%.1f s)",
+                  static_cast<long long>(options.teacher_top_k), static_cast<long long>(cache->sequences),
+                  cache_read ? "read from" : "written to", options.teacher_cache.c_str(), cache_seconds);
+    if (callbacks.log) callbacks.log(line);
+  }
   const int64_t train_count = data.num_sequences - options.heldout, seq = data.seq_len;
   TrainableStudent s = makeTrainableStudent(student, options.qat);
   std::vector<at::Tensor> params;
@@ -257,6 +368,13 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
   DistillOutcome out;
   out.tokens_per_step = options.batch * options.accumulation * seq;
   out.ranks = group.worldSize();
+  if (cache) {
+    out.teacher_cache = {{"path", options.teacher_cache},
+                         {"k", options.teacher_top_k},
+                         {"sequences", cache->sequences},
+                         {"read", cache_read},
+                         {"seconds", cache_seconds}};
+  }
   int64_t step = 0;
   if (resumed) {
     const json& st = resumed->state;
@@ -338,15 +456,21 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
         if (i / local_batch == group.rank()) which.push_back(next);
       }
       const std::vector<int32_t> ids = rows(data, which);
-      at::Tensor teacher_logits;
-      {
-        at::NoGradGuard no_grad;
-        teacher_logits = decoderLogits(teacher.config, teacher_model.weights(), ids, local_batch, seq);
-      }
       const at::Tensor student_logits = decoderLogits(s.config, s.bind(), ids, local_batch, seq);
       const at::Tensor id_tensor =
           at::from_blob(const_cast<int32_t*>(ids.data()), {local_batch, seq}, at::kInt).to(at::kLong);
-      const LossTerms terms = distillLoss(student_logits, teacher_logits, id_tensor, options.loss);
+      LossTerms terms;
+      if (cache) {
+        terms = distillLossTopK(student_logits, cachedRows(cache->top_ids, *cache, which, at::kInt).to(at::kLong),
+                                cachedRows(cache->top_log_probs, *cache, which, at::kFloat), id_tensor, options.loss);
+      } else {
+        at::Tensor teacher_logits;
+        {
+          at::NoGradGuard no_grad;
+          teacher_logits = decoderLogits(teacher.config, teacher_model.weights(), ids, local_batch, seq);
+        }
+        terms = distillLoss(student_logits, teacher_logits, id_tensor, options.loss);
+      }
       // A non-finite loss only poisons gradients that are never applied: the check below stops first.
       (terms.total / static_cast<double>(options.accumulation)).backward();
       const double share = 1.0 / static_cast<double>(options.accumulation * group.worldSize());
