@@ -234,18 +234,26 @@ at::Tensor feedForward(const ModelConfig& c, const Layer& L, const at::Tensor& x
   return L.down(act);
 }
 
+at::Tensor decoderLayer(const ModelConfig& c, const Layer& L, at::Tensor x, const Rope& rope,
+                        const at::Tensor& causal_bias) {
+  // In place where a fresh tensor would only raise the peak memory of the layer; out of place
+  // when autograd records the graph, since the norms' backward needs the x they read.
+  const at::Tensor attn = selfAttention(c, L, x, rope, causal_bias);
+  x = recordsGrad(attn) ? x + attn : x.add_(attn);
+  const at::Tensor mlp = feedForward(c, L, x);
+  return recordsGrad(mlp) ? x + mlp : x.add_(mlp);
+}
+
 at::Tensor forwardHidden(const ModelConfig& c, const Weights& w, const std::vector<int32_t>& ids,
-                         int64_t batch, int64_t seq) {
+                         int64_t batch, int64_t seq, std::vector<at::Tensor>* layer_outputs,
+                         const LayerCall* layer_call) {
   at::Tensor x = embedTokens(c, w.embed, w.positions, ids, batch, seq);
   const Rope rope = rotaryTable(c, seq, x.scalar_type());
   const at::Tensor causal_bias = causalBias(seq, 0, x.scalar_type());
   for (const Layer& L : w.layers) {
-    // In place where a fresh tensor would only raise the peak memory of the layer; out of place
-    // when autograd records the graph, since the norms' backward needs the x they read.
-    const at::Tensor attn = selfAttention(c, L, x, rope, causal_bias);
-    x = recordsGrad(attn) ? x + attn : x.add_(attn);
-    const at::Tensor mlp = feedForward(c, L, x);
-    x = recordsGrad(mlp) ? x + mlp : x.add_(mlp);
+    x = layer_call ? (*layer_call)(c, L, x, rope, causal_bias) : decoderLayer(c, L, x, rope, causal_bias);
+    // A recorded x is never written again; an unrecorded one the next layer updates in place.
+    if (layer_outputs) layer_outputs->push_back(recordsGrad(x) ? x : x.clone());
   }
   return applyNorm(c, w.final_norm, x);
 }

@@ -109,9 +109,21 @@ struct Weights {
   std::vector<Layer> layers;
 };
 
+// One whole layer on the residual stream x [B, S, H] (positions from 0): x + attention, then +
+// MLP. Updates x in place unless autograd records the graph.
+at::Tensor decoderLayer(const ModelConfig& c, const Layer& L, at::Tensor x, const Rope& rope,
+                        const at::Tensor& causal_bias);
+// How forwardHidden runs a layer (decoderLayer's arguments); distillation passes one that
+// recomputes the layer's activations in the backward instead of keeping them.
+using LayerCall = std::function<at::Tensor(const ModelConfig&, const Layer&, const at::Tensor& x, const Rope&,
+                                           const at::Tensor& causal_bias)>;
 // The whole decoder over [batch, seq] ids, up to and including the final norm: [B, S, H].
+// With `layer_outputs`, the residual stream after each layer is appended to it ([B, S, H] each,
+// tensors of their own: distillation's hidden-state losses read them). `layer_call` replaces
+// decoderLayer when given.
 at::Tensor forwardHidden(const ModelConfig& c, const Weights& w, const std::vector<int32_t>& ids,
-                         int64_t batch, int64_t seq);
+                         int64_t batch, int64_t seq, std::vector<at::Tensor>* layer_outputs = nullptr,
+                         const LayerCall* layer_call = nullptr);
 }  // namespace decoder
 
 }  // namespace slmc

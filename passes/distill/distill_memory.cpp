@@ -36,7 +36,7 @@ int64_t cgroupHeadroom() {
 }  // namespace
 
 DistillMemoryEstimate estimateDistillMemory(const Model& student, const Model& teacher, int64_t batch, int64_t seq_len,
-                                            bool qat) {
+                                            bool qat, bool recompute) {
   constexpr int64_t kFloat = 4;
   const ModelConfig& c = student.config;
   DistillMemoryEstimate e;
@@ -46,7 +46,9 @@ DistillMemoryEstimate estimateDistillMemory(const Model& student, const Model& t
   const int64_t per_token_layer = (10 * c.hidden_size + 4 * c.intermediate_size) * kFloat;
   const int64_t attention_per_layer = 2 * batch * c.num_heads * seq_len * seq_len * kFloat;
   const int64_t logits = 6 * tokens * std::max(c.vocab_size, teacher.config.vocab_size) * kFloat;
-  e.activations = c.num_layers * (tokens * per_token_layer + attention_per_layer) + logits;
+  const int64_t one_layer = tokens * per_token_layer + attention_per_layer;
+  e.activations = recompute ? c.num_layers * tokens * c.hidden_size * kFloat + one_layer + logits
+                            : c.num_layers * one_layer + logits;
   return e;
 }
 

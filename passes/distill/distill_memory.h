@@ -24,8 +24,10 @@ struct DistillMemoryEstimate {
   int64_t total() const { return teacher + student + activations; }
 };
 
+// recompute (activation checkpointing): every layer keeps only its input (one hidden-wide vector
+// per token), and one layer's internals live at a time, during its backward.
 DistillMemoryEstimate estimateDistillMemory(const Model& student, const Model& teacher, int64_t batch, int64_t seq_len,
-                                            bool qat);
+                                            bool qat, bool recompute = false);
 
 // Bytes this process may still allocate: MemAvailable from /proc/meminfo, lowered to what the
 // cgroup's memory.max leaves, if any; -1 when unknown. The environment variable

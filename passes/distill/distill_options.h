@@ -15,15 +15,24 @@ namespace slmc {
 //                the T² keeps the gradient scale independent of T);
 //   reverse KL   T²·KL(p_student^T ‖ p_teacher^T)  (mode-seeking; MiniLLM);
 //   cross-entropy of the student on the data's next tokens (temperature 1).
+//   hidden MSE   ‖h_s − h_t‖² / ‖h_t‖² between mapped layers' residual streams (a learned
+//                projection when the widths differ), averaged over the pairs;
+//   hidden cosine  1 − cos(h_s, h_t) per token, the same pairs.
 struct DistillLossWeights {
   double forward_kl = 1.0;
   double reverse_kl = 0.0;
   double cross_entropy = 0.0;
   double temperature = 1.0;
+  double hidden_mse = 0.0;
+  double hidden_cosine = 0.0;
+  bool hidden() const { return hidden_mse != 0 || hidden_cosine != 0; }
 };
 
 struct DistillOptions {
   DistillLossWeights loss;
+  // The hidden-state terms' layer pairs: "auto" (every student layer with the teacher layer as
+  // deep in proportion) or "S:T,S:T,…" (distill_torch.h's hiddenLayerPairs).
+  std::string hidden_layers = "auto";
   // Optimizer steps; each step sees batch × accumulation sequences (gradients of `accumulation`
   // micro-batches of `batch` sequences are summed before the update).
   int64_t steps = 100;
@@ -37,6 +46,10 @@ struct DistillOptions {
   double weight_decay = 0.0;
   double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
   double clip = 1.0;  // global gradient-norm clip (0: none)
+  // Activation checkpointing: each student layer keeps only its input for the backward and runs
+  // again there. The same gradients for about a third more compute; the activations held drop
+  // from every layer's internals to one layer's (distill_memory.h counts it).
+  bool recompute = false;
   // Held-out perplexity of the student: measured before the first step, every eval_every steps
   // (0: only then and at the end) and after the last step, on `heldout` sequences kept out of
   // training (the last ones of the data).

@@ -28,6 +28,8 @@ DistillPass::DistillPass()
   kl.check(nonNegative);
   reverse_kl.check(nonNegative);
   ce.check(nonNegative);
+  hidden_mse.check(nonNegative);
+  hidden_cosine.check(nonNegative);
   heldout.range(1, 1 << 20);
   generate.range(0, 1 << 20);
   eval_every.range(0, int64_t{1} << 40);
@@ -42,6 +44,9 @@ DistillOptions DistillPass::distillOptions(uint64_t seed) const {
   o.loss.reverse_kl = reverse_kl;
   o.loss.cross_entropy = ce;
   o.loss.temperature = temperature;
+  o.loss.hidden_mse = hidden_mse;
+  o.loss.hidden_cosine = hidden_cosine;
+  o.hidden_layers = hidden_layers;
   o.steps = steps;
   o.batch = batch;
   o.accumulation = accumulation;
@@ -50,6 +55,7 @@ DistillOptions DistillPass::distillOptions(uint64_t seed) const {
   o.warmup = warmup;
   o.weight_decay = weight_decay;
   o.clip = clip;
+  o.recompute = recompute;
   o.heldout = heldout;
   o.generate = generate;
   o.eval_every = eval_every;
@@ -72,7 +78,8 @@ PassTraits DistillPass::traits() const {
 }
 
 void DistillPass::validateOptions() const {
-  require(kl > 0 || reverse_kl > 0 || ce > 0, "pass 'distill' has every loss weight at 0: set kl, reverse_kl and/or ce");
+  require(kl > 0 || reverse_kl > 0 || ce > 0 || hidden_mse > 0 || hidden_cosine > 0,
+          "pass 'distill' has every loss weight at 0: set kl, reverse_kl, ce, hidden_mse and/or hidden_cosine");
   require(stop_after <= steps, "pass 'distill': stop_after=" + std::to_string(*stop_after) + " is past steps=" +
                                    std::to_string(*steps));
   require((checkpoint_every == 0 && stop_after == 0) || !checkpoint_dir->empty() || !resume->empty(),

@@ -23,10 +23,19 @@ class DistillPass : public Pass {
   Option<int64_t> warmup{*this, "warmup", "linear warmup steps", 10};
   Option<double> weight_decay{*this, "weight_decay", "AdamW decoupled weight decay (matrices only)", 0.0};
   Option<double> clip{*this, "clip", "global gradient-norm clip (0: none)", 1.0};
+  Option<bool> recompute{*this, "recompute", "activation checkpointing: recompute each layer's activations in the "
+                                             "backward (less memory, ~1/3 more compute)", false};
   Option<double> temperature{*this, "temperature", "softmax temperature of the KL terms (scaled by T^2)", 1.0};
   Option<double> kl{*this, "kl", "weight of forward KL(teacher || student)", 1.0};
   Option<double> reverse_kl{*this, "reverse_kl", "weight of reverse KL(student || teacher)", 0.0};
   Option<double> ce{*this, "ce", "weight of the cross-entropy on the data's next tokens", 0.0};
+  Option<double> hidden_mse{*this, "hidden_mse", "weight of the relative MSE between mapped layers' hidden states "
+                                                 "(a learned projection when widths differ)", 0.0};
+  Option<double> hidden_cosine{*this, "hidden_cosine", "weight of the cosine distance between mapped layers' hidden "
+                                                       "states", 0.0};
+  Option<std::string> hidden_layers{*this, "hidden_layers", "hidden-state layer pairs STUDENT:TEACHER,... (auto: each "
+                                                            "student layer with the teacher layer as deep in proportion)",
+                                    "auto"};
   Option<int64_t> heldout{*this, "heldout", "data sequences held out of training to measure perplexity", 4};
   Option<int64_t> generate{*this, "generate",
                            "sequences the teacher samples from BOS (temperature 1, seeded) to train on besides the data "

@@ -61,9 +61,35 @@ TrainableStudent makeTrainableStudent(const Model& model, bool through_grid = fa
 void copyStudentInto(const TrainableStudent& student, Model& model);
 
 // Logits [batch, seq, vocab] of the decoder over row-major ids; recorded by autograd when the
-// weights require grad and grad mode is on.
+// weights require grad and grad mode is on. With `layer_outputs`, each layer's residual stream
+// is appended to it (decoder::forwardHidden).
+// With `recompute`, each layer keeps only its input for the backward and runs again there
+// (recomputedLayer): activation checkpointing, the same gradients for less memory.
 at::Tensor decoderLogits(const ModelConfig& config, const decoder::Weights& weights,
-                         const std::vector<int32_t>& ids, int64_t batch, int64_t seq);
+                         const std::vector<int32_t>& ids, int64_t batch, int64_t seq,
+                         std::vector<at::Tensor>* layer_outputs = nullptr, bool recompute = false);
+// decoder::decoderLayer as a custom autograd Function that saves only its input and its weight
+// tensors and recomputes the layer's activations in the backward.
+at::Tensor recomputedLayer(const ModelConfig& c, const decoder::Layer& L, const at::Tensor& x,
+                           const decoder::Rope& rope, const at::Tensor& causal_bias);
+
+// Hidden-state distillation: student layer pairs[i].first learns the residual stream after
+// teacher layer pairs[i].second, through projections[i] ([teacher width, student width], a
+// trainable leaf) when the widths differ (none when they are equal).
+struct HiddenStateMatch {
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  std::vector<at::Tensor> projections;
+};
+// The pairs `map` names ("0:0,5:9"), or for "auto" / "" every student layer with the teacher
+// layer as deep in proportion (the last layers meet). Throws the Error naming a bad item.
+std::vector<std::pair<int64_t, int64_t>> hiddenLayerPairs(const std::string& map, int64_t student_layers,
+                                                          int64_t teacher_layers);
+HiddenStateMatch makeHiddenStateMatch(const ModelConfig& student, const ModelConfig& teacher, const std::string& map);
+// Means over the pairs of the relative MSE ‖s − t‖² / ‖t‖² (per element means) and of the
+// cosine distance 1 − cos(s, t) per token, between each pair's student and teacher layer outputs.
+std::pair<at::Tensor, at::Tensor> hiddenStateLosses(const HiddenStateMatch& match,
+                                                    const std::vector<at::Tensor>& student_layers,
+                                                    const std::vector<at::Tensor>& teacher_layers);
 
 // The loss terms of distill_options.h for one micro-batch, as scalars. `total` is the weighted
 // sum and the only term autograd records; the others are detached figures.

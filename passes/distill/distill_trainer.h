@@ -30,7 +30,12 @@ struct DistillStep {
   double loss = 0;  // the weighted sum that was minimised
   double forward_kl = 0, reverse_kl = 0, cross_entropy = 0;
   double grad_norm = 0;  // before clipping
+  double hidden_mse = 0, hidden_cosine = 0;  // 0 unless the hidden-state terms are on
 };
+// One step as the report and checkpoints hold it ({step, lr, loss, forward_kl, …}; the hidden
+// terms only when they are on) and back.
+nlohmann::json stepJson(const DistillStep& step);
+DistillStep stepFromJson(const nlohmann::json& j);
 
 struct DistillEval {
   int64_t step = 0;  // 0: before training

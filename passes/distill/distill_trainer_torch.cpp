@@ -162,6 +162,8 @@ json runFingerprint(const Model& student, const Model& teacher, const DistillDat
           {"seq_len", data.seq_len},
           {"data_crc32c", crc32c(data.ids.data(), data.ids.size() * sizeof(int32_t))}};
   if (!o.teacher_cache.empty()) j["teacher_top_k"] = o.teacher_top_k;  // the loss is to the top k
+  if (o.loss.hidden())
+    j["hidden"] = {{"mse", o.loss.hidden_mse}, {"cosine", o.loss.hidden_cosine}, {"layers", o.hidden_layers}};
   return j;
 }
 
@@ -198,8 +200,12 @@ void checkSetup(const Model& student, const Model& teacher, const DistillData& d
                 std::to_string(m->config.max_position_embeddings) + " (use a smaller --seq-len)");
   require(o.steps > 0 && o.batch > 0 && o.accumulation > 0, "distillation needs steps, batch and accumulation >= 1");
   require(o.loss.temperature > 0, "distillation temperature must be > 0");
-  require(o.loss.forward_kl != 0 || o.loss.reverse_kl != 0 || o.loss.cross_entropy != 0,
-          "every distillation loss weight is 0 (set kl, reverse_kl and/or ce)");
+  require(o.loss.forward_kl != 0 || o.loss.reverse_kl != 0 || o.loss.cross_entropy != 0 || o.loss.hidden(),
+          "every distillation loss weight is 0 (set kl, reverse_kl, ce, hidden_mse and/or hidden_cosine)");
+  require(o.teacher_cache.empty() || !o.loss.hidden(),
+          "hidden-state losses need the teacher's layers, and the teacher cache keeps only its top-k output "
+          "(drop hidden_mse / hidden_cosine, or the teacher cache)");
+  if (o.loss.hidden()) hiddenLayerPairs(o.hidden_layers, student.config.num_layers, teacher.config.num_layers);
   require(o.heldout >= 1, "distillation needs at least 1 held-out sequence to measure the student (heldout >= 1)");
   require(o.generate >= 0, "distillation cannot generate " + std::to_string(o.generate) + " sequences (use 0 or more)");
   const int64_t sequences = data.num_sequences + o.generate;
@@ -317,7 +323,8 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
   validateDataParallelGroup(options.parallel);
   // What one rank holds: its share of each micro-batch (checkSetup refuses a batch that does not split).
   const int64_t local_batch = std::max<int64_t>(1, options.batch / options.parallel.world_size);
-  const DistillMemoryEstimate memory = estimateDistillMemory(student, teacher, local_batch, given.seq_len, options.qat);
+  const DistillMemoryEstimate memory =
+      estimateDistillMemory(student, teacher, local_batch, given.seq_len, options.qat, options.recompute);
   checkSetup(student, teacher, given, options, memory);
   const auto log = [&](const std::string& line) {
     if (callbacks.log) callbacks.log(line);
@@ -358,9 +365,20 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
   }
   const int64_t train_count = data.num_sequences - options.heldout, seq = data.seq_len;
   TrainableStudent s = makeTrainableStudent(student, options.qat);
+  // What AdamW trains: the student's leaves, then the hidden-state projections (checkpointed
+  // with them, never part of the output model).
+  std::optional<HiddenStateMatch> hidden;
+  if (options.loss.hidden()) hidden = makeHiddenStateMatch(s.config, teacher.config, options.hidden_layers);
+  std::vector<std::pair<std::string, at::Tensor>> trained = s.parameters;
+  std::vector<bool> decayed = s.decayed;
+  if (hidden)
+    for (size_t i = 0; i < hidden->projections.size(); ++i) {
+      trained.emplace_back("distill.hidden_projection." + std::to_string(i), hidden->projections[i]);
+      decayed.push_back(false);
+    }
   std::vector<at::Tensor> params;
-  for (const auto& [name, p] : s.parameters) params.push_back(p);
-  AdamW optimizer(params, s.decayed, options);
+  for (const auto& [name, p] : trained) params.push_back(p);
+  AdamW optimizer(params, decayed, options);
   DataCursor cursor;
   cursor.rng.seed(options.seed);
   cursor.shuffle(train_count);
@@ -383,7 +401,7 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
     std::map<std::string, Tensor> moments(resumed->optimizer.begin(), resumed->optimizer.end());
     std::vector<at::Tensor> exp_avg, exp_avg_sq;
     at::NoGradGuard no_grad;
-    for (const auto& [name, p] : s.parameters) {
+    for (const auto& [name, p] : trained) {
       const auto w = weights.find(name);
       const auto m = moments.find(name + ".exp_avg"), v = moments.find(name + ".exp_avg_sq");
       require(w != weights.end() && m != moments.end() && v != moments.end(),
@@ -394,9 +412,7 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
     }
     optimizer.restore(st.at("optimizer_steps").get<int64_t>(), std::move(exp_avg), std::move(exp_avg_sq));
     cursor.fromJson(st.at("data"));
-    for (const json& r : st.at("curve"))
-      out.curve.push_back({r.at("step"), r.at("lr"), r.at("loss"), r.at("forward_kl"), r.at("reverse_kl"),
-                           r.at("cross_entropy"), r.at("grad_norm")});
+    for (const json& r : st.at("curve")) out.curve.push_back(stepFromJson(r));
     for (const json& e : st.at("evals")) out.evals.push_back({e.at("step"), e.at("perplexity")});
     out.resumed_from = step;
     log("distill: resumed from step " + std::to_string(step) + " of " + std::to_string(options.steps) + " ('" +
@@ -421,15 +437,13 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
   const auto checkpoint = [&] {
     DistillCheckpoint c;
     json curve = json::array(), evals = json::array();
-    for (const DistillStep& r : out.curve)
-      curve.push_back({{"step", r.step}, {"lr", r.lr}, {"loss", r.loss}, {"forward_kl", r.forward_kl},
-                       {"reverse_kl", r.reverse_kl}, {"cross_entropy", r.cross_entropy}, {"grad_norm", r.grad_norm}});
+    for (const DistillStep& r : out.curve) curve.push_back(stepJson(r));
     for (const DistillEval& e : out.evals) evals.push_back({{"step", e.step}, {"perplexity", e.perplexity}});
     c.state = {{"step", step},         {"optimizer_steps", optimizer.steps()}, {"fingerprint", fingerprint},
                {"data", cursor.toJson()}, {"curve", curve},                     {"evals", evals}};
-    for (size_t i = 0; i < s.parameters.size(); ++i) {
-      const std::string& name = s.parameters[i].first;
-      c.weights.emplace_back(name, toTensor(s.parameters[i].second));
+    for (size_t i = 0; i < trained.size(); ++i) {
+      const std::string& name = trained[i].first;
+      c.weights.emplace_back(name, toTensor(trained[i].second));
       c.optimizer.emplace_back(name + ".exp_avg", toTensor(optimizer.expAvg(i)));
       c.optimizer.emplace_back(name + ".exp_avg_sq", toTensor(optimizer.expAvgSq(i)));
     }
@@ -448,6 +462,7 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
     record.step = step;
     record.lr = lr;
     killedForTestAt(group.rank(), step);
+    double hidden_figures[2] = {0, 0};  // this rank's sums over micro-batches
     for (int64_t micro = 0; micro < options.accumulation; ++micro) {
       // The micro-batch is the same `batch` sequences on every rank; each trains on its slice.
       std::vector<int64_t> which;
@@ -456,7 +471,9 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
         if (i / local_batch == group.rank()) which.push_back(next);
       }
       const std::vector<int32_t> ids = rows(data, which);
-      const at::Tensor student_logits = decoderLogits(s.config, s.bind(), ids, local_batch, seq);
+      std::vector<at::Tensor> student_layers;
+      const at::Tensor student_logits =
+          decoderLogits(s.config, s.bind(), ids, local_batch, seq, hidden ? &student_layers : nullptr, options.recompute);
       const at::Tensor id_tensor =
           at::from_blob(const_cast<int32_t*>(ids.data()), {local_batch, seq}, at::kInt).to(at::kLong);
       LossTerms terms;
@@ -465,11 +482,20 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
                                 cachedRows(cache->top_log_probs, *cache, which, at::kFloat), id_tensor, options.loss);
       } else {
         at::Tensor teacher_logits;
+        std::vector<at::Tensor> teacher_layers;
         {
           at::NoGradGuard no_grad;
-          teacher_logits = decoderLogits(teacher.config, teacher_model.weights(), ids, local_batch, seq);
+          teacher_logits = decoderLogits(teacher.config, teacher_model.weights(), ids, local_batch, seq,
+                                         hidden ? &teacher_layers : nullptr);
         }
         terms = distillLoss(student_logits, teacher_logits, id_tensor, options.loss);
+        if (hidden) {
+          const auto [mse, cosine] = hiddenStateLosses(*hidden, student_layers, teacher_layers);
+          const at::Tensor weighted = options.loss.hidden_mse * mse + options.loss.hidden_cosine * cosine;
+          terms.total = terms.total.defined() ? terms.total + weighted : weighted;
+          hidden_figures[0] += mse.item<double>();
+          hidden_figures[1] += cosine.item<double>();
+        }
       }
       // A non-finite loss only poisons gradients that are never applied: the check below stops first.
       (terms.total / static_cast<double>(options.accumulation)).backward();
@@ -479,10 +505,12 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
       record.reverse_kl += share * terms.reverse_kl.item<double>();
       record.cross_entropy += share * terms.cross_entropy.item<double>();
     }
-    std::vector<double> figures{record.loss, record.forward_kl, record.reverse_kl, record.cross_entropy};
+    const double share = 1.0 / static_cast<double>(options.accumulation * group.worldSize());
+    std::vector<double> figures{record.loss,          record.forward_kl,           record.reverse_kl,
+                                record.cross_entropy, share * hidden_figures[0], share * hidden_figures[1]};
     group.sum(figures, "step " + std::to_string(step));
     record.loss = figures[0], record.forward_kl = figures[1], record.reverse_kl = figures[2];
-    record.cross_entropy = figures[3];
+    record.cross_entropy = figures[3], record.hidden_mse = figures[4], record.hidden_cosine = figures[5];
     require(std::isfinite(record.loss),
             "distillation loss is " + std::string(std::isnan(record.loss) ? "NaN" : "infinite") + " at step " +
                 std::to_string(step) + " (lower lr, now " + std::to_string(options.lr) + ", or raise warmup)" +

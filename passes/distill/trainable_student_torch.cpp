@@ -150,8 +150,11 @@ void copyStudentInto(const TrainableStudent& student, Model& model) {
 }
 
 at::Tensor decoderLogits(const ModelConfig& config, const decoder::Weights& weights,
-                         const std::vector<int32_t>& ids, int64_t batch, int64_t seq) {
-  return at::matmul(decoder::forwardHidden(config, weights, ids, batch, seq), weights.head.t());
+                         const std::vector<int32_t>& ids, int64_t batch, int64_t seq,
+                         std::vector<at::Tensor>* layer_outputs, bool recompute) {
+  static const decoder::LayerCall kRecompute = recomputedLayer;
+  return at::matmul(decoder::forwardHidden(config, weights, ids, batch, seq, layer_outputs, recompute ? &kRecompute : nullptr),
+                    weights.head.t());
 }
 
 }  // namespace slmc::distill
