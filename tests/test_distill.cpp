@@ -599,3 +599,28 @@ TEST_CASE("distill recompute: activation checkpointing trains the same student, 
                                           << " MiB recomputed");
   CHECK(light.activations < full.activations / 2);
 }
+
+TEST_CASE("distill bf16: mixed precision follows the float32 run closely and still wins back quality") {
+  const DistillData data = sampled(68, 128, 21);
+  const std::vector<int32_t> eval = sampledFromBos(stories260KModel(), 16, 128, 22);
+  const Model pruned = prunedStories(data, 0.3, 1);
+  PerplexityOptions p;
+  p.ctx = 128;
+  DistillOptions o = quick(20);
+  o.batch = 8;
+  Model f32 = pruned, bf16 = pruned;
+  const DistillOutcome a = distillModel(f32, stories260KModel(), data, o);
+  o.bf16 = true;
+  o.recompute = true;  // the recomputed layers run under the same autocast
+  const DistillOutcome b = distillModel(bf16, stories260KModel(), data, o);
+  const double before = evaluatePerplexity(ReferenceModel(pruned), eval, p).perplexity;
+  const double after_f32 = evaluatePerplexity(ReferenceModel(f32), eval, p).perplexity;
+  const double after_bf16 = evaluatePerplexity(ReferenceModel(bf16), eval, p).perplexity;
+  MESSAGE("pruned " << before << ", distilled f32 " << after_f32 << ", bf16 " << after_bf16 << "; first loss "
+                    << a.curve.front().loss << " vs " << b.curve.front().loss);
+  CHECK(b.curve.front().loss == doctest::Approx(a.curve.front().loss).epsilon(0.02));
+  CHECK(after_bf16 < 0.5 * before);
+  CHECK(after_bf16 == doctest::Approx(after_f32).epsilon(0.1));
+  // The output is float32 as always (the master weights never left it).
+  for (const auto& [name, t] : bf16.tensors) CHECK(t.dtype() == DType::F32);
+}

@@ -33,6 +33,10 @@ void release(void* p) {
   BlockCache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
   const auto it = c.live.find(p);
+  if (it == c.live.end()) {  // a small block of the fallback's, freed through raw_deleter()
+    c10::free_cpu(p);
+    return;
+  }
   const size_t n = it->second;
   c.live.erase(it);
   if (c.depth > 0 && c.cached + n <= c.max_cached) {
@@ -66,7 +70,10 @@ struct CachingAllocator final : c10::Allocator {
     }
     return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
   }
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  // raw_allocate()/raw_deallocate() (oneDNN's bfloat16 products use them) free through this:
+  // every DataPtr here has its data as context, the fallback's small blocks included (LibTorch's
+  // default CPU allocator takes them from alloc_cpu, which `release` frees).
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
 };
 
 CachingAllocator& allocator() {

@@ -50,6 +50,10 @@ struct DistillOptions {
   // again there. The same gradients for about a third more compute; the activations held drop
   // from every layer's internals to one layer's (distill_memory.h counts it).
   bool recompute = false;
+  // Mixed precision: the teacher's and student's forward run under LibTorch's CPU autocast in
+  // bfloat16 (matrix products in bf16, the master weights, gradients and AdamW in float32; the
+  // losses are taken in float32). Held-out perplexity stays float32.
+  bool bf16 = false;
   // Held-out perplexity of the student: measured before the first step, every eval_every steps
   // (0: only then and at the end) and after the last step, on `heldout` sequences kept out of
   // training (the last ones of the data).

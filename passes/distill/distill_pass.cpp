@@ -56,6 +56,7 @@ DistillOptions DistillPass::distillOptions(uint64_t seed) const {
   o.weight_decay = weight_decay;
   o.clip = clip;
   o.recompute = recompute;
+  o.bf16 = bf16;
   o.heldout = heldout;
   o.generate = generate;
   o.eval_every = eval_every;

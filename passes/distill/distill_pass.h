@@ -23,6 +23,8 @@ class DistillPass : public Pass {
   Option<int64_t> warmup{*this, "warmup", "linear warmup steps", 10};
   Option<double> weight_decay{*this, "weight_decay", "AdamW decoupled weight decay (matrices only)", 0.0};
   Option<double> clip{*this, "clip", "global gradient-norm clip (0: none)", 1.0};
+  Option<bool> bf16{*this, "bf16", "mixed precision: forward passes under bfloat16 autocast (float32 master weights, "
+                                   "gradients and optimizer)", false};
   Option<bool> recompute{*this, "recompute", "activation checkpointing: recompute each layer's activations in the "
                                              "backward (less memory, ~1/3 more compute)", false};
   Option<double> temperature{*this, "temperature", "softmax temperature of the KL terms (scaled by T^2)", 1.0};

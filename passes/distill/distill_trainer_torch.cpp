@@ -4,6 +4,7 @@
 // moments, step count, data cursor, RNG) is what a checkpoint saves, so a resumed run repeats
 // the same arithmetic.
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 
 #include <chrono>
 #include <csignal>
@@ -113,6 +114,26 @@ double heldoutPerplexity(const ModelConfig& config, const decoder::Weights& weig
   group.sum(sums, "measuring the held-out perplexity");
   return std::exp(sums[0] / sums[1]);
 }
+
+// LibTorch's CPU autocast to bfloat16 while alive (when `on`); its weight cache cleared after.
+class BfloatAutocast {
+ public:
+  explicit BfloatAutocast(bool on) : on_(on) {
+    if (!on_) return;
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+  }
+  ~BfloatAutocast() {
+    if (!on_) return;
+    at::autocast::set_cpu_enabled(false);
+    at::autocast::clear_cache();
+  }
+  BfloatAutocast(const BfloatAutocast&) = delete;
+  BfloatAutocast& operator=(const BfloatAutocast&) = delete;
+
+ private:
+  bool on_;
+};
 
 // Test hook for the data-parallel failure path: SLMC_TEST_KILL_RANK_AT_STEP="R:S" kills rank R
 // (SIGKILL, as the OOM killer or a lost machine would) when it starts step S.
@@ -471,9 +492,11 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
         if (i / local_batch == group.rank()) which.push_back(next);
       }
       const std::vector<int32_t> ids = rows(data, which);
+      const BfloatAutocast autocast(options.bf16);
       std::vector<at::Tensor> student_layers;
       const at::Tensor student_logits =
-          decoderLogits(s.config, s.bind(), ids, local_batch, seq, hidden ? &student_layers : nullptr, options.recompute);
+          decoderLogits(s.config, s.bind(), ids, local_batch, seq, hidden ? &student_layers : nullptr, options.recompute)
+              .to(at::kFloat);
       const at::Tensor id_tensor =
           at::from_blob(const_cast<int32_t*>(ids.data()), {local_batch, seq}, at::kInt).to(at::kLong);
       LossTerms terms;
@@ -486,7 +509,8 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
         {
           at::NoGradGuard no_grad;
           teacher_logits = decoderLogits(teacher.config, teacher_model.weights(), ids, local_batch, seq,
-                                         hidden ? &teacher_layers : nullptr);
+                                         hidden ? &teacher_layers : nullptr)
+                               .to(at::kFloat);
         }
         terms = distillLoss(student_logits, teacher_logits, id_tensor, options.loss);
         if (hidden) {

@@ -3,6 +3,7 @@
 // differentiates that. A LibTorch custom autograd Function, so the rest of the graph (the
 // fake-quantized weights' own graph included) is untouched: what flows out are the gradients of
 // the layer's input and of the weight tensors it read.
+#include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -32,6 +33,7 @@ struct LayerShape : torch::CustomClassHolder {
   decoder::Layer layer;
   std::vector<bool> defined;  // per slot
   decoder::Rope rope;
+  bool bf16_autocast = false;  // the forward ran under CPU autocast: the recompute must too
 };
 
 struct RecomputedLayer : public torch::autograd::Function<RecomputedLayer> {
@@ -66,7 +68,20 @@ struct RecomputedLayer : public torch::autograd::Function<RecomputedLayer> {
     at::Tensor y;
     {
       at::AutoGradMode record(true);
+      // The engine runs this outside the forward's autocast scope: the recompute restores it,
+      // so that it repeats the forward's bfloat16 products.
+      const bool was_enabled = at::autocast::is_cpu_enabled();
+      const at::ScalarType was_dtype = at::autocast::get_autocast_cpu_dtype();
+      if (shape->bf16_autocast) {
+        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+        at::autocast::set_cpu_enabled(true);
+      }
       y = decoder::decoderLayer(shape->config, L, x, shape->rope, saved.back());
+      // Autocast caches the bf16 copies of leaf weights by address: these leaves die with this
+      // call, and a later tensor at the same address must not find their copies.
+      if (shape->bf16_autocast) at::autocast::clear_cache();
+      at::autocast::set_cpu_enabled(was_enabled);
+      at::autocast::set_autocast_cpu_dtype(was_dtype);
     }
     variable_list wrt;
     std::vector<size_t> where;  // output position of each wrt entry
@@ -89,6 +104,7 @@ at::Tensor recomputedLayer(const ModelConfig& c, const decoder::Layer& L, const 
   shape->config = c;
   shape->layer = L;
   shape->rope = rope;
+  shape->bf16_autocast = at::autocast::is_cpu_enabled() && at::autocast::get_autocast_cpu_dtype() == at::kBFloat16;
   std::vector<at::Tensor> weights;
   for (at::Tensor* slot : slots(shape->layer)) {
     shape->defined.push_back(slot->defined());
