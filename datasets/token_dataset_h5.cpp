@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "datasets/hdf5_handle.h"
+#include "lib/support/atomic_file.h"
 #include "lib/support/error.h"
 #include "lib/support/temp_paths.h"
 
@@ -61,19 +62,7 @@ void writeTokenDatasetH5(const std::string& path, const TokenDataset& d) {
   const fs::path parent = fs::path(path).parent_path();
   require(parent.empty() || fs::is_directory(parent),
           "cannot write '" + path + "': directory '" + parent.string() + "' does not exist (create it first)");
-  removeStaleTempPaths(path);
-  const std::string temp = tempPathFor(path);
-  const RegisteredTempPath registered(temp);
-  try {
-    writeContents(temp, path, d);
-  } catch (...) {
-    std::remove(temp.c_str());
-    throw;
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    throw Error("cannot rename '" + temp + "' to '" + path + "': " + std::strerror(errno));
-  }
+  writeThroughTempPath(path, [&](const std::string& temp) { writeContents(temp, path, d); });
 }
 
 TokenDataset readTokenDatasetH5(const std::string& path) {

@@ -58,6 +58,34 @@ DistillOptions quick(int64_t steps) {
   return o;
 }
 
+// `count` copies of the one sequence of `one`: every batch is that row repeated, so a step's
+// losses can be checked against one reference forward.
+DistillData repeated(const DistillData& one, int64_t count) {
+  DistillData data{{}, count, one.seq_len};
+  for (int64_t i = 0; i < count; ++i) data.ids.insert(data.ids.end(), one.ids.begin(), one.ids.end());
+  return data;
+}
+
+// The recovery setting the quality-order tests share: stories260K with 30% of its MLP channels
+// and one layer pruned (chosen on 68 training sequences of 128), 16 held-out sequences to score.
+struct RecoveryCase {
+  DistillData data = sampled(68, 128, 21);
+  std::vector<int32_t> eval = sampledFromBos(stories260KModel(), 16, 128, 22);
+  Model pruned = prunedStories(data, 0.3, 1);
+
+  double perplexity(const Model& m) const {
+    PerplexityOptions p;
+    p.ctx = 128;
+    return evaluatePerplexity(ReferenceModel(m), eval, p).perplexity;
+  }
+  // quick(steps) at 8 sequences per step.
+  static DistillOptions options(int64_t steps) {
+    DistillOptions o = quick(steps);
+    o.batch = 8;
+    return o;
+  }
+};
+
 bool sameBytes(const Model& a, const Model& b) {
   if (a.tensors.size() != b.tensors.size()) return false;
   for (const auto& [name, t] : a.tensors) {
@@ -101,8 +129,7 @@ TEST_CASE("distill: a student equal to its teacher starts at zero KL: the traine
 TEST_CASE("distill: forward KL (x T^2), reverse KL and cross-entropy equal the formulas on the reference logits") {
   // Every sequence the same row: the first step's batch is that row 4 times.
   const DistillData one = sampled(1, 64, 32);
-  DistillData data{{}, 8, 64};
-  for (int i = 0; i < 8; ++i) data.ids.insert(data.ids.end(), one.ids.begin(), one.ids.end());
+  const DistillData data = repeated(one, 8);
   Model student = prunedStories(data);
   const Model before = student;
   DistillOptions o = quick(1);
@@ -145,8 +172,7 @@ TEST_CASE("distill: forward KL (x T^2), reverse KL and cross-entropy equal the f
 TEST_CASE("distill teacher cache: forward KL over the top k plus the rest equals the formula on the reference logits") {
   ScratchDir dir("distill-topk-formula");
   const DistillData one = sampled(1, 64, 32);
-  DistillData data{{}, 8, 64};
-  for (int i = 0; i < 8; ++i) data.ids.insert(data.ids.end(), one.ids.begin(), one.ids.end());
+  const DistillData data = repeated(one, 8);
   Model student = prunedStories(data);
   const Model before = student;
   DistillOptions o = quick(1);
@@ -189,17 +215,11 @@ TEST_CASE("distill teacher cache: forward KL over the top k plus the rest equals
 }
 
 TEST_CASE("distill: on stories260K a distilled pruned student beats the pruned student on held-out text") {
-  const DistillData data = sampled(68, 128, 21);
-  const std::vector<int32_t> eval = sampledFromBos(stories260KModel(), 16, 128, 22);
-  Model student = prunedStories(data, 0.3, 1);
-  PerplexityOptions p;
-  p.ctx = 128;
-  const double teacher = evaluatePerplexity(ReferenceModel(stories260KModel()), eval, p).perplexity;
-  const double pruned = evaluatePerplexity(ReferenceModel(student), eval, p).perplexity;
-  DistillOptions o = quick(40);
-  o.batch = 8;
-  const DistillOutcome out = distillModel(student, stories260KModel(), data, o);
-  const double distilled = evaluatePerplexity(ReferenceModel(student), eval, p).perplexity;
+  const RecoveryCase c;
+  Model student = c.pruned;
+  const double teacher = c.perplexity(stories260KModel()), pruned = c.perplexity(student);
+  const DistillOutcome out = distillModel(student, stories260KModel(), c.data, RecoveryCase::options(40));
+  const double distilled = c.perplexity(student);
   MESSAGE("teacher " << teacher << ", pruned " << pruned << ", distilled " << distilled);
   CHECK(teacher < distilled);
   CHECK(distilled < pruned);
@@ -426,18 +446,14 @@ TEST_CASE("distill teacher cache: at k = vocabulary it trains as the teacher its
 
 TEST_CASE("distill teacher cache: top-16 of 512 still wins back quality on stories260K") {
   ScratchDir dir("distill-teacher-top16");
-  const DistillData data = sampled(68, 128, 21);
-  const std::vector<int32_t> eval = sampledFromBos(stories260KModel(), 16, 128, 22);
-  Model student = prunedStories(data, 0.3, 1);
-  PerplexityOptions p;
-  p.ctx = 128;
-  const double pruned = evaluatePerplexity(ReferenceModel(student), eval, p).perplexity;
-  DistillOptions o = quick(40);
-  o.batch = 8;
+  const RecoveryCase c;
+  Model student = c.pruned;
+  const double pruned = c.perplexity(student);
+  DistillOptions o = RecoveryCase::options(40);
   o.teacher_cache = dir / "teacher.h5";
   o.teacher_top_k = 16;
-  distillModel(student, stories260KModel(), data, o);
-  const double distilled = evaluatePerplexity(ReferenceModel(student), eval, p).perplexity;
+  distillModel(student, stories260KModel(), c.data, o);
+  const double distilled = c.perplexity(student);
   MESSAGE("pruned " << pruned << ", distilled from the top-16 cache " << distilled);
   CHECK(distilled < 0.5 * pruned);
 }
@@ -504,19 +520,15 @@ TEST_CASE("distill hidden states: layer pairs auto and given, and the bad maps")
 }
 
 TEST_CASE("distill hidden states: the cosine and MSE terms fall, and alone they win back quality on stories260K") {
-  const DistillData data = sampled(68, 128, 21);
-  const std::vector<int32_t> eval = sampledFromBos(stories260KModel(), 16, 128, 22);
-  Model student = prunedStories(data, 0.3, 1);
-  PerplexityOptions p;
-  p.ctx = 128;
-  const double pruned = evaluatePerplexity(ReferenceModel(student), eval, p).perplexity;
-  DistillOptions o = quick(30);
-  o.batch = 8;
+  const RecoveryCase c;
+  Model student = c.pruned;
+  const double pruned = c.perplexity(student);
+  DistillOptions o = RecoveryCase::options(30);
   o.loss.forward_kl = 0;
   o.loss.hidden_mse = 1;
   o.loss.hidden_cosine = 1;
-  const DistillOutcome out = distillModel(student, stories260KModel(), data, o);
-  const double distilled = evaluatePerplexity(ReferenceModel(student), eval, p).perplexity;
+  const DistillOutcome out = distillModel(student, stories260KModel(), c.data, o);
+  const double distilled = c.perplexity(student);
   MESSAGE("pruned " << pruned << ", hidden states only " << distilled << "; cosine " << out.curve.front().hidden_cosine
                     << " -> " << out.curve.back().hidden_cosine << ", mse " << out.curve.front().hidden_mse << " -> "
                     << out.curve.back().hidden_mse);
@@ -601,21 +613,14 @@ TEST_CASE("distill recompute: activation checkpointing trains the same student, 
 }
 
 TEST_CASE("distill bf16: mixed precision follows the float32 run closely and still wins back quality") {
-  const DistillData data = sampled(68, 128, 21);
-  const std::vector<int32_t> eval = sampledFromBos(stories260KModel(), 16, 128, 22);
-  const Model pruned = prunedStories(data, 0.3, 1);
-  PerplexityOptions p;
-  p.ctx = 128;
-  DistillOptions o = quick(20);
-  o.batch = 8;
-  Model f32 = pruned, bf16 = pruned;
-  const DistillOutcome a = distillModel(f32, stories260KModel(), data, o);
+  const RecoveryCase c;
+  DistillOptions o = RecoveryCase::options(20);
+  Model f32 = c.pruned, bf16 = c.pruned;
+  const DistillOutcome a = distillModel(f32, stories260KModel(), c.data, o);
   o.bf16 = true;
   o.recompute = true;  // the recomputed layers run under the same autocast
-  const DistillOutcome b = distillModel(bf16, stories260KModel(), data, o);
-  const double before = evaluatePerplexity(ReferenceModel(pruned), eval, p).perplexity;
-  const double after_f32 = evaluatePerplexity(ReferenceModel(f32), eval, p).perplexity;
-  const double after_bf16 = evaluatePerplexity(ReferenceModel(bf16), eval, p).perplexity;
+  const DistillOutcome b = distillModel(bf16, stories260KModel(), c.data, o);
+  const double before = c.perplexity(c.pruned), after_f32 = c.perplexity(f32), after_bf16 = c.perplexity(bf16);
   MESSAGE("pruned " << before << ", distilled f32 " << after_f32 << ", bf16 " << after_bf16 << "; first loss "
                     << a.curve.front().loss << " vs " << b.curve.front().loss);
   CHECK(b.curve.front().loss == doctest::Approx(a.curve.front().loss).epsilon(0.02));

@@ -51,15 +51,26 @@ double maxDifference(const std::string& a, const std::string& b) {
   return worst;
 }
 
+// `slmc -q distill` of a student cut from stories260K (30% of the MLP channels) on `d`'s
+// calibration set: every test here trains that, with its own steps and extra flags.
+std::string prunedStudentRun(const GeneratedStoriesData& d, int64_t samples, int64_t steps) {
+  return "-q distill --student-from " + stories260K() + " --prune-ffn 0.3 --data " + d.calib + " --samples " +
+         std::to_string(samples) + " --seq-len 64 --steps " + std::to_string(steps) + " --lr 1e-3";
+}
+
+// Runs `slmc <args> -o <output>`, which must succeed.
+void mustRun(const std::string& args, const std::string& output) {
+  const CommandResult r = runSlmc(args + " -o " + output);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+}
+
 }  // namespace
 
 TEST_CASE("cli distill --nproc 2: two ranks end where one process with the same batch ends") {
   ScratchDir dir("distill-dp");
   const GeneratedStoriesData d("distill-dp-data", 24, 4, 64);
-  const std::string run = "-q distill --student-from " + stories260K() + " --prune-ffn 0.3 --data " + d.calib +
-                          " --samples 24 --seq-len 64 --steps 6 --batch 4 --lr 1e-3 --warmup 2";
-  const CommandResult one = runSlmc(run + " -o " + dir / "one");
-  REQUIRE_MESSAGE(one.exit_code == 0, one.err);
+  const std::string run = prunedStudentRun(d, 24, 6) + " --batch 4 --warmup 2";
+  mustRun(run, dir / "one");
   const CommandResult two = runSlmc(run + " --nproc 2 -o " + dir / "two");
   REQUIRE_MESSAGE(two.exit_code == 0, two.err);
   CHECK(two.err.empty());
@@ -83,16 +94,13 @@ TEST_CASE("cli distill --nproc 2: two ranks end where one process with the same 
   CHECK(figures["data_parallel_ranks"] == 2);
 
   // The teacher cache made by two ranks (each its share of the sequences) is one process's.
-  const CommandResult cached2 = runSlmc(run + " --nproc 2 --teacher-cache " + dir / "t2.h5" + " -o " + dir / "c2");
-  REQUIRE_MESSAGE(cached2.exit_code == 0, cached2.err);
-  const CommandResult cached1 = runSlmc(run + " --teacher-cache " + dir / "t1.h5" + " -o " + dir / "c1");
-  REQUIRE_MESSAGE(cached1.exit_code == 0, cached1.err);
+  mustRun(run + " --nproc 2 --teacher-cache " + dir / "t2.h5", dir / "c2");
+  mustRun(run + " --teacher-cache " + dir / "t1.h5", dir / "c1");
   const std::vector<double> c1 = losses(dir / "c1"), c2 = losses(dir / "c2");
   REQUIRE(c1.size() == c2.size());
   for (size_t i = 0; i < c1.size(); ++i) CHECK(c2[i] == doctest::Approx(c1[i]).epsilon(1e-5));
   // And the two-rank cache serves a one-process run: it reads it instead of running the teacher.
-  const CommandResult reuse = runSlmc(run + " --teacher-cache " + dir / "t2.h5" + " -o " + dir / "c3");
-  REQUIRE_MESSAGE(reuse.exit_code == 0, reuse.err);
+  mustRun(run + " --teacher-cache " + dir / "t2.h5", dir / "c3");
   CHECK(readJson(dir / "c3/slmc_report.json")["passes"][1]["figures"]["teacher_cache"]["read"] == true);
   const std::vector<double> c3 = losses(dir / "c3");
   for (size_t i = 0; i < c1.size(); ++i) CHECK(c3[i] == doctest::Approx(c1[i]).epsilon(1e-5));
@@ -101,10 +109,8 @@ TEST_CASE("cli distill --nproc 2: two ranks end where one process with the same 
 TEST_CASE("cli distill: two processes started by hand with torchrun's variables join one group") {
   ScratchDir dir("distill-torchrun");
   const GeneratedStoriesData d("distill-torchrun-data", 24, 4, 64);
-  const std::string run = "-q distill --student-from " + stories260K() + " --prune-ffn 0.3 --data " + d.calib +
-                          " --samples 24 --seq-len 64 --steps 4 --batch 4 --lr 1e-3 --warmup 2";
-  const CommandResult one = runSlmc(run + " -o " + dir / "one");
-  REQUIRE_MESSAGE(one.exit_code == 0, one.err);
+  const std::string run = prunedStudentRun(d, 24, 4) + " --batch 4 --warmup 2";
+  mustRun(run, dir / "one");
   const std::string port = std::to_string(20000 + ::getpid() % 20000);
   const std::string both = "sh -c 'for r in 0 1; do RANK=$r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port +
                            " " + SLMC_BINARY + " --threads 1 " + run + " -o " + dir / "torchrun" +
@@ -119,10 +125,8 @@ TEST_CASE("cli distill: two processes started by hand with torchrun's variables 
 TEST_CASE("cli distill --nproc 2: a rank killed mid-run ends the run with one line, the checkpoint resumes") {
   ScratchDir dir("distill-dp-kill");
   const GeneratedStoriesData d("distill-dp-kill-data", 24, 4, 64);
-  const std::string run = "-q distill --student-from " + stories260K() + " --prune-ffn 0.3 --data " + d.calib +
-                          " --samples 24 --seq-len 64 --steps 6 --batch 4 --lr 1e-3 --warmup 2 --nproc 2";
-  const CommandResult whole = runSlmc(run + " -o " + dir / "whole");
-  REQUIRE_MESSAGE(whole.exit_code == 0, whole.err);
+  const std::string run = prunedStudentRun(d, 24, 6) + " --batch 4 --warmup 2 --nproc 2";
+  mustRun(run, dir / "whole");
 
   const std::string out = dir / "cut", checkpoint = dir / "cut.checkpoint";
   for (const char* killed : {"1", "0"}) {
@@ -140,8 +144,7 @@ TEST_CASE("cli distill --nproc 2: a rank killed mid-run ends the run with one li
     CHECK_FALSE(fs::exists(out));
     CHECK(readJson(checkpoint + "/state.json")["step"] == 3);  // steps 1-3 finished, 4 never did
   }
-  const CommandResult resumed = runSlmc(run + " --checkpoint-every 1 --resume " + checkpoint + " -o " + out);
-  REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.err);
+  mustRun(run + " --checkpoint-every 1 --resume " + checkpoint, out);
   CHECK(readJson(out + "/slmc_report.json")["passes"][1]["figures"]["resumed_from"] == 3);
   CHECK(losses(out) == losses(dir / "whole"));
   CHECK(maxDifference(out, dir / "whole") == 0);
@@ -150,8 +153,7 @@ TEST_CASE("cli distill --nproc 2: a rank killed mid-run ends the run with one li
 TEST_CASE("cli distill: data-parallel groups that cannot work are refused with one line") {
   ScratchDir dir("distill-dp-bad");
   const GeneratedStoriesData d("distill-dp-bad-data", 12, 4, 64);
-  const std::string run = "-q distill --student-from " + stories260K() + " --prune-ffn 0.3 --data " + d.calib +
-                          " --samples 12 --seq-len 64 --steps 2 --lr 1e-3";
+  const std::string run = prunedStudentRun(d, 12, 2);
   expectError(runSlmc(run + " --batch 3 --nproc 2 -o " + dir / "out"),
               "a batch of 3 sequences does not split over 2 data-parallel ranks");
   expectError(runSlmc(run + " --rank 1 -o " + dir / "out"), "--rank needs --world-size");

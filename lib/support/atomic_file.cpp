@@ -47,4 +47,21 @@ void writeFileAtomically(const std::string& path, const std::string& contents) {
   file.commit();
 }
 
+void writeThroughTempPath(const std::string& path, const std::function<void(const std::string& temp)>& write) {
+  removeStaleTempPaths(path);
+  const std::string temp = tempPathFor(path);
+  const RegisteredTempPath registered(temp);
+  try {
+    write(temp);
+  } catch (...) {
+    std::remove(temp.c_str());
+    throw;
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    std::remove(temp.c_str());
+    throw Error("cannot rename '" + temp + "' to '" + path + "': " + std::strerror(error));
+  }
+}
+
 }  // namespace slmc

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 namespace slmc {
@@ -29,5 +30,10 @@ class AtomicFile {
 
 // Whole-file helper for small text artifacts (config.json, reports).
 void writeFileAtomically(const std::string& path, const std::string& contents);
+
+// For writers that create the file themselves by name (HDF5): `write` fills the temp path beside
+// `path` (registered for removal on a signal; stale ones of killed runs removed first), which is
+// then renamed over `path`. If `write` throws, the temp file is removed and `path` is untouched.
+void writeThroughTempPath(const std::string& path, const std::function<void(const std::string& temp)>& write);
 
 }  // namespace slmc

@@ -9,6 +9,7 @@
 
 #include "datasets/hdf5_handle.h"
 #include "datasets/token_dataset_h5.h"
+#include "lib/support/atomic_file.h"
 #include "lib/support/error.h"
 #include "lib/support/temp_paths.h"
 
@@ -78,19 +79,7 @@ void writeTeacherCache(const std::string& path, const TeacherTopK& c) {
   const fs::path parent = fs::path(path).parent_path();
   require(parent.empty() || fs::is_directory(parent),
           "cannot write the teacher cache '" + path + "': directory '" + parent.string() + "' does not exist");
-  removeStaleTempPaths(path);
-  const std::string temp = tempPathFor(path);
-  const RegisteredTempPath registered(temp);
-  try {
-    writeContents(temp, path, c);
-  } catch (...) {
-    std::remove(temp.c_str());
-    throw;
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    throw Error("cannot rename '" + temp + "' to '" + path + "': " + std::strerror(errno));
-  }
+  writeThroughTempPath(path, [&](const std::string& temp) { writeContents(temp, path, c); });
 }
 
 TeacherTopK readTeacherCache(const std::string& path) {
