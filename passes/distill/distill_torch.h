@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -16,6 +17,8 @@
 #include "lib/reference/reference_decoder_torch.h"
 #include "lib/support/data_parallel.h"
 #include "passes/distill/distill_options.h"
+#include "passes/distill/distill_trainer.h"
+#include "passes/distill/teacher_cache.h"
 
 namespace slmc::distill {
 
@@ -156,5 +159,20 @@ class DataParallel {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+
+// Sequences `which` of `data`, one after another (a batch's row-major ids).
+std::vector<int32_t> sequenceRows(const DistillData& data, const std::vector<int64_t>& which);
+
+// The teacher's top-k log-probabilities (at `temperature`) over every sequence of `data`, in
+// batches of `batch`: each rank of `group` scores its share (every world_size-th sequence) and
+// the shares are summed, so every rank ends with the whole. `progress(done, total)` per batch.
+// The fingerprint is left for the caller.
+TeacherTopK teacherTopK(const ModelConfig& config, const decoder::Weights& weights, const DistillData& data, int64_t k,
+                        double temperature, int64_t batch, DataParallel& group,
+                        const std::function<void(int64_t, int64_t)>& progress);
+// Sequences `which` of a cache: ids [which, seq_len, k] long, log-probabilities float.
+at::Tensor cachedTopIds(const TeacherTopK& cache, const std::vector<int64_t>& which);
+at::Tensor cachedTopLogProbs(const TeacherTopK& cache, const std::vector<int64_t>& which);
 
 }  // namespace slmc::distill

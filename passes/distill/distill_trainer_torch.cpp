@@ -71,16 +71,6 @@ struct DataCursor {
   }
 };
 
-std::vector<int32_t> rows(const DistillData& data, const std::vector<int64_t>& which) {
-  std::vector<int32_t> out;
-  out.reserve(which.size() * static_cast<size_t>(data.seq_len));
-  for (int64_t r : which) {
-    const auto begin = data.ids.begin() + r * data.seq_len;
-    out.insert(out.end(), begin, begin + data.seq_len);
-  }
-  return out;
-}
-
 // The summed next-token NLL and the token count over this rank's share (every world_size-th,
 // from its rank) of sequences [first, first + count) of `data`.
 std::pair<double, double> heldoutNll(const ModelConfig& config, const decoder::Weights& weights, const DistillData& data,
@@ -93,7 +83,7 @@ std::pair<double, double> heldoutNll(const ModelConfig& config, const decoder::W
     const std::vector<int64_t> which(mine.begin() + static_cast<std::ptrdiff_t>(b),
                                      mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), b + batch)));
     const int64_t n = static_cast<int64_t>(which.size());
-    const std::vector<int32_t> ids = rows(data, which);
+    const std::vector<int32_t> ids = sequenceRows(data, which);
     const at::Tensor logits = decoderLogits(config, weights, ids, n, data.seq_len).narrow(1, 0, data.seq_len - 1);
     const at::Tensor targets = at::from_blob(const_cast<int32_t*>(ids.data()), {n, data.seq_len}, at::kInt)
                                    .narrow(1, 1, data.seq_len - 1)
@@ -290,51 +280,11 @@ TeacherTopK teacherCacheFor(const ReferenceModel& teacher_model, const Model& te
   }
   read = false;
   const DistillData data = withTeacherText(teacher_model, given, o, callbacks);
-  const int64_t n = data.num_sequences, seq = data.seq_len, k = o.teacher_top_k;
-  const int64_t batch = std::max<int64_t>(1, o.batch / group.worldSize());
-  // Each rank fills its rows (every world_size-th sequence); the sums over ranks are the whole.
-  at::Tensor top_ids = at::zeros({n, seq, k}, at::kInt), top_log_probs = at::zeros({n, seq, k}, at::kFloat);
-  std::vector<int64_t> mine;
-  for (int64_t i = group.rank(); i < n; i += group.worldSize()) mine.push_back(i);
-  {
-    at::NoGradGuard no_grad;
-    for (size_t b = 0; b < mine.size(); b += static_cast<size_t>(batch)) {
-      const std::vector<int64_t> which(mine.begin() + static_cast<std::ptrdiff_t>(b),
-                                       mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), b + batch)));
-      const at::Tensor logits =
-          decoderLogits(teacher.config, teacher_model.weights(), rows(data, which), static_cast<int64_t>(which.size()), seq);
-      const auto [values, indices] = at::topk(at::log_softmax(logits / o.loss.temperature, -1), k, -1);
-      for (size_t i = 0; i < which.size(); ++i) {
-        top_log_probs[which[i]].copy_(values[static_cast<int64_t>(i)]);
-        top_ids[which[i]].copy_(indices[static_cast<int64_t>(i)]);
-      }
-      if (callbacks.on_teacher_pass)
-        callbacks.on_teacher_pass(std::min<int64_t>(static_cast<int64_t>((b + which.size())) * group.worldSize(), n), n);
-    }
-  }
-  group.sum(top_ids, "gathering the teacher cache");
-  group.sum(top_log_probs, "gathering the teacher cache");
-  TeacherTopK cache;
-  cache.sequences = n;
-  cache.seq_len = seq;
-  cache.k = k;
-  cache.input_ids = data.ids;
-  cache.top_ids.assign(top_ids.data_ptr<int32_t>(), top_ids.data_ptr<int32_t>() + top_ids.numel());
-  cache.top_log_probs.assign(top_log_probs.data_ptr<float>(), top_log_probs.data_ptr<float>() + top_log_probs.numel());
+  TeacherTopK cache = teacherTopK(teacher.config, teacher_model.weights(), data, o.teacher_top_k, o.loss.temperature,
+                                  std::max<int64_t>(1, o.batch / group.worldSize()), group, callbacks.on_teacher_pass);
   cache.fingerprint = fingerprint;
   if (group.rank() == 0) writeTeacherCache(path, cache);
   return cache;
-}
-
-// Rows `which` of a [sequences, seq_len, k] cache array as a [which, seq_len, k] tensor of `type`.
-template <typename T>
-at::Tensor cachedRows(const std::vector<T>& values, const TeacherTopK& c, const std::vector<int64_t>& which,
-                      at::ScalarType type) {
-  const size_t row = static_cast<size_t>(c.seq_len * c.k);
-  std::vector<T> out;
-  out.reserve(which.size() * row);
-  for (int64_t r : which) out.insert(out.end(), values.begin() + r * row, values.begin() + (r + 1) * row);
-  return at::from_blob(out.data(), {static_cast<int64_t>(which.size()), c.seq_len, c.k}, type).clone();
 }
 
 }  // namespace
@@ -491,7 +441,7 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
         const int64_t next = cursor.next();
         if (i / local_batch == group.rank()) which.push_back(next);
       }
-      const std::vector<int32_t> ids = rows(data, which);
+      const std::vector<int32_t> ids = sequenceRows(data, which);
       const BfloatAutocast autocast(options.bf16);
       std::vector<at::Tensor> student_layers;
       const at::Tensor student_logits =
@@ -501,8 +451,8 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
           at::from_blob(const_cast<int32_t*>(ids.data()), {local_batch, seq}, at::kInt).to(at::kLong);
       LossTerms terms;
       if (cache) {
-        terms = distillLossTopK(student_logits, cachedRows(cache->top_ids, *cache, which, at::kInt).to(at::kLong),
-                                cachedRows(cache->top_log_probs, *cache, which, at::kFloat), id_tensor, options.loss);
+        terms = distillLossTopK(student_logits, cachedTopIds(*cache, which), cachedTopLogProbs(*cache, which), id_tensor,
+                                options.loss);
       } else {
         at::Tensor teacher_logits;
         std::vector<at::Tensor> teacher_layers;
