@@ -96,6 +96,11 @@ RankOutcome launchLocalRanks(const RankLaunch& launch) {
     }
   } remove_logs{logs};
 
+  // Per rank: "rank<R>.error" holds its error line (runCli writes it), "rank<R>.stderr" a helper's stderr.
+  const auto rank_file = [&](int64_t rank, const char* kind) {
+    return (logs / ("rank" + std::to_string(rank) + kind)).string();
+  };
+
   // Everything a child needs is built before fork: between fork and exec only system calls run.
   const char* const torchrun_variables[] = {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
                                             "MASTER_PORT", kRankErrorFileVariable};
@@ -114,11 +119,11 @@ RankOutcome launchLocalRanks(const RankLaunch& launch) {
     for (const char* v : {"WORLD_SIZE", "LOCAL_WORLD_SIZE"}) env.push_back(std::string(v) + "=" + std::to_string(n));
     env.push_back("MASTER_ADDR=127.0.0.1");
     env.push_back("MASTER_PORT=" + std::to_string(port));
-    env.push_back(std::string(kRankErrorFileVariable) + "=" + (logs / ("rank" + std::to_string(rank) + ".error")).string());
+    env.push_back(std::string(kRankErrorFileVariable) + "=" + rank_file(rank, ".error"));
     std::vector<char*> child_env;
     for (std::string& e : env) child_env.push_back(e.data());
     child_env.push_back(nullptr);
-    const std::string log = (logs / ("rank" + std::to_string(rank) + ".stderr")).string();
+    const std::string log = rank_file(rank, ".stderr");
     const pid_t pid = ::fork();
     require(pid >= 0, std::string("cannot start data-parallel rank ") + std::to_string(rank) + ": " +
                           std::strerror(errno));
@@ -171,7 +176,7 @@ RankOutcome launchLocalRanks(const RankLaunch& launch) {
   }
   RankOutcome out;
   if (failures.empty()) return out;
-  const auto error_of = [&](int64_t rank) { return lastLine(logs / ("rank" + std::to_string(rank) + ".error")); };
+  const auto error_of = [&](int64_t rank) { return lastLine(rank_file(rank, ".error")); };
   const auto lost_contact = [&](int64_t rank) { return error_of(rank).find(kLostRanksMarker) != std::string::npos; };
   // The cause: a rank killed by a signal the launcher did not send, else the first error that is
   // not a rank losing the one that failed, else the first failure.
@@ -194,7 +199,7 @@ RankOutcome launchLocalRanks(const RankLaunch& launch) {
   }
   std::string line = "error: data-parallel rank " + std::to_string(cause) + " of " + std::to_string(n) + " " +
                      howItEnded(s) + "; the other ranks stopped";
-  const std::string stderr_tail = lastLine(logs / ("rank" + std::to_string(cause) + ".stderr"));
+  const std::string stderr_tail = lastLine(rank_file(cause, ".stderr"));
   if (!stderr_tail.empty()) line += " (its last line: " + stderr_tail + ")";
   if (!launch.checkpoint_dir.empty() && fs::exists(fs::path(launch.checkpoint_dir) / "state.json"))
     line += "; the last checkpoint '" + launch.checkpoint_dir + "' is kept (continue with --resume " +

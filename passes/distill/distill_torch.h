@@ -161,6 +161,10 @@ class DataParallel {
 };
 
 
+// This rank's share of sequences [first, first + count): every world_size-th from `rank`, in
+// batches of at most `batch` (the held-out perplexity and the teacher's top-k pass split so).
+std::vector<std::vector<int64_t>> rankShareBatches(int64_t first, int64_t count, int64_t batch, int64_t rank,
+                                                   int64_t world_size);
 // Sequences `which` of `data`, one after another (a batch's row-major ids).
 std::vector<int32_t> sequenceRows(const DistillData& data, const std::vector<int64_t>& which);
 

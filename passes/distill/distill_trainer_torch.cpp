@@ -76,12 +76,8 @@ struct DataCursor {
 std::pair<double, double> heldoutNll(const ModelConfig& config, const decoder::Weights& weights, const DistillData& data,
                                      int64_t first, int64_t count, int64_t batch, int64_t rank, int64_t world_size) {
   at::NoGradGuard no_grad;
-  std::vector<int64_t> mine;
-  for (int64_t i = rank; i < count; i += world_size) mine.push_back(first + i);
   double nll = 0, tokens = 0;
-  for (size_t b = 0; b < mine.size(); b += static_cast<size_t>(batch)) {
-    const std::vector<int64_t> which(mine.begin() + static_cast<std::ptrdiff_t>(b),
-                                     mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), b + batch)));
+  for (const std::vector<int64_t>& which : rankShareBatches(first, count, batch, rank, world_size)) {
     const int64_t n = static_cast<int64_t>(which.size());
     const std::vector<int32_t> ids = sequenceRows(data, which);
     const at::Tensor logits = decoderLogits(config, weights, ids, n, data.seq_len).narrow(1, 0, data.seq_len - 1);
@@ -433,7 +429,6 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
     record.step = step;
     record.lr = lr;
     killedForTestAt(group.rank(), step);
-    double hidden_figures[2] = {0, 0};  // this rank's sums over micro-batches
     for (int64_t micro = 0; micro < options.accumulation; ++micro) {
       // The micro-batch is the same `batch` sequences on every rank; each trains on its slice.
       std::vector<int64_t> which;
@@ -442,46 +437,45 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
         if (i / local_batch == group.rank()) which.push_back(next);
       }
       const std::vector<int32_t> ids = sequenceRows(data, which);
-      const BfloatAutocast autocast(options.bf16);
-      std::vector<at::Tensor> student_layers;
-      const at::Tensor student_logits =
-          decoderLogits(s.config, s.bind(), ids, local_batch, seq, hidden ? &student_layers : nullptr, options.recompute)
-              .to(at::kFloat);
-      const at::Tensor id_tensor =
-          at::from_blob(const_cast<int32_t*>(ids.data()), {local_batch, seq}, at::kInt).to(at::kLong);
-      LossTerms terms;
-      if (cache) {
-        terms = distillLossTopK(student_logits, cachedTopIds(*cache, which), cachedTopLogProbs(*cache, which), id_tensor,
-                                options.loss);
-      } else {
-        at::Tensor teacher_logits;
-        std::vector<at::Tensor> teacher_layers;
-        {
+      std::vector<at::Tensor> student_layers, teacher_layers;
+      at::Tensor student_logits, teacher_logits;
+      {
+        // The forward passes only: the losses are taken in float32, and the backward runs
+        // outside autocast (a recomputed layer restores it for its own forward).
+        const BfloatAutocast autocast(options.bf16);
+        student_logits = decoderLogits(s.config, s.bind(), ids, local_batch, seq, hidden ? &student_layers : nullptr,
+                                       options.recompute)
+                             .to(at::kFloat);
+        if (!cache) {
           at::NoGradGuard no_grad;
           teacher_logits = decoderLogits(teacher.config, teacher_model.weights(), ids, local_batch, seq,
                                          hidden ? &teacher_layers : nullptr)
                                .to(at::kFloat);
         }
-        terms = distillLoss(student_logits, teacher_logits, id_tensor, options.loss);
-        if (hidden) {
-          const auto [mse, cosine] = hiddenStateLosses(*hidden, student_layers, teacher_layers);
-          const at::Tensor weighted = options.loss.hidden_mse * mse + options.loss.hidden_cosine * cosine;
-          terms.total = terms.total.defined() ? terms.total + weighted : weighted;
-          hidden_figures[0] += mse.item<double>();
-          hidden_figures[1] += cosine.item<double>();
-        }
+      }
+      const at::Tensor id_tensor =
+          at::from_blob(const_cast<int32_t*>(ids.data()), {local_batch, seq}, at::kInt).to(at::kLong);
+      LossTerms terms = cache ? distillLossTopK(student_logits, cachedTopIds(*cache, which),
+                                                cachedTopLogProbs(*cache, which), id_tensor, options.loss)
+                              : distillLoss(student_logits, teacher_logits, id_tensor, options.loss);
+      // This rank's share of the step's mean; the sum over ranks below makes the whole.
+      const double share = 1.0 / static_cast<double>(options.accumulation * group.worldSize());
+      if (hidden) {
+        const auto [mse, cosine] = hiddenStateLosses(*hidden, student_layers, teacher_layers);
+        const at::Tensor weighted = options.loss.hidden_mse * mse + options.loss.hidden_cosine * cosine;
+        terms.total = terms.total.defined() ? terms.total + weighted : weighted;
+        record.hidden_mse += share * mse.item<double>();
+        record.hidden_cosine += share * cosine.item<double>();
       }
       // A non-finite loss only poisons gradients that are never applied: the check below stops first.
       (terms.total / static_cast<double>(options.accumulation)).backward();
-      const double share = 1.0 / static_cast<double>(options.accumulation * group.worldSize());
       record.loss += share * terms.total.item<double>();
       record.forward_kl += share * terms.forward_kl.item<double>();
       record.reverse_kl += share * terms.reverse_kl.item<double>();
       record.cross_entropy += share * terms.cross_entropy.item<double>();
     }
-    const double share = 1.0 / static_cast<double>(options.accumulation * group.worldSize());
-    std::vector<double> figures{record.loss,          record.forward_kl,           record.reverse_kl,
-                                record.cross_entropy, share * hidden_figures[0], share * hidden_figures[1]};
+    std::vector<double> figures{record.loss,         record.forward_kl, record.reverse_kl,
+                                record.cross_entropy, record.hidden_mse, record.hidden_cosine};
     group.sum(figures, "step " + std::to_string(step));
     record.loss = figures[0], record.forward_kl = figures[1], record.reverse_kl = figures[2];
     record.cross_entropy = figures[3], record.hidden_mse = figures[4], record.hidden_cosine = figures[5];

@@ -19,6 +19,16 @@ at::Tensor cachedRows(const std::vector<T>& values, const TeacherTopK& c, const 
 }
 }  // namespace
 
+std::vector<std::vector<int64_t>> rankShareBatches(int64_t first, int64_t count, int64_t batch, int64_t rank,
+                                                   int64_t world_size) {
+  std::vector<std::vector<int64_t>> batches;
+  for (int64_t i = rank; i < count; i += world_size) {
+    if (batches.empty() || static_cast<int64_t>(batches.back().size()) == batch) batches.emplace_back();
+    batches.back().push_back(first + i);
+  }
+  return batches;
+}
+
 std::vector<int32_t> sequenceRows(const DistillData& data, const std::vector<int64_t>& which) {
   std::vector<int32_t> out;
   out.reserve(which.size() * static_cast<size_t>(data.seq_len));
@@ -35,13 +45,10 @@ TeacherTopK teacherTopK(const ModelConfig& config, const decoder::Weights& weigh
   const int64_t n = data.num_sequences, seq = data.seq_len;
   // Each rank fills its rows (every world_size-th sequence); the sums over ranks are the whole.
   at::Tensor top_ids = at::zeros({n, seq, k}, at::kInt), top_log_probs = at::zeros({n, seq, k}, at::kFloat);
-  std::vector<int64_t> mine;
-  for (int64_t i = group.rank(); i < n; i += group.worldSize()) mine.push_back(i);
   {
     at::NoGradGuard no_grad;
-    for (size_t b = 0; b < mine.size(); b += static_cast<size_t>(batch)) {
-      const std::vector<int64_t> which(mine.begin() + static_cast<std::ptrdiff_t>(b),
-                                       mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), b + batch)));
+    int64_t done = 0;  // this rank's sequences so far
+    for (const std::vector<int64_t>& which : rankShareBatches(0, n, batch, group.rank(), group.worldSize())) {
       const at::Tensor logits =
           decoderLogits(config, weights, sequenceRows(data, which), static_cast<int64_t>(which.size()), seq);
       const auto [values, indices] = at::topk(at::log_softmax(logits / temperature, -1), k, -1);
@@ -49,7 +56,8 @@ TeacherTopK teacherTopK(const ModelConfig& config, const decoder::Weights& weigh
         top_log_probs[which[i]].copy_(values[static_cast<int64_t>(i)]);
         top_ids[which[i]].copy_(indices[static_cast<int64_t>(i)]);
       }
-      if (progress) progress(std::min<int64_t>(static_cast<int64_t>(b + which.size()) * group.worldSize(), n), n);
+      done += static_cast<int64_t>(which.size());
+      if (progress) progress(std::min(done * group.worldSize(), n), n);
     }
   }
   group.sum(top_ids, "gathering the teacher cache");
