@@ -3,8 +3,9 @@
 // Statistics are of each site's input exactly as the linears receive it from the layer, BEFORE
 // any activation fake quantization the model sets for them (so that observers calibrating a
 // static scale see the raw values). Accumulation: each chunk's XᵀX is one float32 matrix product
-// over at most batch·seq rows, added into a float64 accumulator (as is Σ|x|), so the rounding
-// error does not grow with the number of chunks; the result is stored as float32.
+// (bfloat16 with float32 accumulation under LayerwiseOptions::bf16) over at most batch·seq rows,
+// added into a float64 accumulator (as is Σ|x|), so the rounding error does not grow with the
+// number of chunks; the result is stored as float32.
 //
 // Sampled rows: per site, Algorithm R (the same as datasets/sampler.h) over the site's token
 // rows in order (sample-major, then position), with std::mt19937_64 seeded with
@@ -18,6 +19,7 @@
 #include <map>
 #include <random>
 
+#include "lib/reference/bf16_autocast_torch.h"
 #include "lib/reference/cpu_block_cache.h"
 #include "lib/reference/layerwise_forward.h"
 #include "lib/reference/reference_decoder_torch.h"
@@ -117,7 +119,8 @@ class SiteAccumulator {
       slots.push_back(slot);
       picked.push_back(row);
     }
-    sample_.index_copy_(0, at::tensor(slots, at::kLong), rows.index_select(0, at::tensor(picked, at::kLong)));
+    sample_.index_copy_(0, at::tensor(slots, at::kLong),
+                        rows.index_select(0, at::tensor(picked, at::kLong)).to(at::kFloat));
   }
 
   int64_t layer_;
@@ -214,6 +217,7 @@ LayerStats LayerwiseForward::collect(const Model& model) {
   const decoder::SiteHook hook = [&](decoder::Site site, const at::Tensor& x) {
     acc[static_cast<size_t>(site)].add(x);
   };
+  const BfloatAutocast autocast(s.options.bf16);
   s.forEachChunk([&](const at::Tensor& x) {
     const at::Tensor after_attention = x + decoder::selfAttention(c, L, x, s.rope, s.causal_bias, 0, nullptr, &hook);
     decoder::feedForward(c, L, after_attention, &hook);
@@ -230,6 +234,7 @@ void LayerwiseForward::advance(const Model& model) {
   s.requireLayerLeft(model, "advance()");
   const ModelConfig& c = s.config;
   const decoder::Layer L = decoder::loadLayer(model, s.next);
+  const BfloatAutocast autocast(s.options.bf16);
   s.forEachChunk([&](at::Tensor x) {
     x.add_(decoder::selfAttention(c, L, x, s.rope, s.causal_bias));
     x.add_(decoder::feedForward(c, L, x));

@@ -4,7 +4,6 @@
 // moments, step count, data cursor, RNG) is what a checkpoint saves, so a resumed run repeats
 // the same arithmetic.
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 
 #include <chrono>
 #include <csignal>
@@ -18,6 +17,7 @@
 #include <random>
 #include <sstream>
 
+#include "lib/reference/bf16_autocast_torch.h"
 #include "lib/reference/cpu_block_cache.h"
 #include "lib/reference/reference_model.h"
 #include "lib/reference/self_generated.h"
@@ -100,26 +100,6 @@ double heldoutPerplexity(const ModelConfig& config, const decoder::Weights& weig
   group.sum(sums, "measuring the held-out perplexity");
   return std::exp(sums[0] / sums[1]);
 }
-
-// LibTorch's CPU autocast to bfloat16 while alive (when `on`); its weight cache cleared after.
-class BfloatAutocast {
- public:
-  explicit BfloatAutocast(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    at::autocast::set_cpu_enabled(true);
-  }
-  ~BfloatAutocast() {
-    if (!on_) return;
-    at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
-  }
-  BfloatAutocast(const BfloatAutocast&) = delete;
-  BfloatAutocast& operator=(const BfloatAutocast&) = delete;
-
- private:
-  bool on_;
-};
 
 // Test hook for the data-parallel failure path: SLMC_TEST_KILL_RANK_AT_STEP="R:S" kills rank R
 // (SIGKILL, as the OOM killer or a lost machine would) when it starts step S.

@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "lib/reference/bf16_autocast_torch.h"
 #include "passes/distill/distill_torch.h"
 
 namespace slmc::distill {
@@ -69,19 +70,11 @@ struct RecomputedLayer : public torch::autograd::Function<RecomputedLayer> {
     {
       at::AutoGradMode record(true);
       // The engine runs this outside the forward's autocast scope: the recompute restores it,
-      // so that it repeats the forward's bfloat16 products.
-      const bool was_enabled = at::autocast::is_cpu_enabled();
-      const at::ScalarType was_dtype = at::autocast::get_autocast_cpu_dtype();
-      if (shape->bf16_autocast) {
-        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-        at::autocast::set_cpu_enabled(true);
-      }
+      // so that it repeats the forward's bfloat16 products. The scope's end clears autocast's
+      // cache of bf16 weight copies (keyed by address): these leaves die with this call, and a
+      // later tensor at the same address must not find their copies.
+      const BfloatAutocast autocast(shape->bf16_autocast);
       y = decoder::decoderLayer(shape->config, L, x, shape->rope, saved.back());
-      // Autocast caches the bf16 copies of leaf weights by address: these leaves die with this
-      // call, and a later tensor at the same address must not find their copies.
-      if (shape->bf16_autocast) at::autocast::clear_cache();
-      at::autocast::set_cpu_enabled(was_enabled);
-      at::autocast::set_autocast_cpu_dtype(was_dtype);
     }
     variable_list wrt;
     std::vector<size_t> where;  // output position of each wrt entry

@@ -108,7 +108,7 @@ BitPlacement placeBits(const Model& model, const QuantizeOptions& o, const std::
   require(!planned.empty(), "bit budget: no weights to place bits on (check keep)");
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t samples = std::min(o.budget_samples, num_samples);
-  const std::map<std::string, std::vector<float>> fisher = weightFisher(model, planned, ids, samples, seq_len);
+  const std::map<std::string, std::vector<float>> fisher = weightFisher(model, planned, ids, samples, seq_len, o.bf16);
   const double sensitivity_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::vector<BudgetItem> items;

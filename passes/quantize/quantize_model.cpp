@@ -404,6 +404,7 @@ json optionsKey(const QuantizeOptions& o) {
           {"scheme_rules", schemeRulesText(o)},
           {"embedding", o.embedding ? schemeName(*o.embedding) : "keep"},
           {"budget", {o.target_bytes, o.target_bpw, o.budget_samples, schemeNames(o.budget_candidates)}},
+          {"bf16", o.bf16},
           {"gptq", {o.gptq.damp, o.gptq.block_size, o.gptq.act_order}},
           {"awq", {o.awq.grid, o.awq.clip, o.awq.clip_grid, o.awq.max_shrink}},
           {"smoothquant", {o.smooth_alpha, o.act_bits, o.act_dynamic, observerKindName(o.act_observer.kind)}}};

@@ -53,6 +53,9 @@ struct QuantizeOptions {
   double target_bpw = 0;
   std::vector<QuantScheme> budget_candidates;
   int64_t budget_samples = 8;  // calibration sequences of the Fisher sensitivity
+  // The budget's sensitivity pass under bfloat16 autocast (the calibration forward's precision
+  // is LayerwiseCalibrationOptions::forward.bf16, set from the same option).
+  bool bf16 = false;
   bool budgeted() const { return target_bytes > 0 || target_bpw > 0; }
   // Exact tensor names → schemes, checked first (the plan's placement).
   std::map<std::string, QuantScheme> tensor_schemes;

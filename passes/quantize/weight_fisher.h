@@ -16,9 +16,10 @@
 namespace slmc {
 
 // F of every weight in `names` ([rows, cols] row-major floats), one backward pass per sequence
-// of `ids` ([num_samples, seq_len]); the model must hold float weights.
+// of `ids` ([num_samples, seq_len]); the model must hold float weights. bf16: the forward under
+// bfloat16 autocast (bf16_autocast_torch.h), the gradients and their squares in float32.
 std::map<std::string, std::vector<float>> weightFisher(const Model& model, const std::vector<std::string>& names,
                                                        const std::vector<int32_t>& ids, int64_t num_samples,
-                                                       int64_t seq_len);
+                                                       int64_t seq_len, bool bf16 = false);
 
 }  // namespace slmc

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "lib/reference/bf16_autocast_torch.h"
 #include "lib/support/error.h"
 #include "passes/distill/distill_torch.h"
 #include "passes/quantize/weight_fisher.h"
@@ -10,7 +11,7 @@ namespace slmc {
 
 std::map<std::string, std::vector<float>> weightFisher(const Model& model, const std::vector<std::string>& names,
                                                        const std::vector<int32_t>& ids, int64_t num_samples,
-                                                       int64_t seq_len) {
+                                                       int64_t seq_len, bool bf16) {
   require(seq_len >= 2, "weight sensitivity needs calibration sequences of at least 2 tokens");
   require(static_cast<int64_t>(ids.size()) >= num_samples * seq_len, "weight sensitivity: fewer ids than samples");
   distill::TrainableStudent student = distill::makeTrainableStudent(model);
@@ -26,7 +27,11 @@ std::map<std::string, std::vector<float>> weightFisher(const Model& model, const
   const decoder::Weights weights = student.bind();
   for (int64_t s = 0; s < num_samples; ++s) {
     const std::vector<int32_t> row(ids.begin() + s * seq_len, ids.begin() + (s + 1) * seq_len);
-    const at::Tensor logits = distill::decoderLogits(student.config, weights, row, 1, seq_len);
+    at::Tensor logits;
+    {
+      const BfloatAutocast autocast(bf16);
+      logits = distill::decoderLogits(student.config, weights, row, 1, seq_len).to(at::kFloat);
+    }
     const int64_t vocab = logits.size(-1);
     const at::Tensor targets =
         at::tensor(std::vector<int64_t>(row.begin() + 1, row.end()), at::kLong);

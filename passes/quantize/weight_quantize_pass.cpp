@@ -74,10 +74,12 @@ PassResult WeightQuantizePass::run(Model& model, PassContext& context) {
   o.target_bpw = target_bpw;
   for (const std::string& candidate : candidates.value()) o.budget_candidates.push_back(parseSchemeName(candidate));
   o.budget_samples = budget_samples;
+  o.bf16 = bf16;
 
   LayerwiseCalibrationOptions cal;
   cal.forward.seed = context.seed;
   cal.forward.sample_rows = 0;  // only smoothquant's static activation scales keep input rows
+  cal.forward.bf16 = bf16;
   cal.stats_cache = context.stats_cache;
   cal.cache_key_extra = {{"pass", argument()}, {"options", optionsJson()}};
   setMethodOptions(o, cal, context);
