@@ -63,6 +63,7 @@ LayerwiseCalibrationReport calibrateLayerwise(Model& model, const std::vector<in
                                 {"seq_len", seq_len},
                                 {"seed", options.forward.seed},
                                 {"sample_rows", options.forward.sample_rows},
+                                {"bf16", options.forward.bf16},
                                 {"pass", options.cache_key_extra}};
     cache = std::make_unique<StatsCache>(options.stats_cache, key, layers);
   }

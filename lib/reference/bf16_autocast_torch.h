@@ -1,6 +1,6 @@
 // LibTorch's CPU autocast to bfloat16 for a scope: matrix products (linear, matmul, bmm) run in
-// bfloat16 with float32 accumulation (oneDNN: AMX / AVX512-BF16 where the CPU has them, 4-6× the
-// float32 rate on SmolLM2's shapes), softmax and norms in float32. Used by the passes that trade
+// bfloat16 with float32 accumulation (oneDNN: AMX / AVX512-BF16 where the CPU has them, 3.6-5.5×
+// the float32 rate on SmolLM2's shapes), softmax and norms in float32. Used by the passes that trade
 // the last bits of precision of a forward for speed: distillation's forward passes and the
 // layer-wise calibration / sensitivity passes of quantization and pruning. A LibTorch header:
 // include it from *_torch.cpp files only.

@@ -19,8 +19,8 @@ struct LayerwiseOptions {
   uint64_t seed = 0;           // which rows are kept
   int64_t batch = 8;           // samples per forward chunk (bounds the activation memory)
   // The layer's forward and its sites' XᵀX under bfloat16 autocast (bf16_autocast_torch.h):
-  // about 3× faster on CPUs with AMX / AVX512-BF16; the inputs reach the sites rounded to bf16
-  // and each chunk's XᵀX is rounded to bf16 before its float64 accumulation (≈ 2e-3 relative).
+  // SmolLM2-135M's calibration forward 2.1× faster on a CPU with AMX; the inputs reach the sites
+  // rounded to bf16 and each chunk's XᵀX is rounded to bf16 before its float64 accumulation.
   bool bf16 = false;
 };
 

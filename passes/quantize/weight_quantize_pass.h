@@ -56,8 +56,8 @@ class WeightQuantizePass : public Pass {
                             99.99};
 
   Option<bool> bf16{*this, "bf16",
-                    "calibration forward and the budget's sensitivity pass under bfloat16 autocast: about 3x faster "
-                    "on CPUs with AMX / AVX512-BF16, the statistics from bf16 products (float64 sums)",
+                    "calibration forward and the budget's sensitivity pass under bfloat16 autocast: on CPUs with "
+                    "AMX / AVX512-BF16 about 2x faster, the statistics from bf16 products (float64 sums)",
                     false};
 
   PassTraits traits() const override;
