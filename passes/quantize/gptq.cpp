@@ -7,6 +7,7 @@
 
 #include "lib/support/error.h"
 #include "lib/support/number_format.h"
+#include "passes/quantize/blas.h"
 #include "passes/quantize/grid_search.h"
 #include "passes/quantize/rtn.h"
 #include "passes/quantize/second_order.h"
@@ -104,7 +105,9 @@ GptqResult gptqQuantize(const float* w, int64_t rows, int64_t cols, std::vector<
       }
     }
     // Lazy batch update: the block's errors reach every later column in one product.
-    if (i2 < cols) weight.rightCols(cols - i2).noalias() -= errors * u.block(i1, i2, count, cols - i2);
+    if (i2 < cols)
+      blas::gemmRowMajor(false, false, rows, cols - i2, count, -1.0f, errors.data(), count, u.data() + i1 * cols + i2,
+                         cols, 1.0f, weight.data() + i2, cols);
   }
   q.scales.resize(grids.size());
   q.zeros.resize(grids.size());
