@@ -59,6 +59,10 @@ inline constexpr const char* kQatScaleSuffix = ".qat_scale";
 // Copies `model`'s weights into fresh leaves (the model is not modified). A quantized model is
 // refused unless through_grid (then each quantized weight becomes a FakeQuantWeight).
 TrainableStudent makeTrainableStudent(const Model& model, bool through_grid = false);
+// A student whose leaves are views of `model`'s own float32 storage (other dtypes converted):
+// for gradients with respect to the weights (weight_fisher.h), never for training, which would
+// write into the model. Float weights only, no masks.
+TrainableStudent viewStudent(const Model& model);
 // Writes the student's current values into `model`: float tensors as float32, weights trained
 // through the grid as quantized tensors re-derived from their latents and scales.
 void copyStudentInto(const TrainableStudent& student, Model& model);

@@ -85,6 +85,18 @@ TrainableStudent makeTrainableStudent(const Model& model, bool through_grid) {
   return s;
 }
 
+TrainableStudent viewStudent(const Model& model) {
+  require(model.quantized.empty(), "the model holds quantized weights (" + std::to_string(model.quantized.size()) +
+                                       " tensors): its weight gradients need the float model");
+  TrainableStudent s;
+  s.config = model.config;
+  for (const auto& [name, tensor] : model.tensors) {
+    s.parameters.emplace_back(name, decoder::asTorch(tensor).to(at::kFloat));
+    s.decayed.push_back(tensor.shape().size() >= 2);
+  }
+  return s;
+}
+
 decoder::Weights TrainableStudent::bind() const {
   std::map<std::string, at::Tensor> by_name;
   for (const auto& [name, leaf] : parameters) by_name.emplace(name, leaf);

@@ -14,13 +14,20 @@ std::map<std::string, std::vector<float>> weightFisher(const Model& model, const
                                                        int64_t seq_len, bool bf16) {
   require(seq_len >= 2, "weight sensitivity needs calibration sequences of at least 2 tokens");
   require(static_cast<int64_t>(ids.size()) >= num_samples * seq_len, "weight sensitivity: fewer ids than samples");
-  distill::TrainableStudent student = distill::makeTrainableStudent(model);
-  // Gradients only where they are asked for: the embedding's alone would be vocab × hidden.
+  // The leaves view the model's weights (no copy), and F accumulates straight into the returned
+  // arrays: the pass holds the model, one set of gradients and F, not three copies of the model.
+  distill::TrainableStudent student = distill::viewStudent(model);
   std::map<std::string, at::Tensor> leaves, fisher;
+  std::map<std::string, std::vector<float>> out;
   for (auto& [name, leaf] : student.parameters) {
+    // Gradients only where they are asked for: the embedding's alone would be vocab × hidden.
     const bool wanted = std::find(names.begin(), names.end(), name) != names.end();
     leaf.requires_grad_(wanted);
-    if (wanted) leaves[name] = leaf, fisher[name] = at::zeros_like(leaf.detach());
+    if (!wanted) continue;
+    leaves[name] = leaf;
+    std::vector<float>& f = out[name];
+    f.assign(static_cast<size_t>(leaf.numel()), 0.0f);
+    fisher[name] = at::from_blob(f.data(), leaf.sizes(), at::kFloat);
   }
   for (const std::string& name : names)
     require(leaves.count(name) != 0, "weight sensitivity: the model has no weight '" + name + "'");
@@ -30,7 +37,9 @@ std::map<std::string, std::vector<float>> weightFisher(const Model& model, const
     at::Tensor logits;
     {
       const BfloatAutocast autocast(bf16);
-      logits = distill::decoderLogits(student.config, weights, row, 1, seq_len).to(at::kFloat);
+      // Recomputing each layer in the backward keeps one layer's activations, not 30.
+      logits = distill::decoderLogits(student.config, weights, row, 1, seq_len, nullptr, /*recompute=*/true)
+                   .to(at::kFloat);
     }
     const int64_t vocab = logits.size(-1);
     const at::Tensor targets =
@@ -41,12 +50,7 @@ std::map<std::string, std::vector<float>> weightFisher(const Model& model, const
             "weight sensitivity: the loss of calibration sample " + std::to_string(s) + " is not finite (check the weights for NaN)");
     for (auto& [name, leaf] : leaves) leaf.mutable_grad() = at::Tensor();
     loss.backward();
-    for (auto& [name, leaf] : leaves) fisher[name].add_(leaf.grad().square());
-  }
-  std::map<std::string, std::vector<float>> out;
-  for (auto& [name, f] : fisher) {
-    const at::Tensor c = f.contiguous();
-    out[name].assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    for (auto& [name, leaf] : leaves) fisher[name].addcmul_(leaf.grad(), leaf.grad());
   }
   return out;
 }
