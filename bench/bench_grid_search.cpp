@@ -5,36 +5,18 @@
 // This search is most of GPTQ's time and of the budget's candidate errors (issue 15).
 //
 //   bench_grid_search [--threads N]
-#include <omp.h>
-
-#include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <random>
 #include <vector>
 
+#include "bench/bench_cli.h"
 #include "passes/quantize/grid_search.h"
 
 using namespace slmc;
 
-namespace {
-
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      omp_set_num_threads(std::atoi(argv[++i]));
-    } else {
-      std::fprintf(stderr, "usage: bench_grid_search [--threads N]\n");
-      return 2;
-    }
-  }
-  std::printf("threads %d\n", omp_get_max_threads());
+  bench::parseThreadsFlag(argc, argv, "bench_grid_search");
   std::printf("%-10s %-12s %9s %9s %14s\n", "shape", "scheme", "seconds", "ns/weight", "weighted error");
   const int64_t shapes[][2] = {{1536, 576}, {576, 1536}};
   for (const auto& shape : shapes) {
@@ -49,9 +31,9 @@ int main(int argc, char** argv) {
     for (const QuantScheme& scheme : {QuantScheme{2, 32, true}, QuantScheme{3, 32, true}, QuantScheme{4, 32, true},
                                       QuantScheme{4, 32, false}, QuantScheme{6, 32, true}, QuantScheme{8, 32, true},
                                       QuantScheme{4, 0, true}}) {
-      const double t = now();
+      const double t = bench::now();
       const std::vector<GroupGrid> grids = searchedGrids(w.data(), rows, cols, scheme, importance.data());
-      const double seconds = now() - t;
+      const double seconds = bench::now() - t;
       const int64_t groups = groupsPerRow(scheme, cols), gs = cols / groups;
       double error = 0;
       for (int64_t r = 0; r < rows; ++r)

@@ -5,16 +5,12 @@
 // layer's squared output error, and each method's is shown relative to RTN's.
 //
 //   bench_quantize [--threads N]
-#include <omp.h>
-
 #include <Eigen/Dense>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <random>
 #include <vector>
 
+#include "bench/bench_cli.h"
 #include "lib/model/quantized_tensor.h"
 #include "passes/quantize/awq.h"
 #include "passes/quantize/gptq.h"
@@ -23,8 +19,6 @@
 using namespace slmc;
 
 namespace {
-
-double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 struct Layer {
   int64_t rows, cols;
@@ -60,15 +54,7 @@ double errorOf(const Layer& l, const QuantizedTensor& q, const Eigen::MatrixXf& 
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      omp_set_num_threads(std::atoi(argv[++i]));
-    } else {
-      std::fprintf(stderr, "usage: bench_quantize [--threads N]\n");
-      return 2;
-    }
-  }
-  std::printf("threads %d\n", omp_get_max_threads());
+  bench::parseThreadsFlag(argc, argv, "bench_quantize");
   std::printf("%-10s %-14s %8s %8s %8s %8s %8s | %8s %8s %8s %8s\n", "shape", "scheme", "rtn_s", "gptq_s", "gptqAO_s",
               "awq_s", "clip_s", "gptq", "gptqAO", "awq", "awq+clip");
   const int64_t shapes[][2] = {{768, 288}, {288, 768}, {2048, 2048}};
@@ -76,32 +62,32 @@ int main(int argc, char** argv) {
     const Layer l = syntheticLayer(shape[0], shape[1], 4096, 1);
     const Eigen::MatrixXf h = Eigen::Map<const Eigen::MatrixXd>(l.hessian.data(), l.cols, l.cols).cast<float>();
     for (const QuantScheme& scheme : {QuantScheme{4, 32, false}, QuantScheme{3, 32, false}, QuantScheme{4, 0, true}}) {
-      double t = now();
+      double t = bench::now();
       const QuantizedTensor rtn = quantizeRtn(l.w.data(), l.rows, l.cols, scheme);
-      const double rtn_s = now() - t;
+      const double rtn_s = bench::now() - t;
       const double rtn_err = errorOf(l, rtn, h);
 
       GptqOptions o;
-      t = now();
+      t = bench::now();
       const GptqResult g = gptqQuantize(l.w.data(), l.rows, l.cols, l.hessian, scheme, o);
-      const double gptq_s = now() - t;
+      const double gptq_s = bench::now() - t;
       o.act_order = true;
-      t = now();
+      t = bench::now();
       const GptqResult ga = gptqQuantize(l.w.data(), l.rows, l.cols, l.hessian, scheme, o);
-      const double gptq_ao_s = now() - t;
+      const double gptq_ao_s = bench::now() - t;
 
-      t = now();
+      t = bench::now();
       const AwqScaleResult s = awqSearchScales({{l.w.data(), l.rows}}, l.cols, l.x_abs_mean, l.hessian, scheme);
-      const double awq_s = now() - t;
+      const double awq_s = bench::now() - t;
       // Clip on the scaled weight with the scaled input's Hessian; measure against the original.
       std::vector<float> w_scaled(l.w);
       for (int64_t r = 0; r < l.rows; ++r)
         for (int64_t c = 0; c < l.cols; ++c)
           w_scaled[static_cast<size_t>(r * l.cols + c)] *= s.scales[static_cast<size_t>(c)];
-      t = now();
+      t = bench::now();
       const QuantizedTensor clipped =
           awqQuantize(w_scaled.data(), l.rows, l.cols, scaleHessian(l.hessian, s.scales), scheme, AwqOptions{});
-      const double clip_s = now() - t;
+      const double clip_s = bench::now() - t;
       const Tensor deq = clipped.dequantize();
       std::vector<float> w_hat(deq.floats(), deq.floats() + deq.numel());
       for (int64_t r = 0; r < l.rows; ++r)
