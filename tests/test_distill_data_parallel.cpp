@@ -1,8 +1,9 @@
 // Data-parallel distillation (`slmc distill --nproc N`, torchrun's variables; LibTorch's c10d with
 // Gloo on loopback) on the real stories260K: two ranks end where one process with the same global
 // batch ends (float rounding apart), a rank killed mid-run ends the run with one line and the last
-// checkpoint intact, resuming from it with two ranks ends where the uninterrupted run ends, and
-// groups that cannot work are refused with one line.
+// checkpoint intact, resuming from it with two ranks ends where the uninterrupted run ends, the
+// teacher's generated sequences are sampled in shares and come out the same, and groups that
+// cannot work are refused with one line.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 #include <filesystem>
 
 #include "lib/format/checkpoint.h"
+#include "passes/distill/teacher_cache.h"
 #include "tests/test_support.h"
 
 using namespace slmc;
@@ -104,6 +106,22 @@ TEST_CASE("cli distill --nproc 2: two ranks end where one process with the same 
   CHECK(readJson(dir / "c3/slmc_report.json")["passes"][1]["figures"]["teacher_cache"]["read"] == true);
   const std::vector<double> c3 = losses(dir / "c3");
   for (size_t i = 0; i < c1.size(); ++i) CHECK(c3[i] == doctest::Approx(c1[i]).epsilon(1e-5));
+}
+
+TEST_CASE("cli distill --nproc 2 --generate: the ranks sample their shares of the teacher's sequences") {
+  ScratchDir dir("distill-dp-generate");
+  const GeneratedStoriesData d("distill-dp-generate-data", 24, 4, 64);
+  // 20 generated sequences, batches of 8: rank 0 samples batches 0 and 2, rank 1 batch 1.
+  const std::string run = prunedStudentRun(d, 24, 3) + " --batch 4 --warmup 1 --generate 20";
+  mustRun(run + " --teacher-cache " + dir / "t1.h5", dir / "one");
+  mustRun(run + " --nproc 2 --teacher-cache " + dir / "t2.h5", dir / "two");
+  // The cache holds every training sequence, the teacher's own first: the same ids either way.
+  const TeacherTopK one = readTeacherCache(dir / "t1.h5"), two = readTeacherCache(dir / "t2.h5");
+  REQUIRE(one.sequences == 20 + 24);
+  CHECK(two.input_ids == one.input_ids);
+  const std::vector<double> a = losses(dir / "one"), b = losses(dir / "two");
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(b[i] == doctest::Approx(a[i]).epsilon(1e-5));
 }
 
 TEST_CASE("cli distill: two processes started by hand with torchrun's variables join one group") {

@@ -9,6 +9,7 @@
 #include "lib/format/checkpoint.h"
 #include "lib/model/random_model.h"
 #include "lib/reference/reference_model.h"
+#include "lib/reference/self_generated.h"
 #include "tests/test_support.h"
 #include "tests/tiny_configs.h"
 
@@ -114,6 +115,34 @@ TEST_CASE("generate: the same seed gives the same ids, another seed other ids") 
   Sampling greedy;
   greedy.temperature = 0;
   CHECK(model.generate(prompts, 3, 1, 40, o) == model.generate(prompts, 3, 1, 40, greedy));
+}
+
+TEST_CASE("generate: from BOS in shares, the shares' rows sum to one process's rows") {
+  const ReferenceModel model(loadModel(stories260K()));
+  Sampling o;
+  o.seed = 9;
+  // 11 rows in batches of 4: batches 0 and 2 are share 0 of 2, batch 1 share 1; 3 shares: one each.
+  const std::vector<int32_t> whole = generateFromBos(model, 11, 24, 4, o);
+  REQUIRE(whole.size() == 11 * 24);
+  for (const int64_t shares : {int64_t{2}, int64_t{3}, int64_t{5}}) {
+    std::vector<int32_t> sum(whole.size(), 0);
+    int64_t sampled_rows = 0;
+    for (int64_t share = 0; share < shares; ++share) {
+      int64_t last_done = 0, last_total = 0;
+      const std::vector<int32_t> part = generateFromBos(
+          model, 11, 24, 4, o, [&](int64_t done, int64_t total) { last_done = done, last_total = total; }, share,
+          shares);
+      CHECK(last_done == last_total);  // progress ends at this share's rows
+      sampled_rows += last_total;
+      for (size_t i = 0; i < sum.size(); ++i) sum[i] += part[i];
+      // Rows outside the share are left 0; its own rows start with BOS.
+      for (int64_t row = 0; row < 11; ++row)
+        CHECK((part[static_cast<size_t>(row * 24)] != 0) == ((row / 4) % shares == share));
+    }
+    CHECK(sampled_rows == 11);
+    CHECK(sum == whole);
+  }
+  CHECK_THROWS_WITH_AS(generateFromBos(model, 11, 24, 4, o, {}, 2, 2), doctest::Contains("no such share"), Error);
 }
 
 TEST_CASE("generate: activation quant is applied (greedy equals the quantized model's argmax)") {

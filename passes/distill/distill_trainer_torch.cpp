@@ -222,14 +222,20 @@ void checkSetup(const Model& student, const Model& teacher, const DistillData& d
 constexpr int64_t kGenerateBatch = 8;  // teacher sequences sampled per batch
 
 // The training sequences: options.generate sequences the teacher samples from BOS, then `data`
-// (whose last sequences are the held-out ones).
+// (whose last sequences are the held-out ones). The ranks each sample every world_size-th batch
+// and sum the rows, so every rank ends with the single process's sequences.
 DistillData withTeacherText(const ReferenceModel& teacher, const DistillData& data, const DistillOptions& o,
-                            const DistillCallbacks& callbacks) {
+                            DataParallel& group, const DistillCallbacks& callbacks) {
   if (o.generate == 0) return data;
   ReferenceModel::SamplingOptions sampling;
   sampling.seed = o.seed;
-  DistillData all{generateFromBos(teacher, o.generate, data.seq_len, kGenerateBatch, sampling, callbacks.on_generate),
-                  data.num_sequences + o.generate, data.seq_len};
+  std::vector<int32_t> generated = generateFromBos(teacher, o.generate, data.seq_len, kGenerateBatch, sampling,
+                                                   callbacks.on_generate, group.rank(), group.worldSize());
+  if (group.worldSize() > 1) {
+    at::Tensor rows = at::from_blob(generated.data(), {static_cast<int64_t>(generated.size())}, at::kInt);
+    group.sum(rows, "gathering the teacher-generated sequences");
+  }
+  DistillData all{std::move(generated), data.num_sequences + o.generate, data.seq_len};
   all.ids.insert(all.ids.end(), data.ids.begin(), data.ids.end());
   if (callbacks.log)
     callbacks.log("distill: " + std::to_string(o.generate) + " sequences of " + std::to_string(data.seq_len) +
@@ -255,7 +261,7 @@ TeacherTopK teacherCacheFor(const ReferenceModel& teacher_model, const Model& te
     return cache;
   }
   read = false;
-  const DistillData data = withTeacherText(teacher_model, given, o, callbacks);
+  const DistillData data = withTeacherText(teacher_model, given, o, group, callbacks);
   TeacherTopK cache = teacherTopK(teacher.config, teacher_model.weights(), data, o.teacher_top_k, o.loss.temperature,
                                   std::max<int64_t>(1, o.batch / group.worldSize()), group, callbacks.on_teacher_pass);
   cache.fingerprint = fingerprint;
@@ -299,7 +305,7 @@ DistillOutcome distillModel(Model& student, const Model& teacher, const DistillD
   bool cache_read = false;
   double cache_seconds = 0;
   if (options.teacher_cache.empty()) {
-    data = withTeacherText(teacher_model, given, options, callbacks);
+    data = withTeacherText(teacher_model, given, options, group, callbacks);
   } else {
     cache = teacherCacheFor(teacher_model, teacher, given, options, group, callbacks, cache_read);
     data = DistillData{cache->input_ids, cache->sequences, cache->seq_len};
