@@ -14,7 +14,7 @@
 # valid, $CAL_CHUNKS chunks of 512, default 64) and Q8_0 / Q4_K_M / Q4_0 / Q3_K_M / Q2_K
 # quantized with it, next to slmc's ready recipes configs/q8.yaml, q4.yaml, q3.yaml and q2.yaml
 # calibrated on the same tokens (their packs' bytes; llama-perplexity reads an exact GGUF export
-# of each), about 45 minutes on 2 cores (ninja llama-imatrix too). Each row says how long its
+# of each), about 15 minutes on 2 cores (ninja llama-imatrix too). Each row says how long its
 # quantization took.
 #
 # Prints a Markdown table (type, bytes, perplexity, increase over the float export) and keeps the
