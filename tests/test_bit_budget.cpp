@@ -3,6 +3,9 @@
 // placed mix stays within its target and beats a hand rule of the same size.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <map>
+#include <numeric>
 #include <random>
 
 #include "lib/model/model_size.h"
@@ -13,6 +16,8 @@
 #include "lib/reference/reference_model.h"
 #include "passes/quantize/bit_budget.h"
 #include "passes/quantize/quantize_model.h"
+#include "passes/quantize/weight_fisher.h"
+#include "lib/reference/perplexity.h"
 #include "tests/sampled_ids.h"
 #include "tests/test_support.h"
 
@@ -93,6 +98,49 @@ TEST_CASE("bit budget: the plan is the least error within the budget, as brute f
              "the budget (499 bytes for the planned weights) is below their smallest candidates (500 bytes)");
   CHECK(planBudget(one, 999).choice == std::vector<size_t>{0});
   CHECK(planBudget(one, 1000).choice == std::vector<size_t>{1});
+}
+
+TEST_CASE("bit budget: F is the sum over sequences of the squared loss gradient (central differences, stories260K)") {
+  const Model& model = stories260KModel();
+  constexpr int64_t kSamples = 2, kSeq = 32;
+  const std::vector<int32_t> ids = sampledFromBos(model, kSamples, kSeq, 21);
+  // The tied embedding (lookup and head: its F sums both uses' gradients) and an MLP weight.
+  const std::vector<std::string> names = {names::kEmbedTokens, "model.layers.0.mlp.down_proj.weight"};
+  const std::map<std::string, std::vector<float>> fisher = weightFisher(model, names, ids, kSamples, kSeq);
+  REQUIRE(fisher.size() == 2);
+  // Sequence s's mean next-token NLL with element i of `name` moved by d.
+  const auto loss = [&](const std::string& name, size_t i, float d, int64_t s) {
+    Model m = model;
+    const Tensor& t = m.tensors.at(name);
+    std::vector<float> v = t.toFloats();
+    v[i] += d;
+    m.tensors.set(name, Tensor::fromFloats(t.shape(), std::move(v)));
+    PerplexityOptions o;
+    o.ctx = kSeq;
+    o.batch = 1;
+    const std::vector<int32_t> row(ids.begin() + s * kSeq, ids.begin() + (s + 1) * kSeq);
+    return evaluatePerplexity(ReferenceModel(m), row, o).mean_nll;
+  };
+  for (const std::string& name : names) {
+    const std::vector<float>& f = fisher.at(name);
+    REQUIRE(f.size() == static_cast<size_t>(model.tensors.at(name).numel()));
+    // The three most sensitive elements: their gradients are far above the differences' noise.
+    std::vector<size_t> order(f.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + 3, order.end(), [&](size_t a, size_t b) { return f[a] > f[b]; });
+    for (int k = 0; k < 3; ++k) {
+      const size_t i = order[static_cast<size_t>(k)];
+      const float h = 2e-3f;  // 1e-2 leaves a 27% curvature error on the embedding
+      double expected = 0;
+      for (int64_t s = 0; s < kSamples; ++s) {
+        const double g = (loss(name, i, h, s) - loss(name, i, -h, s)) / (2.0 * h);
+        expected += g * g;
+      }
+      MESSAGE(name << "[" << i << "]: F " << f[i] << ", central differences " << expected);
+      CHECK(f[i] > 0);
+      CHECK(f[i] == doctest::Approx(expected).epsilon(0.03));  // measured within 1.6%
+    }
+  }
 }
 
 TEST_CASE("bit budget: on stories260K the placed mix fits its target and beats a hand rule of the same size") {

@@ -18,10 +18,11 @@ namespace slmc {
 // F of every weight in `names` ([rows, cols] row-major floats), one backward pass per sequence
 // of `ids` ([num_samples, seq_len]); the model must hold float weights. bf16: the forward under
 // bfloat16 autocast (bf16_autocast_torch.h), the gradients and their squares in float32.
-// Memory: the model's own weights (viewed, not copied), one set of gradients, F, and one
-// sequence's activations with each layer recomputed in the backward (recomputedLayer): SmolLM2's
-// q4 budget quantize peaks at 2.47 GB, 3.86 GB before (a copy of the weights, F copied out, every
-// layer's activations kept), and the pass is no slower (14.8 s for 8 × 512 tokens, was 17.8 s).
+// Memory: the model's own weights (viewed, not copied), F, and one sequence's activations with
+// each layer recomputed in the backward (recomputedLayer); each weight's gradient is squared into
+// F as the backward produces it and never stored (no .grad): SmolLM2's q4 budget quantize peaks
+// at 2.23 GB, 3.86 GB before (a copy of the weights, every .grad, F copied out, every layer's
+// activations kept), and the pass is no slower (15 s for 8 × 512 tokens, was 17.8 s).
 std::map<std::string, std::vector<float>> weightFisher(const Model& model, const std::vector<std::string>& names,
                                                        const std::vector<int32_t>& ids, int64_t num_samples,
                                                        int64_t seq_len, bool bf16 = false);
