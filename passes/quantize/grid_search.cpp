@@ -48,9 +48,9 @@ struct Best {
 // The search scores ~40 candidate grids per group, so one pass over the group is the unit of
 // its cost: a pass computes a candidate's codes once and, from them, both its weighted error and
 // the sums of its least-squares refit. Eight float lanes (GCC/Clang vector extensions: AVX2 in
-// the avx2 clone of searchGroupGrid, two SSE halves otherwise) hold partial sums that are added
-// in float64 at the end. The codes are exactly quantizeValue's: the lanes round and clamp the
-// same float expressions.
+// the avx2 clone of searchGroupGrid, two SSE halves otherwise) hold partial sums, totalled in
+// float and widened to float64 for the refits. The codes are exactly quantizeValue's: the lanes
+// round and clamp the same float expressions (bench/bench_grid_search: 85 -> 17 ns per weight).
 using Lanes = float __attribute__((vector_size(32)));
 using LaneInts = int32_t __attribute__((vector_size(32)));
 constexpr int64_t kLanes = 8;
@@ -159,13 +159,13 @@ __attribute__((always_inline)) inline GroupGrid searchGroupGridOf(const float* x
   // Neighbouring candidates often round to the same codes, so refine to the same grid: that one
   // is scored once (scoring it again could change nothing).
   GroupGrid last_refined{0.0f, 0};
+  const auto same = [](const GroupGrid& a, const GroupGrid& b) { return a.scale == b.scale && a.zero == b.zero; };
   for (int c = 0; c < count; ++c) {
     const GroupGrid g = candidates[c];
     const PassSums s = gridPass<kWeighted, true>(x, importance, n, g, bits, center(g));
     best.offer(g, s.error);
     GroupGrid refined;
     const bool ok = symmetric ? refinedSymmetric(s, g, refined) : refinedAsymmetric(s, bits, refined);
-    const auto same = [](const GroupGrid& a, const GroupGrid& b) { return a.scale == b.scale && a.zero == b.zero; };
     if (ok && !same(refined, g) && !same(refined, last_refined)) {
       best.offer(refined, gridPass<kWeighted, false>(x, importance, n, refined, bits, center(refined)).error);
       last_refined = refined;

@@ -15,7 +15,9 @@
 //
 // Every candidate is scored on exactly what would be stored (float16 scale, clamped integer
 // zero, codes re-rounded on that grid), and the plain grid wins ties: the search is never worse
-// than the plain grid on E. Pure functions, safe to call from several threads.
+// than the plain grid on E (up to float rounding: the search sums E in float lanes, so two
+// candidates within ~1e-6 of each other may rank either way). Pure functions, safe to call from
+// several threads.
 #pragma once
 
 #include <cstdint>
