@@ -25,7 +25,7 @@ std::vector<int32_t> generateFromBos(const ReferenceModel& model, int64_t count,
               std::to_string(c.vocab_size) + " (fix bos_token_id in its config)");
   std::vector<int32_t> out(static_cast<size_t>(count * seq_len), 0);
   int64_t own_rows = 0;
-  for (int64_t k = share, first = share * batch; first < count; k += shares, first += shares * batch)
+  for (int64_t first = share * batch; first < count; first += shares * batch)
     own_rows += std::min(batch, count - first);
   std::mt19937_64 batch_seeds(sampling.seed);
   int64_t own_done = 0;
